@@ -1,0 +1,129 @@
+"""Input validation shared by the equation functions.
+
+Every error names the equation, the argument, what was expected and what
+arrived, e.g. ``Eq. (5): X has 783 columns but W1 has 784 rows``.  Checks
+never modify or copy the caller's arrays beyond ``np.asarray``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+def inexact(x: Any, name: str, eq: int, *, ndim: int, shape: str) -> NDArray[Any]:
+    """Return *x* as an array of real or complex floats with *ndim* axes and finite entries.
+
+    Complex arrays are accepted so that complex-step differentiation can run
+    the reference itself (see :mod:`mnistref.gradcheck`).
+    """
+    a = np.asarray(x)
+    if a.dtype.kind not in "fc":
+        raise TypeError(
+            f"Eq. ({eq}): {name} must be a floating-point array, got dtype {a.dtype}"
+            + (" (convert with .astype(np.float32) and scale to [0, 1])" if a.dtype.kind in "iub" else "")
+        )
+    if a.ndim != ndim:
+        raise ValueError(
+            f"Eq. ({eq}): {name} must be {ndim}-D of shape {shape}, got shape {a.shape}"
+        )
+    finite(a, name, eq)
+    return a
+
+
+def finite(a: NDArray[Any], name: str, eq: int) -> None:
+    """Raise ValueError if *a* holds NaN or infinity."""
+    ok = np.isfinite(a)
+    if not ok.all():
+        bad = np.argwhere(~ok)
+        first = tuple(int(i) for i in bad[0])
+        raise ValueError(
+            f"Eq. ({eq}): {name} has {len(bad)} non-finite value(s) (NaN or inf), "
+            f"the first at index {first}: {a[first]!r}"
+        )
+
+
+def same_axis(
+    eq: int, a: NDArray[Any], a_name: str, a_axis: int, b: NDArray[Any], b_name: str, b_axis: int
+) -> None:
+    """Raise ValueError unless ``a.shape[a_axis] == b.shape[b_axis]``."""
+    if a.shape[a_axis] != b.shape[b_axis]:
+        raise ValueError(
+            f"Eq. ({eq}): {a_name} has {a.shape[a_axis]} {_axis_word(a, a_axis)} but "
+            f"{b_name} has {b.shape[b_axis]} {_axis_word(b, b_axis)} "
+            f"({a_name} is {a.shape}, {b_name} is {b.shape})"
+        )
+
+
+def same_shape(eq: int, a: NDArray[Any], a_name: str, b: NDArray[Any], b_name: str) -> None:
+    """Raise ValueError unless *a* and *b* have one shape."""
+    if a.shape != b.shape:
+        raise ValueError(
+            f"Eq. ({eq}): {a_name} and {b_name} must have the same shape, "
+            f"got {a_name} {a.shape} and {b_name} {b.shape}"
+        )
+
+
+def nonempty_rows(eq: int, a: NDArray[Any], name: str) -> None:
+    """Raise ValueError if *a* has no rows (the 1/m of the equation would divide by zero)."""
+    if a.shape[0] == 0:
+        raise ValueError(f"Eq. ({eq}): {name} has no rows (m = 0); the average over m is undefined")
+
+
+def one_hot_rows(Y: Any, eq: int, *, like: NDArray[Any]) -> NDArray[Any]:
+    """Return *Y* as a one-hot (m, K) array in *like*'s dtype, or raise naming *eq*."""
+    Y = np.asarray(Y)
+    if Y.dtype.kind not in "biuf":
+        raise TypeError(f"Eq. ({eq}): Y must be a numeric one-hot array, got dtype {Y.dtype}")
+    if Y.ndim != 2:
+        hint = " (labels? convert with mnistref.one_hot(y, K))" if Y.ndim == 1 else ""
+        raise ValueError(f"Eq. ({eq}): Y must be one-hot of shape (m, K), got shape {Y.shape}{hint}")
+    same_shape(eq, Y, "Y", like, "A2")
+    is_binary = (Y == 0) | (Y == 1)
+    if not is_binary.all():
+        first = tuple(int(i) for i in np.argwhere(~is_binary)[0])
+        raise ValueError(
+            f"Eq. ({eq}): Y must be one-hot (entries 0 or 1), got {Y[first]!r} at index {first}"
+        )
+    row_sums = Y.sum(axis=1)
+    if Y.shape[0] and not (row_sums == 1).all():
+        row = int(np.argmax(row_sums != 1))
+        raise ValueError(
+            f"Eq. ({eq}): each row of Y must hold exactly one 1, row {row} holds {int(row_sums[row])}"
+        )
+    return Y.astype(like.dtype, copy=False)
+
+
+def learning_rate(lr: Any, eq: int) -> float:
+    """Return *lr* as a Python float (so it keeps the parameters' dtype), or raise."""
+    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.integer, np.floating)):
+        if not (isinstance(lr, np.ndarray) and lr.ndim == 0 and lr.dtype.kind in "iuf"):
+            raise TypeError(f"Eq. ({eq}): the learning rate must be a real number, got {lr!r}")
+    value = float(lr)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"Eq. ({eq}): the learning rate must be finite and >= 0, got {value!r}")
+    return value
+
+
+def labels(y: Any, name: str, eq: int) -> NDArray[Any]:
+    """Return *y* as a 1-D integer label vector, or raise naming *eq*."""
+    a = np.asarray(y)
+    if a.dtype.kind not in "iu":
+        hint = ""
+        if a.ndim == 2:
+            hint = " (one-hot or probabilities? take labels with .argmax(axis=1))"
+        raise TypeError(
+            f"Eq. ({eq}): {name} must be an integer label vector, got dtype {a.dtype}{hint}"
+        )
+    if a.ndim != 1:
+        raise ValueError(f"Eq. ({eq}): {name} must be 1-D of shape (m,), got shape {a.shape}")
+    return a
+
+
+def _axis_word(a: NDArray[Any], axis: int) -> str:
+    if a.ndim == 1:
+        return "entries"
+    return "rows" if axis % a.ndim == 0 else "columns"

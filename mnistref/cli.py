@@ -1,0 +1,68 @@
+"""The ``mnistref`` command line: one sub-command per module in :mod:`mnistref.commands`.
+
+Each module in ``mnistref/commands/`` defines
+
+* ``NAME`` (the sub-command), ``HELP`` (one line), ``ORDER`` (its place in ``--help``),
+* ``add_arguments(parser)`` and ``run(args) -> int`` (the exit code).
+
+Modules are discovered, so adding a command never touches this file.  A command
+module imports only what its parser needs at import time; heavy imports
+(matplotlib, torch) happen inside ``run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+from mnistref import __version__, commands
+
+
+def _command_modules() -> list[ModuleType]:
+    mods = [
+        importlib.import_module(f"{commands.__name__}.{info.name}")
+        for info in pkgutil.iter_modules(commands.__path__)
+        if not info.name.startswith("_")
+    ]
+    return sorted(mods, key=lambda m: (m.ORDER, m.NAME))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mnistref",
+        description=(
+            "Reference implementation of the 784-128-10 MNIST network of 'Creating a Neural "
+            "Network for MNIST Classification Using NumPy'."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"mnistref {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for mod in _command_modules():
+        p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP)
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``mnistref`` with *argv* (default ``sys.argv[1:]``); return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args))
+    except KeyboardInterrupt:
+        print("mnistref: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Sub-commands of the ``mnistref`` command line; see :mod:`mnistref.cli`."""

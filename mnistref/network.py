@@ -1,0 +1,217 @@
+r"""The network as five pure functions composed from the equations.
+
+``init`` is eq. (1)-(2), ``forward`` eq. (5)-(8), ``loss`` eq. (9), ``grads``
+eq. (10)-(16) and ``update`` eq. (17)-(20); each calls the per-equation
+functions of :mod:`mnistref.equations` and adds nothing of its own but the
+checks that tie their arguments together.
+
+>>> import numpy as np, mnistref
+>>> params = mnistref.init(0, n_in=4, n_hidden=3, n_out=2)
+>>> X = np.ones((5, 4)); Y = mnistref.one_hot(np.array([0, 1, 1, 0, 1]), 2)
+>>> cache = mnistref.forward(params, X)
+>>> g = mnistref.grads(params, X, Y, cache)
+>>> new = mnistref.update(params, g, lr=0.1)
+>>> [p.shape for p in new]
+[(4, 3), (3,), (3, 2), (2,)]
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+from numpy.typing import DTypeLike, NDArray
+
+from mnistref import _checks
+from mnistref import equations as eq
+
+Array = NDArray[Any]
+
+
+class Params(NamedTuple):
+    """The network's parameters, and (same structure) their gradients.
+
+    Attributes
+    ----------
+    W1 : ndarray of shape (D, H)
+    b1 : ndarray of shape (H,)
+    W2 : ndarray of shape (H, K)
+    b2 : ndarray of shape (K,)
+    """
+
+    W1: Array
+    b1: Array
+    W2: Array
+    b2: Array
+
+
+Grads = Params
+"""Gradients (dW1, db1, dW2, db2) share :class:`Params`' structure."""
+
+
+class Cache(NamedTuple):
+    """The forward pass's intermediates, eq. (5)-(8).
+
+    Attributes
+    ----------
+    Z1 : ndarray of shape (m, H)
+    A1 : ndarray of shape (m, H)
+    Z2 : ndarray of shape (m, K)
+    A2 : ndarray of shape (m, K)
+    """
+
+    Z1: Array
+    A1: Array
+    Z2: Array
+    A2: Array
+
+
+def init(
+    rng: np.random.Generator | int,
+    n_in: int = 784,
+    n_hidden: int = 128,
+    n_out: int = 10,
+    *,
+    std: float = 0.1,
+    dtype: DTypeLike = np.float64,
+) -> Params:
+    r"""Eq. (1)-(2): a freshly initialised network.
+
+    W1 is drawn before W2 from the one generator, so a seed fixes both.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator or int
+        Source of randomness; an int is a seed for ``np.random.default_rng``.
+    n_in, n_hidden, n_out : int
+        D, H and K.
+    std : float
+        Weight standard deviation; 0.1 reads the paper's N(0, 0.01) as variance 0.01.
+    dtype : float32 or float64
+
+    Returns
+    -------
+    Params
+    """
+    gen = eq._rng(rng, 1)
+    W1, b1 = eq.init_W1_b1(gen, n_in, n_hidden, std=std, dtype=dtype)
+    W2, b2 = eq.init_W2_b2(gen, n_hidden, n_out, std=std, dtype=dtype)
+    return Params(W1, b1, W2, b2)
+
+
+def _params(params: Any, eq_number: int) -> Params:
+    try:
+        W1, b1, W2, b2 = params
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"Eq. ({eq_number}): params must be a Params(W1, b1, W2, b2) or a sequence of "
+            f"four arrays, got {type(params).__name__}"
+        ) from None
+    return Params(W1, b1, W2, b2)
+
+
+def forward(params: Params, X: Array) -> Cache:
+    r"""Eq. (5)-(8): the forward pass.
+
+    .. math::
+        \mathbf{Z}_1 = \mathbf{X}\mathbf{W}_1 + \mathbf{b}_1, \quad
+        \mathbf{A}_1 = \text{ReLU}(\mathbf{Z}_1), \quad
+        \mathbf{Z}_2 = \mathbf{A}_1 \mathbf{W}_2 + \mathbf{b}_2, \quad
+        \mathbf{A}_2 = \operatorname{softmax}(\mathbf{Z}_2)
+
+    Parameters
+    ----------
+    params : Params
+    X : ndarray of shape (m, D)
+
+    Returns
+    -------
+    Cache
+        (Z1, A1, Z2, A2).
+    """
+    W1, b1, W2, b2 = _params(params, 5)
+    Z1 = eq.Z1(X, W1, b1)
+    A1 = eq.A1(Z1)
+    Z2 = eq.Z2(A1, W2, b2)
+    A2 = eq.A2(Z2)
+    return Cache(Z1, A1, Z2, A2)
+
+
+def grads(params: Params, X: Array, Y: Array, cache: Cache) -> Params:
+    r"""Eq. (10)-(16): the gradients of eq. (9) with respect to the parameters.
+
+    Parameters
+    ----------
+    params : Params
+    X : ndarray of shape (m, D)
+    Y : array of shape (m, K), one-hot
+    cache : Cache
+        ``forward(params, X)``.
+
+    Returns
+    -------
+    Params
+        (dW1, db1, dW2, db2), each of its parameter's shape.
+    """
+    _, _, W2, _ = _params(params, 10)
+    try:
+        Z1, A1, _, A2 = cache
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"Eq. (10): cache must be a Cache(Z1, A1, Z2, A2), got {type(cache).__name__}"
+        ) from None
+    X = _checks.inexact(X, "X", 15, ndim=2, shape="(m, D)")
+    Z1 = _checks.inexact(Z1, "cache.Z1", 14, ndim=2, shape="(m, H)")
+    _checks.same_axis(15, X, "X", 0, Z1, "cache.Z1", 0)
+    dZ2 = eq.dZ2(A2, Y)
+    dW2 = eq.dW2(A1, dZ2)
+    db2 = eq.db2(dZ2)
+    dA1 = eq.dA1(dZ2, W2)
+    dZ1 = eq.dZ1(dA1, Z1)
+    dW1 = eq.dW1(X, dZ1)
+    db1 = eq.db1(dZ1)
+    return Params(dW1, db1, dW2, db2)
+
+
+def update(params: Params, grads: Params, lr: float) -> Params:
+    r"""Eq. (17)-(20): one gradient-descent step; returns new parameters.
+
+    .. math:: \theta \leftarrow \theta - \alpha\, \mathbf{d}\theta
+        \quad \text{for } \theta \in \{\mathbf{W}_1, \mathbf{b}_1, \mathbf{W}_2, \mathbf{b}_2\}
+    """
+    W1, b1, W2, b2 = _params(params, 17)
+    dW1, db1, dW2, db2 = _params(grads, 17)
+    return Params(
+        eq.update_W1(W1, dW1, lr),
+        eq.update_b1(b1, db1, lr),
+        eq.update_W2(W2, dW2, lr),
+        eq.update_b2(b2, db2, lr),
+    )
+
+
+def predict(params: Params, X: Array) -> NDArray[np.intp]:
+    """The predicted class of each row of X: the argmax of eq. (8).
+
+    Returns
+    -------
+    ndarray of shape (m,), integer labels in [0, K)
+    """
+    return np.argmax(forward(params, X).A2, axis=1)
+
+
+def one_hot(y: Array, K: int = 10, *, dtype: DTypeLike = np.float64) -> Array:
+    """The one-hot matrix Y of the integer labels *y*, as the paper encodes them (section 2).
+
+    >>> one_hot(np.array([2, 0]), K=3)
+    array([[0., 0., 1.],
+           [1., 0., 0.]])
+    """
+    y = _checks.labels(y, "y", 9)
+    if isinstance(K, bool) or not isinstance(K, (int, np.integer)) or K < 1:
+        raise ValueError(f"one_hot: K must be a positive integer, got {K!r}")
+    if y.size and (y.min() < 0 or y.max() >= K):
+        bad = int(np.argmax((y < 0) | (y >= K)))
+        raise ValueError(f"one_hot: labels must lie in [0, {K}), got y[{bad}] = {int(y[bad])}")
+    Y = np.zeros((y.shape[0], int(K)), dtype=dtype)
+    Y[np.arange(y.shape[0]), y] = 1
+    return Y

@@ -1,0 +1,211 @@
+r"""The paper's equations (1)-(21) by number.
+
+Each equation function in :mod:`mnistref.equations` is registered here with
+:func:`register`, which records the paper's formula and the function that
+computes it.  :func:`equation` looks one up::
+
+    >>> from mnistref import equation
+    >>> eq = equation(11)
+    >>> eq.title
+    'Gradient of the output weights'
+    >>> eq.fn.__name__
+    'dW2'
+
+``spec/equations.json`` is generated from this registry
+(``python -m mnistref.registry --write spec/equations.json``); a test keeps the
+two identical.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+N_EQUATIONS = 21
+
+
+@dataclass(frozen=True)
+class Equation:
+    """One numbered equation of the paper and the function that computes it.
+
+    Attributes
+    ----------
+    number : int
+        The paper's equation number, 1 to 21.
+    section : str
+        The paper's section, e.g. ``"6.1"``.
+    title : str
+        A short name.
+    latex : str
+        The paper's formula, as LaTeX.
+    plain : str
+        The same formula in plain text.
+    inputs, outputs : mapping of str to str
+        Symbol -> shape (``"(m, D)"``), in terms of m, D, H, K.
+    fn : callable
+        The implementing function.
+    helpers : tuple of callables
+        Other public functions that are part of the equation (``relu_prime`` for (14)).
+    """
+
+    number: int
+    section: str
+    title: str
+    latex: str
+    plain: str
+    inputs: Mapping[str, str]
+    outputs: Mapping[str, str]
+    fn: Callable[..., Any]
+    helpers: tuple[Callable[..., Any], ...] = field(default=())
+
+    @property
+    def qualname(self) -> str:
+        """The implementing function's importable name, e.g. ``mnistref.equations.dW2``."""
+        return f"{self.fn.__module__}.{self.fn.__qualname__}"
+
+    @property
+    def signature(self) -> str:
+        """The implementing function's signature, e.g. ``dW2(A1, dZ2)``."""
+        return f"{self.fn.__name__}{inspect.signature(self.fn)}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The language-neutral record of ``spec/equations.json``."""
+        return {
+            "number": self.number,
+            "section": self.section,
+            "title": self.title,
+            "latex": self.latex,
+            "plain": self.plain,
+            "inputs": dict(self.inputs),
+            "outputs": dict(self.outputs),
+            "function": self.qualname,
+            "signature": self.signature,
+            "helpers": [f"{h.__module__}.{h.__qualname__}" for h in self.helpers],
+        }
+
+
+_REGISTRY: dict[int, Equation] = {}
+
+
+def register(
+    number: int,
+    *,
+    section: str,
+    title: str,
+    latex: str,
+    plain: str,
+    inputs: Mapping[str, str],
+    outputs: Mapping[str, str],
+    helpers: tuple[Callable[..., Any], ...] = (),
+) -> Callable[[F], F]:
+    """Register the decorated function as the implementation of equation *number*."""
+
+    def decorate(fn: F) -> F:
+        if number in _REGISTRY:
+            raise RuntimeError(
+                f"Eq. ({number}) is registered twice: {_REGISTRY[number].qualname} and "
+                f"{fn.__module__}.{fn.__qualname__}"
+            )
+        _REGISTRY[number] = Equation(
+            number, section, title, latex, plain, dict(inputs), dict(outputs), fn, helpers
+        )
+        return fn
+
+    return decorate
+
+
+class _Equations(Mapping[int, Equation]):
+    """Read-only mapping number -> :class:`Equation`, in the paper's order."""
+
+    def __getitem__(self, number: int) -> Equation:
+        return equation(number)
+
+    def __iter__(self) -> Iterator[int]:
+        _load()
+        return iter(sorted(_REGISTRY))
+
+    def __len__(self) -> int:
+        _load()
+        return len(_REGISTRY)
+
+    def __repr__(self) -> str:
+        return f"<mnistref equations (1)-({len(self)})>"
+
+
+EQUATIONS: Mapping[int, Equation] = _Equations()
+"""All 21 equations, keyed by number."""
+
+
+def _load() -> None:
+    # Registration happens when the equation module is imported.
+    import mnistref.equations  # noqa: F401
+
+
+def equation(number: int) -> Equation:
+    """Return equation *number* (1 to 21) of the paper.
+
+    Raises
+    ------
+    KeyError
+        If the paper has no such equation.
+    """
+    _load()
+    if isinstance(number, bool) or not isinstance(number, int):
+        try:
+            as_int = int(str(number).strip().strip("()"))
+        except ValueError:
+            raise KeyError(
+                f"equation numbers are integers 1 to {N_EQUATIONS}, got {number!r}"
+            ) from None
+        number = as_int
+    try:
+        return _REGISTRY[number]
+    except KeyError:
+        raise KeyError(
+            f"the paper has equations (1) to ({N_EQUATIONS}); there is no equation ({number})"
+        ) from None
+
+
+def spec_table() -> dict[str, Any]:
+    """The content of ``spec/equations.json``."""
+    from mnistref import SPEC_VERSION
+
+    return {
+        "spec_version": SPEC_VERSION,
+        "paper": "Creating a Neural Network for MNIST Classification Using NumPy",
+        "dimensions": {
+            "m": "samples (rows)",
+            "D": "inputs, 784",
+            "H": "hidden units, 128",
+            "K": "classes, 10",
+        },
+        "semantics": "spec/semantics.md",
+        "equations": [EQUATIONS[n].to_dict() for n in EQUATIONS],
+    }
+
+
+def spec_json() -> str:
+    """``spec_table()`` serialised exactly as ``spec/equations.json`` is stored."""
+    return json.dumps(spec_table(), indent=2, ensure_ascii=False) + "\n"
+
+
+def _main(argv: list[str]) -> int:
+    if len(argv) == 2 and argv[0] == "--write":
+        with open(argv[1], "w", encoding="utf-8", newline="\n") as f:
+            f.write(spec_json())
+        return 0
+    if not argv:
+        sys.stdout.write(spec_json())
+        return 0
+    print("usage: python -m mnistref.registry [--write PATH]", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(_main(sys.argv[1:]))
