@@ -22,9 +22,10 @@ def inexact(x: Any, name: str, eq: int, *, ndim: int, shape: str) -> NDArray[Any
     """
     a = np.asarray(x)
     if a.dtype.kind not in "fc":
+        hint = " (convert with .astype(np.float32) and scale to [0, 1])"
         raise TypeError(
             f"Eq. ({eq}): {name} must be a floating-point array, got dtype {a.dtype}"
-            + (" (convert with .astype(np.float32) and scale to [0, 1])" if a.dtype.kind in "iub" else "")
+            + (hint if a.dtype.kind in "iub" else "")
         )
     if a.ndim != ndim:
         raise ValueError(
@@ -67,6 +68,17 @@ def same_shape(eq: int, a: NDArray[Any], a_name: str, b: NDArray[Any], b_name: s
         )
 
 
+def nonnegative(eq: int, a: NDArray[Any], name: str, *, hint: str = "") -> None:
+    """Raise ValueError if the real part of *a* has a negative entry."""
+    neg = a.real < 0
+    if neg.any():
+        first = tuple(int(i) for i in np.argwhere(neg)[0])
+        raise ValueError(
+            f"Eq. ({eq}): {name} must hold probabilities >= 0, got {a[first]!r} at index "
+            f"{first}{hint}"
+        )
+
+
 def nonempty_rows(eq: int, a: NDArray[Any], name: str) -> None:
     """Raise ValueError if *a* has no rows (the 1/m of the equation would divide by zero)."""
     if a.shape[0] == 0:
@@ -80,7 +92,9 @@ def one_hot_rows(Y: Any, eq: int, *, like: NDArray[Any]) -> NDArray[Any]:
         raise TypeError(f"Eq. ({eq}): Y must be a numeric one-hot array, got dtype {Y.dtype}")
     if Y.ndim != 2:
         hint = " (labels? convert with mnistref.one_hot(y, K))" if Y.ndim == 1 else ""
-        raise ValueError(f"Eq. ({eq}): Y must be one-hot of shape (m, K), got shape {Y.shape}{hint}")
+        raise ValueError(
+            f"Eq. ({eq}): Y must be one-hot of shape (m, K), got shape {Y.shape}{hint}"
+        )
     same_shape(eq, Y, "Y", like, "A2")
     is_binary = (Y == 0) | (Y == 1)
     if not is_binary.all():
@@ -92,16 +106,20 @@ def one_hot_rows(Y: Any, eq: int, *, like: NDArray[Any]) -> NDArray[Any]:
     if Y.shape[0] and not (row_sums == 1).all():
         row = int(np.argmax(row_sums != 1))
         raise ValueError(
-            f"Eq. ({eq}): each row of Y must hold exactly one 1, row {row} holds {int(row_sums[row])}"
+            f"Eq. ({eq}): each row of Y must hold exactly one 1, "
+            f"row {row} holds {int(row_sums[row])}"
         )
     return Y.astype(like.dtype, copy=False)
 
 
 def learning_rate(lr: Any, eq: int) -> float:
     """Return *lr* as a Python float (so it keeps the parameters' dtype), or raise."""
-    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.integer, np.floating)):
-        if not (isinstance(lr, np.ndarray) and lr.ndim == 0 and lr.dtype.kind in "iuf"):
-            raise TypeError(f"Eq. ({eq}): the learning rate must be a real number, got {lr!r}")
+    is_number = not isinstance(lr, bool) and isinstance(
+        lr, (int, float, np.integer, np.floating)
+    )
+    is_0d = isinstance(lr, np.ndarray) and lr.ndim == 0 and lr.dtype.kind in "iuf"
+    if not (is_number or is_0d):
+        raise TypeError(f"Eq. ({eq}): the learning rate must be a real number, got {lr!r}")
     value = float(lr)
     if not math.isfinite(value) or value < 0:
         raise ValueError(f"Eq. ({eq}): the learning rate must be finite and >= 0, got {value!r}")

@@ -142,7 +142,7 @@ def init_W2_b2(
     3,
     section="4.1",
     title="ReLU",
-    latex=r"ReLU(z) = \max(0, z)",
+    latex=r"\operatorname{ReLU}(z) = \max(0, z)",
     plain="ReLU(z) = max(0, z), elementwise",
     inputs={"Z": "any shape"},
     outputs={"ReLU(Z)": "same shape as Z"},
@@ -150,7 +150,7 @@ def init_W2_b2(
 def relu(Z: Array) -> Array:
     r"""Eq. (3): the rectified linear unit, elementwise.
 
-    .. math:: ReLU(z) = \max(0, z)
+    .. math:: \operatorname{ReLU}(z) = \max(0, z)
 
     For complex input (complex-step differentiation) the branch is taken on the
     real part: :math:`z` where :math:`\Re z > 0`, else 0.
@@ -201,7 +201,10 @@ def softmax(Z: Array) -> Array:
     Z = _checks.inexact(Z, "Z", 4, ndim=np.ndim(Z), shape="(m, K) or (K,)")
     if Z.ndim not in (1, 2) or Z.shape[-1] == 0:
         raise ValueError(f"Eq. (4): Z must be (m, K) or (K,) with K >= 1, got shape {Z.shape}")
-    E = np.exp(Z - Z.real.max(axis=-1, keepdims=True))
+    # A row spanning more than the dtype's range (e.g. -1e308 and 1e308) makes the
+    # shifted logit overflow to -inf, whose exp is the correctly rounded 0.
+    with np.errstate(over="ignore"):
+        E = np.exp(Z - Z.real.max(axis=-1, keepdims=True))
     return E / E.sum(axis=-1, keepdims=True)
 
 
@@ -319,7 +322,10 @@ def A2(Z2: Array) -> Array:
     9,
     section="5",
     title="Categorical cross-entropy",
-    latex=r"L(\mathbf{y}, \hat{\mathbf{y}}) = -\frac{1}{m} \sum_{i=1}^{m} \sum_{j=1}^{K} y_{ij} \log(\hat{y}_{ij})",
+    latex=(
+        r"L(\mathbf{y}, \hat{\mathbf{y}}) = -\frac{1}{m} \sum_{i=1}^{m} \sum_{j=1}^{K} "
+        r"y_{ij} \log(\hat{y}_{ij})"
+    ),
     plain="L = -(1/m) sum_i sum_j Y_ij log(A2_ij), with 0 log 0 = 0",
     inputs={"Y": "(m, K) one-hot", "A2": "(m, K)"},
     outputs={"L": "scalar"},
@@ -342,6 +348,9 @@ def loss(Y: Array, A2: Array) -> Any:
     ----------
     Y : array of shape (m, K), one-hot
     A2 : ndarray of shape (m, K)
+        Probabilities.  Negative entries are rejected (they are usually logits);
+        entries just above 1 are accepted, since a port's softmax may round a
+        near-certain class's probability to 1 + ulp.
 
     Returns
     -------
@@ -353,6 +362,7 @@ def loss(Y: Array, A2: Array) -> Any:
     A2 = _checks.inexact(A2, "A2", 9, ndim=2, shape="(m, K)")
     Y = _checks.one_hot_rows(Y, 9, like=A2)
     _checks.nonempty_rows(9, A2, "A2")
+    _checks.nonnegative(9, A2, "A2", hint=" (logits? apply softmax, eq. (4), first)")
     p = (Y * A2).sum(axis=1)  # the true-class probability, exactly: other terms are +0
     tiny = np.finfo(A2.dtype).tiny
     p = np.where(p.real < tiny, A2.dtype.type(tiny), p)
@@ -616,7 +626,10 @@ def update_b2(b2: Array, db2: Array, lr: float) -> Array:
     21,
     section="8",
     title="Accuracy",
-    latex=r"accuracy = \frac{Number of correct predictions}{Total number of predictions} \times 100",
+    latex=(
+        r"\text{accuracy} = \frac{\text{Number of correct predictions}}"
+        r"{\text{Total number of predictions}} \times 100"
+    ),
     plain="accuracy = 100 * (number of correct predictions) / (number of predictions)",
     inputs={"y_true": "(m,) integer labels", "y_pred": "(m,) integer labels"},
     outputs={"accuracy": "scalar, percent"},
@@ -625,8 +638,8 @@ def accuracy(y_true: Array, y_pred: Array) -> float:
     r"""Eq. (21): the percentage of correct predictions, from integer label vectors.
 
     .. math::
-        accuracy = \frac{Number of correct predictions}{Total number of predictions}
-        \times 100
+        \text{accuracy} = \frac{\text{Number of correct predictions}}
+        {\text{Total number of predictions}} \times 100
 
     >>> accuracy(np.array([0, 1, 2, 3]), np.array([0, 1, 2, 0]))
     75.0

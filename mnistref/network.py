@@ -153,7 +153,7 @@ def grads(params: Params, X: Array, Y: Array, cache: Cache) -> Params:
     Params
         (dW1, db1, dW2, db2), each of its parameter's shape.
     """
-    _, _, W2, _ = _params(params, 10)
+    W1, _, W2, _ = _params(params, 10)
     try:
         Z1, A1, _, A2 = cache
     except (TypeError, ValueError):
@@ -161,6 +161,9 @@ def grads(params: Params, X: Array, Y: Array, cache: Cache) -> Params:
             f"Eq. (10): cache must be a Cache(Z1, A1, Z2, A2), got {type(cache).__name__}"
         ) from None
     X = _checks.inexact(X, "X", 15, ndim=2, shape="(m, D)")
+    W1 = _checks.inexact(W1, "W1", 15, ndim=2, shape="(D, H)")
+    # dW1 takes its shape from X: a mismatch would surface only later, in eq. (17).
+    _checks.same_axis(15, X, "X", 1, W1, "W1", 0)
     Z1 = _checks.inexact(Z1, "cache.Z1", 14, ndim=2, shape="(m, H)")
     _checks.same_axis(15, X, "X", 0, Z1, "cache.Z1", 0)
     dZ2 = eq.dZ2(A2, Y)

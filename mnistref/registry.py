@@ -12,8 +12,8 @@ computes it.  :func:`equation` looks one up::
     'dW2'
 
 ``spec/equations.json`` is generated from this registry
-(``python -m mnistref.registry --write spec/equations.json``); a test keeps the
-two identical.
+(``python -m mnistref.registry --write spec/equations.json``; ``--check PATH``
+exits 1 if a stored copy differs); a test keeps the two identical.
 """
 
 from __future__ import annotations
@@ -71,8 +71,13 @@ class Equation:
 
     @property
     def signature(self) -> str:
-        """The implementing function's signature, e.g. ``dW2(A1, dZ2)``."""
-        return f"{self.fn.__name__}{inspect.signature(self.fn)}"
+        """The implementing function's call signature, e.g. ``dW2(A1, dZ2)``.
+
+        Annotations are left out and defaults are spelled as a reader would write
+        them (``dtype=np.float64``), so the text is the same on every Python and
+        NumPy version and ``spec/equations.json`` does not drift.
+        """
+        return plain_signature(self.fn)
 
     def to_dict(self) -> dict[str, Any]:
         """The language-neutral record of ``spec/equations.json``."""
@@ -88,6 +93,36 @@ class Equation:
             "signature": self.signature,
             "helpers": [f"{h.__module__}.{h.__qualname__}" for h in self.helpers],
         }
+
+
+class _Spelled:
+    """A default value whose repr is fixed text (``np.float64`` rather than ``<class ...>``)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _spell(value: Any) -> Any:
+    if isinstance(value, type) and value.__module__ == "numpy":
+        return _Spelled(f"np.{value.__name__}")
+    return value
+
+
+def plain_signature(fn: Callable[..., Any]) -> str:
+    """*fn*'s name and parameters without annotations, e.g. ``dW2(A1, dZ2)``."""
+    sig = inspect.signature(fn)
+    params = [
+        p.replace(
+            annotation=inspect.Parameter.empty,
+            default=p.default if p.default is inspect.Parameter.empty else _spell(p.default),
+        )
+        for p in sig.parameters.values()
+    ]
+    bare = sig.replace(parameters=params, return_annotation=inspect.Signature.empty)
+    return f"{fn.__name__}{bare}"
 
 
 _REGISTRY: dict[int, Equation] = {}
@@ -200,10 +235,25 @@ def _main(argv: list[str]) -> int:
         with open(argv[1], "w", encoding="utf-8", newline="\n") as f:
             f.write(spec_json())
         return 0
+    if len(argv) == 2 and argv[0] == "--check":
+        try:
+            with open(argv[1], encoding="utf-8", newline="") as f:
+                stored = f.read()
+        except OSError as exc:
+            print(f"{argv[1]}: cannot read it ({exc.strerror})", file=sys.stderr)
+            return 1
+        if stored != spec_json():
+            print(
+                f"{argv[1]} differs from the registry; regenerate it with "
+                f"python -m mnistref.registry --write {argv[1]}",
+                file=sys.stderr,
+            )
+            return 1
+        return 0
     if not argv:
         sys.stdout.write(spec_json())
         return 0
-    print("usage: python -m mnistref.registry [--write PATH]", file=sys.stderr)
+    print("usage: python -m mnistref.registry [--write PATH | --check PATH]", file=sys.stderr)
     return 2
 
 
