@@ -716,10 +716,9 @@ def _images(a: NDArray[Any], where: Path, dtype: np.dtype[Any]) -> NDArray[Any]:
             f"{where}: expected images as a 3-D uint8 IDX array (m, rows, cols), "
             f"got {a.dtype} of shape {a.shape}"
         )
-    X = a.reshape(a.shape[0], -1).astype(dtype)
-    # One correctly rounded IEEE division per pixel: x is the float nearest pixel/255.
-    np.divide(X, dtype.type(255), out=X)
-    return X
+    # Each uint8 is cast exactly, then one correctly rounded IEEE division:
+    # every entry is the float nearest to pixel / 255.
+    return np.divide(a.reshape(a.shape[0], -1), dtype.type(255), dtype=dtype)
 
 
 def _labels(a: NDArray[Any], where: Path) -> NDArray[np.int64]:
