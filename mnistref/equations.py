@@ -42,20 +42,25 @@ def _rng(rng: np.random.Generator | int, eq: int) -> np.random.Generator:
 
 
 def _normal_layer(
-    rng: np.random.Generator | int, n_in: int, n_out: int, std: float, dtype: DTypeLike, eq: int
+    rng: np.random.Generator | int,
+    sizes: dict[str, int],
+    std: float,
+    dtype: DTypeLike,
+    eq: int,
 ) -> tuple[Array, Array]:
     dt = np.dtype(dtype)
     if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise TypeError(f"Eq. ({eq}): dtype must be float32 or float64, got {dt}")
-    for name, n in (("n_in", n_in), ("n_out", n_out)):
+    for name, n in sizes.items():
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"Eq. ({eq}): {name} must be a positive integer, got {n!r}")
     if not (isinstance(std, (int, float, np.floating)) and np.isfinite(std) and std > 0):
         raise ValueError(f"Eq. ({eq}): std must be a finite number > 0, got {std!r}")
     gen = _rng(rng, eq)
     # Drawn in float64 and rounded, so float32 and float64 nets from one seed agree.
-    W = gen.normal(0.0, float(std), size=(int(n_in), int(n_out))).astype(dt)
-    b = np.zeros(int(n_out), dtype=dt)
+    n_in, n_out = (int(n) for n in sizes.values())
+    W = gen.normal(0.0, float(std), size=(n_in, n_out)).astype(dt)
+    b = np.zeros(n_out, dtype=dt)
     return W, b
 
 
@@ -99,7 +104,7 @@ def init_W1_b1(
     W1 : ndarray of shape (D, H)
     b1 : ndarray of shape (H,), zeros
     """
-    return _normal_layer(rng, n_in, n_hidden, std, dtype, 1)
+    return _normal_layer(rng, {"n_in": n_in, "n_hidden": n_hidden}, std, dtype, 1)
 
 
 @register(
@@ -130,7 +135,7 @@ def init_W2_b2(
     W2 : ndarray of shape (H, K)
     b2 : ndarray of shape (K,), zeros
     """
-    return _normal_layer(rng, n_hidden, n_out, std, dtype, 2)
+    return _normal_layer(rng, {"n_hidden": n_hidden, "n_out": n_out}, std, dtype, 2)
 
 
 # ---------------------------------------------------------------------------

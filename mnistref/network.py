@@ -101,6 +101,9 @@ def init(
 
 def _params(params: Any, eq_number: int) -> Params:
     try:
+        # A (4, n) array would unpack into four rows and fail later, confusingly.
+        if isinstance(params, np.ndarray):
+            raise TypeError
         W1, b1, W2, b2 = params
     except (TypeError, ValueError):
         raise TypeError(
