@@ -1,0 +1,931 @@
+r"""Gradient checking: any ``grads`` function against derivatives of eq. (9).
+
+:func:`check_grads` compares ``grads_fn(params, X, Y, cache)`` with numerical
+derivatives of
+
+.. math:: L(\theta) = \texttt{loss}(\mathbf{Y}, \texttt{forward}(\theta, \mathbf{X}).\mathbf{A}_2)
+
+computed by the reference's own :func:`mnistref.forward` and :func:`mnistref.loss`,
+and reports, for each parameter and dtype, the worst error against a tolerance
+derived from a rounding-error analysis.
+
+Methods
+-------
+``"complex"``
+    Complex-step derivative of every coordinate,
+    :math:`\partial L/\partial\theta_k = \Im L(\theta + i h e_k) / h` with
+    :math:`h = 2^{-100}`.  There is no subtraction, so no cancellation: the
+    truncation error is :math:`h^2 |L'''| / 6 \approx 10^{-61} |L'''|` and what is
+    left is rounding, so float64 agreement reaches ~1e-15 instead of ~1e-8.  The
+    reference forward accepts complex parameters for this: ReLU branches on the
+    real part, softmax shifts by the real maximum, the loss clamps on the real part.
+``"central"``
+    Central differences :math:`(L(\theta + h e_k) - L(\theta - h e_k)) / 2h`,
+    :math:`h = 2^{-17}`, in float64, with a Richardson estimate of the truncation
+    error from a second step :math:`2h`.
+``"directional"``
+    For the full 784-128-10 net: random Gaussian directions :math:`V`, one
+    parameter at a time, comparing :math:`\langle g, V \rangle` with the
+    complex-step directional derivative :math:`\Im L(\theta + i h V) / h`
+    (one forward pass per direction instead of one per coordinate).
+
+Error measure
+-------------
+For a coordinate :math:`k` with tested gradient :math:`g_k` and numerical
+derivative :math:`n_k`,
+
+.. math:: r_k = \frac{|g_k - n_k|}{S_k}
+
+where :math:`S_k \ge |n_k|` is the *magnitude* of the gradient formula: the same
+sums as eq. (10)-(16) with every term replaced by its absolute value
+(:math:`|\mathbf{A}_2| + |\mathbf{Y}|` for eq. (10), :math:`|\mathbf{X}|^\top \ldots`
+for eq. (15), and so on).  Rounding errors of a sum are bounded by a multiple of
+the sum of the absolute values of its terms, not of the sum itself, so
+:math:`r_k` stays meaningful for components that cancel to nearly zero, where a
+plain :math:`|g_k - n_k| / |n_k|` is dominated by rounding noise.  Where
+:math:`S_k = 0` the derivative is exactly 0 (a zero pixel column, a dead unit) and
+:math:`g_k` must be exactly 0 too.
+
+Tolerance
+---------
+A first-order bound of the rounding error of the gradient computed in a dtype of
+unit roundoff :math:`u` (float64 :math:`2^{-53}`, float32 :math:`2^{-24}`) is
+:math:`(2z + 3)\,\gamma_N\,S_k` with :math:`\gamma_N = Nu / (1 - Nu)`,
+:math:`N = D + H + K + m + 12` and :math:`z` the largest logit magnitude
+:math:`\max (|\mathbf{A}_1||\mathbf{W}_2| + |\mathbf{b}_2|)`:
+
+* eq. (5) and (7) are dot products of length D and H (:math:`\gamma_{D+1}`,
+  :math:`\gamma_{H+1}` times their magnitudes, ReLU is 1-Lipschitz);
+* softmax turns an absolute error :math:`\delta` of the logits into a relative
+  error :math:`\le 2\delta` of the probabilities, hence the factor :math:`2z`;
+  its exp, K-term sum and division add :math:`\gamma_{K+6}` (exp is allowed 4 ulp);
+* eq. (13) is a dot product of length K, eq. (11), (12), (15), (16) sums of
+  length m and a division by m (:math:`\gamma_{m+1}`).
+
+The tolerance of a row adds the bound of the numerical derivative:
+4 times the float64 bound for the complex step (complex multiplication at most
+doubles each rounding error, and the forward-mode imaginary part carries its own);
+for central differences the Richardson truncation estimate (times 2) and the
+cancellation bound :math:`\delta L / h`, where :math:`\delta L` bounds the rounding
+error of one evaluation of eq. (9); for a direction over :math:`P` coordinates the
+:math:`\gamma_P` of the inner product :math:`\langle g, V \rangle`.  All of these
+are worst-case bounds (measured errors are 100 to 1000 times smaller); a wrong
+formula (a missing :math:`1/m`, a sign, a transposition, a wrong ReLU'(0)) is
+off by :math:`O(1)` in :math:`r_k`.
+
+float32 gradients are compared with float64 complex-step derivatives *at the same
+point* (the float32 parameters and data, widened exactly to float64), so the
+float32 row measures the float32 arithmetic alone, against the same bound with
+:math:`u = 2^{-24}`.
+
+ReLU kinks
+----------
+A hidden unit :math:`(i, j)` is at a kink when :math:`Z_{1,ij} = 0`:
+
+* **exact kinks**, where every term of eq. (5) is zero (:math:`\hat Z_{1,ij} = 0`,
+  e.g. a blank image with :math:`\mathbf{b}_1 = 0`): :math:`Z_{1,ij}` is exactly 0
+  in every arithmetic, the loss has no derivative there, and the project's
+  convention ReLU'(0) = 0 (``spec/semantics.md``) defines the gradient.  The
+  complex step computes exactly that one-sided derivative (it never moves the real
+  part), so these coordinates are checked against the convention and counted in
+  the row's ``kinks_checked``;
+* **near kinks**, where :math:`0 < \hat Z_{1,ij}` but :math:`|Z_{1,ij}|` is within
+  the rounding bound :math:`2\gamma_{D+1}\hat Z_{1,ij}` of 0: the tested code may
+  legitimately take either branch, so coordinates that depend on such a unit's
+  ReLU' are not compared, and are counted in ``kinks_skipped`` and listed;
+* for central differences, coordinates whose step :math:`2h` moves some
+  :math:`Z_{1,ij}` across 0 are checked by complex step instead
+  (``kinks_complex``).
+
+Nothing at a kink is silently passed or failed: each row counts its kink
+coordinates, and a row with no coordinate left to compare is ``"unchecked"``,
+which fails the report.
+
+Examples
+--------
+>>> import mnistref
+>>> from mnistref.gradcheck import check_grads
+>>> report = check_grads(mnistref.grads, seed=0)
+>>> report.passed
+True
+>>> [(r.param, r.equation, r.dtype) for r in report.rows][:2]
+[('W1', 15, 'float64'), ('b1', 16, 'float64')]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from mnistref import network
+from mnistref.equations import loss
+from mnistref.network import Params
+
+Array = NDArray[Any]
+GradsFn = Callable[[Params, Array, Array, network.Cache], Any]
+
+PARAM_NAMES = ("W1", "b1", "W2", "b2")
+PARAM_EQUATIONS = {"W1": 15, "b1": 16, "W2": 11, "b2": 12}
+"""The equation that defines each parameter's gradient."""
+METHODS = ("complex", "central", "directional")
+NETS = ("small", "full")
+SMALL_SHAPE = (20, 12, 10, 16)
+"""(D, H, K, m) of the small net whose every coordinate is checked."""
+FULL_SHAPE = (784, 128, 10, 32)
+"""(D, H, K, m) of the paper's net, checked along random directions."""
+
+COMPLEX_STEP = 2.0**-100
+# A power of two, so dividing the imaginary part by it is exact.
+CENTRAL_STEP = 2.0**-17
+# About the cube root of the float64 unit roundoff: it balances the truncation
+# error h^2 |L'''| / 6 against the cancellation error dL / h.
+
+_UNIT_ROUNDOFF = {"float64": 2.0**-53, "float32": 2.0**-24}
+_MAX_LISTED = 10
+
+
+def _gamma(n: int, u: float) -> float:
+    """Higham's gamma_n = n u / (1 - n u), the relative error bound of an n-term sum."""
+    return n * u / (1.0 - n * u)
+
+
+# ---------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GradcheckRow:
+    r"""The check of one parameter's gradient in one dtype.
+
+    Attributes
+    ----------
+    param : str
+        ``"W1"``, ``"b1"``, ``"W2"`` or ``"b2"``.
+    equation : int
+        The paper's equation for that gradient: 15, 16, 11 or 12.
+    dtype : str
+        The dtype the gradient function ran in.
+    method : str
+        ``"complex"``, ``"central"`` or ``"directional"``.
+    checked : int
+        Coordinates (or directions) compared.
+    max_rel_err : float
+        :math:`\max_k |g_k - n_k| / S_k` over the compared coordinates (see the
+        module docstring); ``inf`` where :math:`S_k = 0` but :math:`g_k \ne n_k`.
+    worst_index : tuple of int
+        The coordinate (or, for directions, ``(direction,)``) with the largest
+        error relative to its tolerance; ``()`` if none was compared.
+    tol : float
+        The tolerance at ``worst_index``, in the units of ``max_rel_err``.
+    tol_reason : str
+        Where the tolerance comes from.
+    status : str
+        ``"pass"``, ``"fail"`` or ``"unchecked"`` (nothing could be compared).
+    message : str
+        Why a row failed without a numerical comparison (wrong shape, dtype, NaN),
+        or a diagnosis of the worst coordinate.
+    kinks_checked : int
+        Coordinates at exact ReLU kinks, compared with the ReLU'(0) = 0 convention.
+    kinks_skipped : int
+        Coordinates depending on a near-kink unit, not compared.
+    kinks_complex : int
+        Central-difference coordinates whose step crossed a kink, compared by
+        complex step instead.
+    skipped_indices : tuple of tuple of int
+        The first few skipped coordinates.
+    """
+
+    param: str
+    equation: int
+    dtype: str
+    method: str
+    checked: int
+    max_rel_err: float
+    worst_index: tuple[int, ...]
+    tol: float
+    tol_reason: str
+    status: str
+    message: str = ""
+    kinks_checked: int = 0
+    kinks_skipped: int = 0
+    kinks_complex: int = 0
+    skipped_indices: tuple[tuple[int, ...], ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        """Whether the row's status is ``"pass"``."""
+        return self.status == "pass"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The row as JSON-ready types (``inf`` becomes the string ``"inf"``)."""
+        return {
+            "param": self.param,
+            "equation": self.equation,
+            "dtype": self.dtype,
+            "method": self.method,
+            "checked": self.checked,
+            "max_rel_err": _json_float(self.max_rel_err),
+            "worst_index": list(self.worst_index),
+            "tol": _json_float(self.tol),
+            "tol_reason": self.tol_reason,
+            "status": self.status,
+            "message": self.message,
+            "kinks_checked": self.kinks_checked,
+            "kinks_skipped": self.kinks_skipped,
+            "kinks_complex": self.kinks_complex,
+            "skipped_indices": [list(i) for i in self.skipped_indices],
+        }
+
+
+def _json_float(x: float) -> float | str:
+    return x if math.isfinite(x) else str(x)
+
+
+@dataclass
+class GradcheckReport:
+    """The result of :func:`check_grads`: one :class:`GradcheckRow` per parameter and dtype.
+
+    Attributes
+    ----------
+    rows : list of GradcheckRow
+    method : str
+    net : str
+        ``"small"``, ``"full"`` or ``"custom"`` (parameters given by the caller).
+    shape : tuple of int
+        (D, H, K, m).
+    seed : int
+    grads_fn : str
+        The checked function's qualified name.
+    notes : list of str
+        Things the reader should know (kinks met, clamped loss).
+    errors : list of str
+        Failures that concern no single parameter (the function wrote into its
+        arguments, returned the wrong structure); any error fails the report.
+    """
+
+    rows: list[GradcheckRow]
+    method: str
+    net: str
+    shape: tuple[int, int, int, int]
+    seed: int
+    grads_fn: str
+    notes: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        """True if every row passed and there is no error."""
+        return not self.errors and bool(self.rows) and all(r.passed for r in self.rows)
+
+    @property
+    def failed_params(self) -> list[tuple[str, str]]:
+        """(param, dtype) of every row that did not pass."""
+        return [(r.param, r.dtype) for r in self.rows if not r.passed]
+
+    def format(self) -> str:
+        """The report as a text table with a legend.
+
+        Returns
+        -------
+        str
+        """
+        D, H, K, m = self.shape
+        lines = [
+            f"gradcheck of {self.grads_fn}: {self.net} net D={D} H={H} K={K}, m={m}, "
+            f"method={self.method}, seed={self.seed}",
+            f"{'param':<5} {'eq':>4}  {'dtype':<7} {'checked':>7} {'kinks':>7}  "
+            f"{'max rel err':>11}  {'worst index':<12} {'tol':>9}  status",
+        ]
+        for r in self.rows:
+            kinks = f"{r.kinks_checked + r.kinks_complex}/{r.kinks_skipped}"
+            lines.append(
+                f"{r.param:<5} {f'({r.equation})':>4}  {r.dtype:<7} {r.checked:>7} {kinks:>7}  "
+                f"{r.max_rel_err:>11.2e}  {_fmt_index(r.worst_index):<12} {r.tol:>9.2e}  "
+                f"{r.status.upper()}"
+            )
+            if r.message:
+                lines.append(f"      {r.message}")
+        if self.method == "directional":
+            lines.append(
+                "max rel err = max_V |<g, V> - dL/dV| / |S|_2 over Gaussian directions V, "
+                "S_k = the gradient's sum with every term in absolute value (>= |n_k|)."
+            )
+        else:
+            lines.append(
+                "max rel err = max_k |g_k - n_k| / S_k, S_k = the gradient's sum with every "
+                "term in absolute value (>= |n_k|)."
+            )
+        lines.append(
+            "kinks = coordinates (directions) checked at exact ReLU kinks under ReLU'(0) = 0 "
+            "/ skipped (near-kink units)."
+        )
+        reasons = dict.fromkeys(f"{r.dtype}: {r.tol_reason}" for r in self.rows)
+        lines.extend(f"tol {reason}" for reason in reasons)
+        lines.extend(f"note: {n}" for n in self.notes)
+        lines.extend(f"ERROR: {e}" for e in self.errors)
+        lines.append("PASSED" if self.passed else "FAILED: " + _failed_text(self))
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready types."""
+        return {
+            "passed": self.passed,
+            "grads_fn": self.grads_fn,
+            "method": self.method,
+            "net": self.net,
+            "shape": dict(zip(("D", "H", "K", "m"), self.shape, strict=True)),
+            "seed": self.seed,
+            "error_measure": "max_k |g_k - n_k| / S_k, S_k = sum of absolute values of terms",
+            "rows": [r.to_dict() for r in self.rows],
+            "notes": list(self.notes),
+            "errors": list(self.errors),
+        }
+
+
+def _fmt_index(index: tuple[int, ...]) -> str:
+    return "(" + ", ".join(str(i) for i in index) + ")" if index else "-"
+
+
+def _failed_text(report: GradcheckReport) -> str:
+    parts = [f"{p} eq. ({PARAM_EQUATIONS[p]}) in {d}" for p, d in report.failed_params]
+    if report.errors:
+        parts.append(f"{len(report.errors)} error(s)")
+    return ", ".join(parts) if parts else "nothing was checked"
+
+
+# ---------------------------------------------------------------------------
+# Problems
+# ---------------------------------------------------------------------------
+
+
+def make_problem(
+    net: str = "small", *, seed: int = 0, m: int | None = None
+) -> tuple[Params, Array, Array]:
+    """A float64 network, inputs and one-hot targets to check gradients on.
+
+    Parameters
+    ----------
+    net : {"small", "full"}
+        ``"small"``: D=20, H=12, K=10 with biases drawn like the weights, so that
+        every gradient is generic.  ``"full"``: the paper's 784-128-10 net as
+        :func:`mnistref.init` makes it (zero biases).
+    seed : int
+    m : int, optional
+        Rows of X; 16 for the small net and 32 for the full one by default.
+
+    Returns
+    -------
+    params : Params
+    X : ndarray of shape (m, D)
+        Pixel-like: values in [0, 1), about 40% exact zeros, and a zero first
+        column (a blank border pixel), so that zero-gradient rows of dW1 occur.
+    Y : ndarray of shape (m, K), one-hot
+    """
+    if net not in NETS:
+        raise ValueError(f"gradcheck: net must be one of {NETS}, got {net!r}")
+    D, H, K, m_default = SMALL_SHAPE if net == "small" else FULL_SHAPE
+    m = m_default if m is None else m
+    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
+        raise ValueError(f"gradcheck: m must be a positive integer, got {m!r}")
+    rng = np.random.default_rng(seed)
+    params = network.init(rng, D, H, K)
+    if net == "small":
+        params = params._replace(b1=rng.normal(0.0, 0.1, H), b2=rng.normal(0.0, 0.1, K))
+    X = rng.random((int(m), D))
+    X[rng.random(X.shape) < 0.4] = 0.0
+    X[:, 0] = 0.0
+    Y = network.one_hot(rng.integers(0, K, int(m)), K)
+    return params, X, Y
+
+
+# ---------------------------------------------------------------------------
+# The check
+# ---------------------------------------------------------------------------
+
+
+def check_grads(
+    grads_fn: GradsFn = network.grads,
+    *,
+    params: Params | None = None,
+    X: Array | None = None,
+    Y: Array | None = None,
+    method: str | None = None,
+    dtypes: Sequence[str] = ("float64", "float32"),
+    net: str = "small",
+    seed: int = 0,
+    directions: int = 3,
+) -> GradcheckReport:
+    r"""Check *grads_fn* against numerical derivatives of the reference loss, eq. (9).
+
+    Parameters
+    ----------
+    grads_fn : callable, default :func:`mnistref.grads`
+        ``grads_fn(params, X, Y, cache) -> (dW1, db1, dW2, db2)``, with ``cache``
+        from :func:`mnistref.forward`; called once per dtype, in that dtype.
+    params : Params, optional
+        Where to check.  By default :func:`make_problem` ``(net, seed=seed)``.
+    X : ndarray of shape (m, D), optional
+    Y : ndarray of shape (m, K), one-hot, optional
+        Drawn from *seed* when not given (X pixel-like, Y uniform labels).
+    method : {"complex", "central", "directional"}, optional
+        Default ``"complex"`` for the small net and ``"directional"`` for the full one.
+    dtypes : sequence of {"float64", "float32"}
+        The dtypes to run *grads_fn* in; parameters and data are rounded to each.
+    net : {"small", "full"}
+        Which default problem to build when *params* is not given.
+    seed : int
+        Seeds the default problem and the directions.
+    directions : int
+        Random directions per parameter for ``method="directional"``.
+
+    Returns
+    -------
+    GradcheckReport
+        ``.passed``, ``.rows``, ``.format()``, ``.to_dict()``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For an unknown method, dtype or net, or inconsistent params, X and Y.
+        An exception raised by *grads_fn* itself propagates.
+    """
+    if not callable(grads_fn):
+        raise TypeError(f"gradcheck: grads_fn must be callable, got {type(grads_fn).__name__}")
+    if net not in NETS:
+        raise ValueError(f"gradcheck: net must be one of {NETS}, got {net!r}")
+    method = method if method is not None else ("complex" if net == "small" else "directional")
+    if method not in METHODS:
+        raise ValueError(f"gradcheck: method must be one of {METHODS}, got {method!r}")
+    if isinstance(dtypes, str):
+        dtypes = (dtypes,)
+    bad = [d for d in dtypes if str(d) not in _UNIT_ROUNDOFF]
+    if bad or not dtypes:
+        raise ValueError(f"gradcheck: dtypes must be among {tuple(_UNIT_ROUNDOFF)}, got {dtypes!r}")
+    if isinstance(directions, bool) or not isinstance(directions, int) or directions < 1:
+        raise ValueError(f"gradcheck: directions must be a positive integer, got {directions!r}")
+
+    label = net if params is None else "custom"
+    P64, X_in, Y_in = _problem(net, seed, params, X, Y)
+    # Validates shapes, dtypes and Y with the equations' own messages.
+    loss(Y_in, network.forward(P64, X_in).A2)
+
+    D, H = P64.W1.shape
+    K = P64.W2.shape[1]
+    m = X_in.shape[0]
+    report = GradcheckReport(
+        rows=[],
+        method=method,
+        net=label,
+        shape=(D, H, K, m),
+        seed=seed,
+        grads_fn=_qualname(grads_fn),
+    )
+    for dtype in dict.fromkeys(str(d) for d in dtypes):
+        _check_dtype(report, grads_fn, P64, X_in, Y_in, dtype, method, seed, directions)
+    return report
+
+
+def _qualname(fn: Any) -> str:
+    name = getattr(fn, "__qualname__", None) or type(fn).__qualname__
+    return f"{getattr(fn, '__module__', None) or '?'}.{name}"
+
+
+def _problem(
+    net: str, seed: int, params: Params | None, X: Array | None, Y: Array | None
+) -> tuple[Params, Array, Array]:
+    """The caller's params, X and Y, with what is missing drawn from *seed*."""
+    if params is None:
+        params, X0, Y0 = make_problem(net, seed=seed, m=None if X is None else len(X))
+    else:
+        try:
+            W1, b1, W2, b2 = (np.asarray(p) for p in params)
+            D, K = W1.shape[0], W2.shape[1]
+        except (TypeError, ValueError, IndexError):
+            raise TypeError(
+                "gradcheck: params must be a Params(W1, b1, W2, b2) of 2-D, 1-D, 2-D, 1-D "
+                f"arrays, got {type(params).__name__}"
+            ) from None
+        params = Params(W1, b1, W2, b2)
+        rng = np.random.default_rng(seed)
+        m = len(X) if X is not None else (len(Y) if Y is not None else 16)
+        X0 = rng.random((m, D))
+        X0[rng.random(X0.shape) < 0.4] = 0.0
+        Y0 = network.one_hot(rng.integers(0, K, m), K)
+    return (
+        Params(*(np.asarray(p) for p in params)),
+        X0 if X is None else np.asarray(X),
+        Y0 if Y is None else np.asarray(Y),
+    )
+
+
+@dataclass
+class _Point:
+    """The float64 point a dtype's rows are checked at, with its error bounds."""
+
+    params: Params
+    X: Array
+    Y: Array
+    S: Params  # magnitudes S_k of eq. (15), (16), (11), (12)
+    E: Params  # first-order bound of the tested dtype's gradient error, per coordinate
+    tol_ref: float  # (2z + 3) gamma_N(u64): the numerical derivative's error, per S_k
+    loss_err: float  # bound of the rounding error of one float64 evaluation of eq. (9)
+    exact_kink: Array  # (m, H) units with every term of eq. (5) zero
+    near_kink: Array  # (m, H) units whose ReLU' the tested dtype may decide otherwise
+    Z1: Array
+    Zh1: Array  # |X||W1| + |b1|
+    z: float
+    N: int
+
+
+def _point(P: Params, X: Array, Y: Array, cache: network.Cache, u: float) -> _Point:
+    """Magnitudes, kinks and error bounds at the float64 point (P, X, Y).
+
+    *cache* is the reference forward pass in the tested dtype (what ``grads_fn``
+    receives) and *u* that dtype's unit roundoff.
+    """
+    W1, b1, W2, b2 = P
+    m, D = X.shape
+    H, K = W2.shape
+    u64 = _UNIT_ROUNDOFF["float64"]
+    c = network.forward(P, X)
+    Zh1 = np.abs(X) @ np.abs(W1) + np.abs(b1)
+    exact = Zh1 == 0
+    # A float64 Z1 within its own rounding bound of 0, or a tested-dtype Z1 on the
+    # other side of 0, leaves ReLU' undecided between the two computations.
+    near64 = np.abs(c.Z1) <= 2 * _gamma(D + 1, u64) * Zh1
+    flipped = (np.asarray(cache.Z1).real > 0) != (c.Z1 > 0)
+    near = ~exact & (near64 | flipped)
+    on = c.Z1 > 0
+    # |A1| and its rounding error are bounded by Zh1 on units that are (or may be) on.
+    Ah1 = np.where(on | near, Zh1, 0.0)
+    z = float((Ah1 @ np.abs(W2) + np.abs(b2)).max())
+    N = D + H + K + m + 12
+    absW2 = np.abs(W2)
+    M = c.A2 + Y  # the magnitude of eq. (10)'s terms, |A2| + |Y|
+    MdZ1 = (M @ absW2.T) * on  # eq. (13)-(14) in magnitudes, ReLU'(0) = 0
+    S = Params(np.abs(X).T @ MdZ1 / m, MdZ1.sum(axis=0) / m, Ah1.T @ M / m, M.sum(axis=0) / m)
+
+    # The error of the cache grads_fn receives: measured against float64, plus
+    # float64's own a-priori bound (softmax turns a logit error d into a relative
+    # probability error <= 2d, logits are off by <= gamma_N z).
+    eps64 = (2 * z + 1) * _gamma(N, u64)
+    dA2 = np.abs(np.asarray(cache.A2, dtype=np.float64) - c.A2) + eps64 * c.A2
+    dA1 = np.abs(np.asarray(cache.A1, dtype=np.float64) - c.A1) + _gamma(D + 1, u64) * Ah1
+    # carried through eq. (10)-(16), whose own sums have K terms (13) or m terms
+    # and a division by m (11, 12, 15, 16), rounded in the tested dtype.
+    g_m, g_K = _gamma(m + 1, u), _gamma(K, u)
+    A1 = np.abs(c.A1) + dA1
+    E_dZ2 = dA2 + u * M
+    E_dZ1 = (g_K * M @ absW2.T + E_dZ2 @ absW2.T) * on
+    E = Params(
+        (g_m * np.abs(X).T @ MdZ1 + np.abs(X).T @ E_dZ1) / m,
+        (g_m * MdZ1.sum(axis=0) + E_dZ1.sum(axis=0)) / m,
+        (g_m * A1.T @ M + dA1.T @ M + A1.T @ E_dZ2) / m,
+        (g_m * M.sum(axis=0) + E_dZ2.sum(axis=0)) / m,
+    )
+    L = abs(float(loss(Y, c.A2)))
+    return _Point(
+        params=P,
+        X=X,
+        Y=Y,
+        S=S,
+        E=E,
+        tol_ref=(2 * z + 3) * _gamma(N, u64),
+        # each log p_i is off by <= (2z + 1) gamma_N; the m-term mean adds gamma_{m+4} L
+        loss_err=eps64 + _gamma(m + 4, u64) * L,
+        exact_kink=exact,
+        near_kink=near,
+        Z1=c.Z1,
+        Zh1=Zh1,
+        z=z,
+        N=N,
+    )
+
+
+def _touches(units: Array, X: Array) -> tuple[Array, Array]:
+    """Masks of the W1 and b1 coordinates whose gradient depends on ReLU' of *units*."""
+    w1 = (X != 0).T.astype(np.float64) @ units.astype(np.float64) > 0
+    return np.asarray(w1), np.asarray(units.any(axis=0))
+
+
+def _check_dtype(
+    report: GradcheckReport,
+    grads_fn: GradsFn,
+    P64: Params,
+    X_in: Array,
+    Y_in: Array,
+    dtype: str,
+    method: str,
+    seed: int,
+    directions: int,
+) -> None:
+    dt = np.dtype(dtype)
+    P = Params(*(p.astype(dt) for p in P64))
+    X = X_in.astype(dt)
+    Y = Y_in.astype(dt)
+    cache = network.forward(P, X)
+    before = [a.copy() for a in (*P, X, Y, *cache)]
+    g = grads_fn(P, X, Y, cache)
+    after = (*P, X, Y, *cache)
+    names = (*PARAM_NAMES, "X", "Y", "cache.Z1", "cache.A1", "cache.Z2", "cache.A2")
+    for name, a, b in zip(names, before, after, strict=True):
+        if not np.array_equal(a, b, equal_nan=True):
+            report.errors.append(f"{dtype}: grads_fn wrote into its argument {name}")
+
+    try:
+        g_list = list(g)
+        if len(g_list) != 4:
+            raise ValueError
+    except (TypeError, ValueError):
+        report.errors.append(
+            f"{dtype}: grads_fn returned {type(g).__name__}, expected Params(dW1, db1, dW2, db2)"
+        )
+        g_list = [None] * 4
+
+    u = _UNIT_ROUNDOFF[dtype]
+    # The numerical derivatives are taken at the dtype's point, widened exactly to float64.
+    P_wide = Params(*(p.astype(np.float64) for p in P))
+    pt = _point(P_wide, X.astype(np.float64), Y.astype(np.float64), cache, u)
+    if pt.exact_kink.any():
+        report.notes.append(
+            f"{dtype}: {int(pt.exact_kink.sum())} hidden unit(s) at an exact ReLU kink "
+            "(every term of eq. (5) zero); the gradient there follows ReLU'(0) = 0"
+        )
+    if pt.near_kink.any():
+        report.notes.append(
+            f"{dtype}: {int(pt.near_kink.sum())} hidden unit(s) within rounding of a ReLU kink; "
+            "coordinates depending on their ReLU' are skipped"
+        )
+    p_true = (pt.Y * network.forward(pt.params, pt.X).A2).sum(axis=1)
+    if (p_true < np.finfo(dt).tiny).any():
+        report.notes.append(
+            f"{dtype}: eq. (9) clamps an underflowed probability; its derivative there is 0, "
+            "unlike eq. (10)'s"
+        )
+
+    for j, name in enumerate(PARAM_NAMES):
+        shape = P64[j].shape
+        problem = _output_problem(g_list[j], shape, dt, name)
+        if problem:
+            report.rows.append(
+                GradcheckRow(name, PARAM_EQUATIONS[name], dtype, method, 0, math.inf, (),
+                             math.nan, _reason(method, pt, dtype), "fail", problem)
+            )
+            continue
+        g_j = np.asarray(g_list[j]).astype(np.float64)
+        if method == "directional":
+            row = _directional_row(name, j, g_j, pt, dtype, seed, directions)
+        else:
+            row = _coordinate_row(name, j, g_j, pt, dtype, method)
+        report.rows.append(row)
+
+
+def _output_problem(gj: Any, shape: tuple[int, ...], dt: np.dtype[Any], name: str) -> str:
+    eqn = PARAM_EQUATIONS[name]
+    if gj is None:
+        return f"no d{name} returned"
+    a = np.asarray(gj)
+    if a.shape != shape:
+        hint = " (transposed?)" if a.shape == shape[::-1] else ""
+        return f"eq. ({eqn}): d{name} has shape {a.shape}, {name} has {shape}{hint}"
+    if a.dtype != dt:
+        return (
+            f"eq. ({eqn}): d{name} has dtype {a.dtype} for {dt} input; a gradient keeps the "
+            "dtype of its input"
+        )
+    if not np.isfinite(a).all():
+        first = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
+        return f"eq. ({eqn}): d{name} has a non-finite value at {first}: {a[first]!r}"
+    return ""
+
+
+def _reason(method: str, pt: _Point, dtype: str) -> str:
+    grad = (
+        f"E_k = the {dtype} cache's error (measured vs float64, + float64's bound with "
+        f"z={pt.z:.3g}, N={pt.N}) carried through eq. (10)-(16) with {dtype} gamma_K, "
+        "gamma_m+1"
+    )
+    if method == "complex":
+        return grad + "; + 4 (2z+3) gamma_N(float64) S_k for the complex step"
+    if method == "central":
+        return grad + "; + 2x Richardson truncation estimate + cancellation dL/h, h = 2^-17"
+    return (
+        f"6 |E|_2 (Gaussian V; {grad}) + (4 (2z+3) gamma_N + gamma_P)(float64) <S, |V|> "
+        "for the complex step"
+    )
+
+
+def _loss_of(P: Params, pt: _Point) -> Any:
+    # complex @ complex runs as one BLAS call; float @ complex does not.
+    X = pt.X.astype(np.complex128) if np.iscomplexobj(P[0]) or np.iscomplexobj(P[1]) else pt.X
+    return loss(pt.Y, network.forward(P, X).A2)
+
+
+def _with(pt: _Point, j: int, value: Array) -> Params:
+    parts = list(pt.params)
+    parts[j] = value
+    return Params(*parts)
+
+
+def _complex_coordinate(pt: _Point, j: int, idx: tuple[int, ...]) -> float:
+    Pc = pt.params[j].astype(np.complex128)
+    Pc[idx] += 1j * COMPLEX_STEP
+    return float(np.imag(_loss_of(_with(pt, j, Pc), pt))) / COMPLEX_STEP
+
+
+def _central_coordinate(pt: _Point, j: int, idx: tuple[int, ...], h: float) -> float:
+    theta = pt.params[j][idx]
+    values = []
+    for t in (theta + h, theta - h):
+        Pj = pt.params[j].copy()
+        Pj[idx] = t
+        values.append(float(_loss_of(_with(pt, j, Pj), pt)))
+    # (theta + h) - (theta - h) is the step actually taken, exactly (Sterbenz).
+    return (values[0] - values[1]) / ((theta + h) - (theta - h))
+
+
+def _coordinate_row(
+    name: str, j: int, g: Array, pt: _Point, dtype: str, method: str
+) -> GradcheckRow:
+    shape = pt.params[j].shape
+    S, E = pt.S[j], pt.E[j]
+    skip = np.zeros(shape, dtype=bool)
+    exact = np.zeros(shape, dtype=bool)
+    crossing = np.zeros(shape, dtype=bool)
+    if name in ("W1", "b1"):
+        near_w, near_b = _touches(pt.near_kink, pt.X)
+        exact_w, exact_b = _touches(pt.exact_kink, pt.X)
+        skip = near_w if name == "W1" else near_b
+        exact = (exact_w if name == "W1" else exact_b) & ~skip
+        if method == "central":
+            crossing = _crossing(pt, name, 2 * CENTRAL_STEP) & ~skip
+
+    n = np.zeros(shape)
+    tol_abs = np.zeros(shape)
+    for idx in np.ndindex(*shape):
+        if skip[idx]:
+            continue
+        if method == "complex" or crossing[idx] or exact[idx]:
+            n[idx] = _complex_coordinate(pt, j, idx)
+            tol_abs[idx] = E[idx] + 4 * pt.tol_ref * S[idx]
+        else:
+            d1 = _central_coordinate(pt, j, idx, CENTRAL_STEP)
+            d2 = _central_coordinate(pt, j, idx, 2 * CENTRAL_STEP)
+            n[idx] = d1
+            extra = 2 * abs(d2 - d1) / 3 + pt.loss_err / CENTRAL_STEP
+            tol_abs[idx] = E[idx] + pt.tol_ref * S[idx] + extra
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # Where S_k = 0 the derivative is exactly 0 and the tolerance is absolute.
+        tol_rel = np.where(S > 0, tol_abs / S, np.where(tol_abs == 0, 0.0, math.inf))
+    kinks_complex = int(crossing.sum()) if method == "central" else 0
+    kinks_checked = int(exact.sum())
+    return _row(name, dtype, method, g, n, S, tol_abs, tol_rel, skip, kinks_checked,
+                kinks_complex, exact, pt)
+
+
+def _crossing(pt: _Point, name: str, h: float) -> Array:
+    """Coordinates whose perturbation by +-h can move some Z1 across 0 (or onto it)."""
+    margin = np.abs(pt.Z1) - 2 * _gamma(pt.X.shape[1] + 1, _UNIT_ROUNDOFF["float64"]) * pt.Zh1
+    if name == "b1":
+        return np.asarray((margin <= h).any(axis=0))
+    # W1[d, j] moves Z1[i, j] by h * X[i, d].
+    moves = (pt.X != 0)[:, :, None]
+    return np.asarray((moves & (np.abs(pt.X)[:, :, None] * h >= margin[:, None, :])).any(axis=0))
+
+
+def _row(
+    name: str,
+    dtype: str,
+    method: str,
+    g: Array,
+    n: Array,
+    S: Array,
+    tol_abs: Array,
+    tol_rel: Array,
+    skip: Array,
+    kinks_checked: int,
+    kinks_complex: int,
+    exact: Array,
+    pt: _Point,
+) -> GradcheckRow:
+    err = np.abs(g - n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.where(S > 0, err / S, np.where(err == 0, 0.0, math.inf))
+        ratio = np.where(tol_abs > 0, err / tol_abs, np.where(err == 0, 0.0, math.inf))
+    ratio = np.where(skip, -1.0, ratio)
+    checked = int((~skip).sum())
+    skipped = tuple(tuple(int(i) for i in ix) for ix in np.argwhere(skip)[:_MAX_LISTED])
+    reason = _reason(method, pt, dtype)
+    base = GradcheckRow(
+        param=name,
+        equation=PARAM_EQUATIONS[name],
+        dtype=dtype,
+        method=method,
+        checked=0,
+        max_rel_err=math.nan,
+        worst_index=(),
+        tol=math.nan,
+        tol_reason=reason,
+        status="unchecked",
+        message="every coordinate depends on a near-kink unit",
+        kinks_checked=kinks_checked,
+        kinks_skipped=int(skip.sum()),
+        kinks_complex=kinks_complex,
+        skipped_indices=skipped,
+    )
+    if checked == 0:
+        return base
+    worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(ratio)), ratio.shape))
+    status = "pass" if float(ratio[worst]) <= 1.0 else "fail"
+    message = ""
+    if status == "fail":
+        what = (
+            f"direction {worst[0]}: <d{name}, V> = "
+            if method == "directional"
+            else f"d{name}{_fmt_index(worst)} = "
+        )
+        message = (
+            f"{what}{g[worst]:.6g}, numerical {n[worst]:.6g} "
+            f"(|diff| {err[worst]:.3g}, magnitude S {S[worst]:.3g})"
+        )
+        if S[worst] == 0:
+            message += "; every term of this derivative is 0"
+        if exact[worst]:
+            message += (
+                "; this coordinate is at an exact ReLU kink, where the convention "
+                "ReLU'(0) = 0 holds (spec/semantics.md)"
+            )
+    return dataclasses.replace(
+        base,
+        checked=checked,
+        max_rel_err=float(np.max(np.where(skip, 0.0, rel))),
+        worst_index=worst,
+        tol=float(tol_rel[worst]),
+        status=status,
+        message=message,
+    )
+
+
+def _avoid_near_kinks(name: str, V: Array, pt: _Point) -> Array:
+    """*V* changed so that moving along it leaves every near-kink unit's Z1 unchanged.
+
+    A W1 direction moves Z1[i, j] by (X V)[i, j]: each affected column V[:, j] is
+    projected onto the complement of the rows X[i] of its near-kink units.  A b1
+    direction moves a whole column of Z1, so its entry is zeroed.
+    """
+    V = V.copy()
+    for j in np.flatnonzero(pt.near_kink.any(axis=0)):
+        rows = pt.X[pt.near_kink[:, j]]
+        if name == "b1":
+            V[j] = 0.0
+        else:
+            V[:, j] -= np.linalg.pinv(rows) @ (rows @ V[:, j])
+    return V
+
+
+def _directional_row(
+    name: str, j: int, g: Array, pt: _Point, dtype: str, seed: int, directions: int
+) -> GradcheckRow:
+    shape = pt.params[j].shape
+    # One stream per (seed, parameter), so adding directions keeps the first ones.
+    rng = np.random.default_rng([seed, j])
+    S = pt.S[j]
+    S_norm = float(np.sqrt(np.sum(S * S)))
+    E_norm = float(np.sqrt(np.sum(pt.E[j] * pt.E[j])))
+    gamma_P = _gamma(int(np.prod(shape)), _UNIT_ROUNDOFF["float64"])
+    g_dir = np.zeros(directions)
+    n_dir = np.zeros(directions)
+    tol_abs = np.zeros(directions)
+    exact = np.zeros(directions, dtype=bool)
+    n_near = 0
+    for r in range(directions):
+        V = rng.standard_normal(shape)
+        if name in ("W1", "b1"):
+            if pt.near_kink.any():
+                V = _avoid_near_kinks(name, V, pt)
+                n_near = int(pt.near_kink.sum())
+            moved = np.abs(pt.X) @ np.abs(V) if name == "W1" else np.abs(V)[None, :]
+            exact[r] = bool((np.broadcast_to(moved > 0, pt.Z1.shape) & pt.exact_kink).any())
+        Pc = pt.params[j] + 1j * COMPLEX_STEP * V
+        n_dir[r] = float(np.imag(_loss_of(_with(pt, j, Pc), pt))) / COMPLEX_STEP
+        g_dir[r] = float(np.sum(g * V))
+        # V is Gaussian and independent of g's rounding errors e, so <e, V> ~ N(0, |e|^2)
+        # with |e| <= |E|: beyond 6 sigma with probability 2e-9.  The complex
+        # step's own error follows V's signs, so it gets the worst case.
+        tol_abs[r] = 6 * E_norm + (4 * pt.tol_ref + gamma_P) * float(np.sum(S * np.abs(V)))
+    S_dir = np.full(directions, S_norm)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tol_rel = np.where(S_norm > 0, tol_abs / S_norm, math.inf)
+    row = _row(name, dtype, "directional", g_dir, n_dir, S_dir, tol_abs, tol_rel,
+               np.zeros(directions, dtype=bool), int(exact.sum()), 0, exact, pt)
+    if n_near:
+        row = dataclasses.replace(row, kinks_skipped=n_near)
+    return row
