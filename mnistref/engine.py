@@ -276,7 +276,9 @@ class Engine:
         saved = self.params
         old = blas.get_threads()
         try:
-            value = self._step(X, y, lr, self.thread_plan(m))
+            # No warning per operation on overflow or NaN: _verify checks the result.
+            with np.errstate(all="ignore"):
+                value = self._step(X, y, lr, self.thread_plan(m))
         finally:
             blas.set_threads(old)
         self._verify(saved, np.array([value]), X, "step")
@@ -350,15 +352,18 @@ class Engine:
         plan = self.thread_plan(bs)
         last_plan = self.thread_plan(n % bs) if n % bs else plan
         try:
-            for i, s in enumerate(starts):
-                e = min(s + bs, n)
-                if order is None:
-                    Xb, yb = X[s:e], y[s:e]
-                else:
-                    idx = order[s:e]
-                    Xb = np.take(X, idx, axis=0, out=self._Xb[: e - s], mode="clip")
-                    yb = np.take(y, idx, out=self._yb[: e - s], mode="clip")
-                losses[i] = self._step(Xb, yb, lr, plan if e - s == bs else last_plan)
+            with np.errstate(all="ignore"):  # _verify checks the result instead
+                for i, s in enumerate(starts):
+                    e = min(s + bs, n)
+                    if order is None:
+                        Xb, yb = X[s:e], y[s:e]
+                    else:
+                        # Indices were checked above; mode="clip" skips numpy's bounds
+                        # buffering of take(..., out=).
+                        idx = order[s:e]
+                        Xb = np.take(X, idx, axis=0, out=self._Xb[: e - s], mode="clip")
+                        yb = np.take(y, idx, out=self._yb[: e - s], mode="clip")
+                    losses[i] = self._step(Xb, yb, lr, plan if e - s == bs else last_plan)
         finally:
             blas.set_threads(old)
         self._verify(saved, losses, X, "epoch")
