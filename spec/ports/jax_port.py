@@ -79,8 +79,9 @@ def softmax(Z: Any) -> jax.Array:
     return jax.nn.softmax(jnp.asarray(Z), axis=-1)
 
 
+@jax.jit
 def forward(params: Any, X: Any) -> tuple[jax.Array, ...]:
-    """Eq. (5)-(8): (Z1, A1, Z2, A2)."""
+    """Eq. (5)-(8): (Z1, A1, Z2, A2), compiled once per shape and dtype by ``jax.jit``."""
     W1, b1, W2, b2 = (jnp.asarray(p) for p in params)
     X = jnp.asarray(X)
     Z1 = X @ W1 + b1
@@ -139,8 +140,9 @@ def db1(dZ1: Any) -> jax.Array:
     return jnp.mean(jnp.asarray(dZ1), axis=0)
 
 
+@jax.jit
 def grads(params: Any, X: Any, Y: Any, cache: Any) -> tuple[jax.Array, ...]:
-    """Eq. (10)-(16), written out: (dW1, db1, dW2, db2)."""
+    """Eq. (10)-(16), written out: (dW1, db1, dW2, db2), compiled by ``jax.jit``."""
     W2 = params[2]
     Z1, A1, _, A2 = cache
     g_Z2 = dZ2(A2, Y)
@@ -178,10 +180,16 @@ def one_hot(y: Any, K: int = 10) -> jax.Array:
 # ---------------------------------------------------------------------------
 
 
+def _loss_of_params(params: Any, X: Any, Y: Any) -> jax.Array:
+    return loss(Y, forward(params, X)[3])
+
+
+_grad_of_loss = jax.jit(jax.grad(_loss_of_params))
+
+
 def autograd_grads(params: Any, X: Any, Y: Any) -> tuple[jax.Array, ...]:
     """(dW1, db1, dW2, db2) by ``jax.grad`` of eq. (5)-(9), to compare with :func:`grads`."""
-    leaves = tuple(jnp.asarray(p) for p in params)
-    return tuple(jax.grad(lambda p: loss(Y, forward(p, X)[3]))(leaves))
+    return tuple(_grad_of_loss(tuple(jnp.asarray(p) for p in params), X, Y))
 
 
 def train_step(
