@@ -24,9 +24,9 @@ Where the four canonical files come from, in order:
 
 Every file is verified by SHA-256 before use (:data:`FILES`).  A download is
 written to a temporary file and renamed into the cache only once verified.
-The decoded arrays are cached next to the files as ``.npy`` (content-addressed
-by the source's SHA-256 and checked against their own), so later loads skip the
-decompression.
+The arrays decoded from ``.gz`` files are cached as ``<cache>/decoded/<SHA-256
+of the source>.npy``, each checked against its own recorded SHA-256 when read,
+so later loads skip the decompression.
 """
 
 from __future__ import annotations

@@ -867,3 +867,23 @@ def test_fetch_command_downloads_into_the_cache(
     assert cli.main(["fetch", "--cache-dir", str(fake.cache)]) == 1
     assert "To place the files by hand" in capsys.readouterr().err
     assert os.environ.get("MNISTREF_DATA") is None
+
+
+# ---------------------------------------------------------------------------
+# tests/realdata.py: skip, or fail when real data is required
+
+
+@pytest.mark.parametrize("env, outcome", [(None, "skip"), ("0", "skip"), ("1", "fail")])
+def test_real_mnist_skips_or_fails(
+    monkeypatch: pytest.MonkeyPatch, env: str | None, outcome: str
+) -> None:
+    import realdata
+
+    if env is None:
+        monkeypatch.delenv("MNISTREF_REQUIRE_REAL_DATA", raising=False)
+    else:
+        monkeypatch.setenv("MNISTREF_REQUIRE_REAL_DATA", env)
+    monkeypatch.setattr(realdata, "_load", lambda: "the MNIST data cannot be had: offline")
+    expected_exc = pytest.skip.Exception if outcome == "skip" else pytest.fail.Exception
+    with pytest.raises(expected_exc, match="cannot be had: offline"):
+        realdata.real_mnist()
