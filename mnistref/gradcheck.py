@@ -612,6 +612,56 @@ def _point(P: Params, X: Array, Y: Array, cache: network.Cache, u: float) -> _Po
     )
 
 
+def numerical_gradient(
+    params: Params, X: Array, Y: Array, *, method: str = "complex"
+) -> Params:
+    r"""Numerical derivatives of eq. (9) with respect to every parameter, in float64.
+
+    One forward pass of the reference per coordinate (two for ``"central"``), so
+    meant for small nets.
+
+    Parameters
+    ----------
+    params : Params
+    X : ndarray of shape (m, D)
+    Y : ndarray of shape (m, K), one-hot
+    method : {"complex", "central"}
+        Complex step :math:`\Im L(\theta + i h e_k) / h`, :math:`h = 2^{-100}`, or
+        central differences with :math:`h = 2^{-17}`.
+
+    Returns
+    -------
+    Params
+        float64 arrays of the parameters' shapes.
+
+    Examples
+    --------
+    >>> import numpy as np, mnistref
+    >>> params, X, Y = make_problem(seed=0)
+    >>> n = numerical_gradient(params, X, Y)
+    >>> g = mnistref.grads(params, X, Y, mnistref.forward(params, X))
+    >>> bool(np.abs(n.W2 - g.W2).max() < 1e-15)
+    True
+    """
+    if method not in ("complex", "central"):
+        raise ValueError(f"gradcheck: method must be 'complex' or 'central', got {method!r}")
+    P = Params(*(np.asarray(p, dtype=np.float64) for p in params))
+    X = np.asarray(X, dtype=np.float64)
+    Y = np.asarray(Y, dtype=np.float64)
+    loss(Y, network.forward(P, X).A2)  # validates, with the equations' messages
+    pt = _point(P, X, Y, network.forward(P, X), _UNIT_ROUNDOFF["float64"])
+    out = []
+    for j, p in enumerate(P):
+        n = np.zeros(p.shape)
+        for idx in np.ndindex(*p.shape):
+            if method == "complex":
+                n[idx] = _complex_coordinate(pt, j, idx)
+            else:
+                n[idx] = _central_coordinate(pt, j, idx, CENTRAL_STEP)
+        out.append(n)
+    return Params(*out)
+
+
 def _touches(units: Array, X: Array) -> tuple[Array, Array]:
     """Masks of the W1 and b1 coordinates whose gradient depends on ReLU' of *units*."""
     w1 = (X != 0).T.astype(np.float64) @ units.astype(np.float64) > 0
