@@ -1,0 +1,1067 @@
+r"""The conformance runner: which equation of a port is wrong, where, and by how much.
+
+A *target* is a module (or any object, or a module name, or a path to a ``.py``
+file) that defines any subset of mnistref's public functions with the same names
+and signatures: ``init, relu, relu_prime, softmax, forward, loss, grads, update,
+accuracy, predict, one_hot``, the per-equation functions of eq. (10)-(16)
+(``dZ2, dW2, db2, dA1, dZ1, dW1, db1``) and the other per-equation functions
+(``init_W1_b1, init_W2_b2, Z1, A1, Z2, A2, update_W1, update_b1, update_W2,
+update_b2``).  Each function it provides is checked
+
+* on the golden vectors (:mod:`mnistref.vectors`, ``spec/vectors/``),
+* on random cases drawn from ``seed`` and shrunk to a small input on failure,
+* over three training steps chained through the port's own outputs,
+* for exact shapes and dtypes, for not writing into its arguments,
+* for ``init``, for shapes, zero biases and the weight distribution (tests with a
+  false-alarm rate of 1e-6 each),
+
+against per-element tolerances from an error analysis (:mod:`._bounds`,
+``spec/conformance.md``).  Results come one per (equation, function) in the
+paper's order; the first failing equation is where to look first::
+
+    >>> from mnistref.conformance import check
+    >>> report = check("mnistref", dtype="float32")
+    >>> report.passed, report.first_failure
+    (True, None)
+
+The command line is ``python -m mnistref.conformance TARGET`` or
+``mnistref conformance TARGET``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import json
+import math
+import os
+import sys
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from mnistref import equations as eq
+from mnistref.conformance import _bounds as bounds
+from mnistref.conformance._cases import Spec, random_specs, show, shrink
+from mnistref.network import Cache, Params
+from mnistref.registry import equation
+from mnistref.vectors import Case, complete, generate
+
+__all__ = ["FUNCTIONS", "Report", "Result", "TargetError", "check", "main"]
+
+Array = NDArray[Any]
+
+ALPHA = 1e-6
+"""False-alarm rate of each statistical test on init's weights."""
+
+N_RANDOM = 25
+"""Random cases per run (each function sees every one)."""
+
+CHAIN_STEPS = 3
+
+
+class TargetError(Exception):
+    """The target cannot be checked: no such module or file, or nothing to check."""
+
+
+# ---------------------------------------------------------------------------
+# Results
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    """One comparison: one output of one function on one case."""
+
+    status: str  # "pass", "fail" or "error"
+    message: str = ""
+    ratio: float = 0.0  # error / tolerance at the worst index
+    max_rel: float | None = None
+    index: tuple[int, ...] | None = None
+    expected: float | None = None
+    got: float | None = None
+    tolerance: float | None = None
+
+
+@dataclass
+class Result:
+    """One row of the report: one equation as computed by one function of the target."""
+
+    equation: int
+    function: str
+    status: str
+    """``"pass"``, ``"fail"``, ``"error"`` (the function raised) or ``"skip"`` (not provided)."""
+    max_rel_error: float | None = None
+    worst_index: list[int] | None = None
+    message: str = ""
+    case: str | None = None
+    expected: float | None = None
+    got: float | None = None
+    tolerance: float | None = None
+    cases_checked: int = 0
+    cases_failed: int = 0
+
+    @property
+    def title(self) -> str:
+        """The equation's title, e.g. ``Gradient of the output weights``."""
+        return equation(self.equation).title
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON record of this row."""
+        return {
+            "equation": self.equation,
+            "function": self.function,
+            "status": self.status,
+            "max_rel_error": _json_float(self.max_rel_error),
+            "worst_index": self.worst_index,
+            "message": self.message,
+            "title": self.title,
+            "case": self.case,
+            "expected": _json_float(self.expected),
+            "got": _json_float(self.got),
+            "tolerance": _json_float(self.tolerance),
+            "cases_checked": self.cases_checked,
+            "cases_failed": self.cases_failed,
+        }
+
+
+def _json_float(x: float | None) -> float | None:
+    # JSON has no NaN or infinity; the message says which it was.
+    return x if x is not None and math.isfinite(x) else None
+
+
+@dataclass
+class Report:
+    """The outcome of :func:`check`: one :class:`Result` per (equation, function)."""
+
+    target: str
+    dtype: str
+    seed: int
+    results: list[Result] = field(default_factory=list)
+    n_golden: int = 0
+    n_random: int = 0
+
+    @property
+    def passed(self) -> bool:
+        """True iff every provided function passed every check (and something was checked)."""
+        checked = [r for r in self.results if r.status != "skip"]
+        return bool(checked) and all(r.status == "pass" for r in checked)
+
+    @property
+    def first_failure(self) -> int | None:
+        """The first failing equation in dependency order (1, 2, ..., 21), or None."""
+        bad = [r.equation for r in self.results if r.status in ("fail", "error")]
+        return min(bad) if bad else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The object ``--json`` prints."""
+        u, _ = bounds.units(np.dtype(self.dtype))
+        return {
+            "passed": self.passed,
+            "dtype": self.dtype,
+            "first_failure": self.first_failure,
+            "target": self.target,
+            "seed": self.seed,
+            "unit_roundoff": u,
+            "golden_cases": self.n_golden,
+            "random_cases": self.n_random,
+            "results": [r.to_dict() for r in self.results],
+        }
+
+    def format(self) -> str:
+        """The report as text: a table, then each failure, then the first failure."""
+        u, _ = bounds.units(np.dtype(self.dtype))
+        lines = [
+            f"mnistref conformance: {self.target}, dtype {self.dtype}, seed {self.seed}",
+            f"{self.n_golden} golden cases, {self.n_random} random cases, "
+            f"{CHAIN_STEPS} training steps chained through the target's own outputs",
+            f"tolerance: per element, |got - expected| <= the bound in the last column "
+            f"+ 2 tiny, u = {u:.3g} (spec/conformance.md)",
+            "",
+            f"{'eq':>4}  {'function':<11} {'status':<6} {'max rel err':>11}  "
+            f"{'title':<46} bound",
+        ]
+        for r in self.results:
+            status = {"skip": "SKIP"}.get(r.status, r.status.upper())
+            rel = "-" if r.max_rel_error is None else f"{r.max_rel_error:.2e}"
+            title = r.title if len(r.title) <= 46 else r.title[:43] + "..."
+            tail = "not provided" if r.status == "skip" else bounds.TEXT.get(r.equation, "")
+            if r.function in ("one_hot", "relu_prime"):
+                tail = "exact"
+            if r.equation in (1, 2):
+                tail = "shapes, b = 0, W ~ N(0, 0.1^2) at alpha = 1e-6"
+            lines.append(
+                f"({r.equation:>2})  {r.function:<11} {status:<6} {rel:>11}  {title:<46} {tail}"
+            )
+        failures = [r for r in self.results if r.status in ("fail", "error")]
+        if failures:
+            lines += ["", "Failures, in dependency order:"]
+            for r in failures:
+                lines.append("")
+                lines.append(f"{r.status.upper()} Eq. ({r.equation}) {r.title}: {r.function}")
+                lines.extend("    " + ln for ln in r.message.splitlines())
+        lines.append("")
+        checked = [r for r in self.results if r.status != "skip"]
+        skipped = len(self.results) - len(checked)
+        if self.passed:
+            lines.append(
+                f"PASSED: {len(checked)} checks of the provided functions pass "
+                f"({skipped} not provided)."
+            )
+        else:
+            first = next(r for r in failures if r.equation == self.first_failure)
+            lines.append(
+                f"FAILED: {len(failures)} of {len(checked)} checks. First failure in dependency "
+                f"order: Eq. ({first.equation}) {first.title} ({first.function}); look there "
+                f"first."
+            )
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# Calling the target
+# ---------------------------------------------------------------------------
+
+
+def _to_numpy(x: Any) -> Array:
+    """Whatever a port returns as an ndarray: NumPy, PyTorch (CPU, even with grad), JAX."""
+    if hasattr(x, "detach") and hasattr(x, "cpu"):
+        x = x.detach().cpu()
+        if hasattr(x, "numpy"):
+            return np.asarray(x.numpy())
+    return np.asarray(x)
+
+
+def _call(fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any] | None = None,
+          ) -> tuple[Any, str | None]:  # fmt: skip
+    """Call *fn* on copies of the arrays in *args*; return (result, error message or None).
+
+    Writing into an argument is reported as an error: every function of the
+    interface is pure, and the runner's own arrays stay intact either way.
+    """
+    copies = [a.copy() if isinstance(a, np.ndarray) else _copy_tuple(a) for a in args]
+    try:
+        with warnings.catch_warnings():
+            # Overflow and invalid-value warnings of the port: their NaN or infinity is
+            # reported with the equation and index instead.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out = fn(*copies, **(kwargs or {}))
+    except Exception as e:  # the port's failure is a result, never a crash of the runner
+        return None, f"raised {type(e).__name__}: {e}"
+    for pos, (before, after) in enumerate(zip(args, copies, strict=True)):
+        for name, b, a in _leaves(pos, before, after):
+            if not np.array_equal(b, a, equal_nan=True):
+                return out, f"wrote into its argument {name} (functions must not modify inputs)"
+    return out, None
+
+
+def _copy_tuple(a: Any) -> Any:
+    if isinstance(a, tuple) and all(isinstance(x, np.ndarray) for x in a):
+        return type(a)(*(x.copy() for x in a)) if hasattr(a, "_fields") else tuple(
+            x.copy() for x in a)
+    return a
+
+
+def _leaves(pos: int, before: Any, after: Any) -> list[tuple[str, Array, Array]]:
+    if isinstance(before, np.ndarray):
+        return [(f"#{pos + 1}", before, np.asarray(after))]
+    if isinstance(before, tuple) and all(isinstance(x, np.ndarray) for x in before):
+        names = getattr(before, "_fields", [str(i) for i in range(len(before))])
+        return [(f"#{pos + 1}.{n}", b, np.asarray(a)) for n, b, a in zip(names, before, after,
+                                                                          strict=True)]
+    return []
+
+
+def _unpack(out: Any, names: tuple[str, ...], alt: tuple[str, ...] = ()) -> list[Any]:
+    """A returned sequence of len(names) items, or a mapping keyed by *names* or *alt*."""
+    if isinstance(out, Mapping):
+        for keys in (names, alt):
+            if keys and all(k in out for k in keys):
+                return [out[k] for k in keys]
+        raise TypeError(f"returned a mapping with keys {sorted(out)}, expected {list(names)}")
+    if hasattr(out, "detach") or isinstance(out, np.ndarray):
+        raise TypeError(f"returned one array, expected a sequence ({', '.join(names)})")
+    try:
+        items = list(out)
+    except TypeError:
+        raise TypeError(
+            f"returned {type(out).__name__}, expected a sequence ({', '.join(names)})"
+        ) from None
+    if len(items) != len(names):
+        raise TypeError(f"returned {len(items)} items, expected {len(names)} ({', '.join(names)})")
+    return items
+
+
+# ---------------------------------------------------------------------------
+# Comparing
+# ---------------------------------------------------------------------------
+
+
+def _compare(
+    name: str,
+    got_raw: Any,
+    expected: Array,
+    bound: tuple[Array, Array],
+    dt: np.dtype[Any] | None,
+    hints: Callable[[Array, Array], str] | None = None,
+) -> Outcome:
+    """Compare one output with its expected value, element by element.
+
+    *dt* is the dtype the output must have (None: any real type).
+    """
+    try:
+        got = _to_numpy(got_raw)
+    except Exception as exc:
+        return Outcome("fail", f"{name}: returned {type(got_raw).__name__}, which NumPy cannot "
+                               f"convert to an array ({type(exc).__name__}: {exc})")  # fmt: skip
+    exp = np.asarray(expected)
+    if got.shape != exp.shape:
+        hint = ""
+        if got.ndim == 2 and got.shape == exp.shape[::-1]:
+            hint = " (transposed?)"
+        elif exp.ndim == 1 and got.shape in ((1, exp.size), (exp.size, 1)):
+            hint = " (keep the mean over rows 1-D)"
+        return Outcome("fail", f"{name}: shape {got.shape}, expected {exp.shape}{hint}")
+    if got.dtype.kind not in "biuf":
+        return Outcome("fail", f"{name}: dtype {got.dtype}, expected a real {exp.dtype}")
+    if dt is not None and got.dtype != dt:
+        return Outcome("fail", f"{name}: dtype {got.dtype}, expected {dt} (keep the input "
+                               f"dtype: {dt} in, {dt} out)")  # fmt: skip
+    gv = got.astype(np.float64)
+    ev = exp.astype(np.float64)
+    E, S = (np.broadcast_to(np.asarray(b, dtype=np.float64), ev.shape) for b in bound)
+    bad_nf = ~np.isfinite(gv)
+    diff = np.abs(gv - ev)
+    diff = np.where(bad_nf, np.inf, diff)
+    # Relative to the larger of |expected| and the magnitude of the terms, so an entry
+    # that cancels to 0 gives a finite number; where both are 0, the absolute error.
+    scale = np.maximum(np.abs(ev), S)
+    rel = diff / np.where(scale > 0, scale, 1.0)
+    # error / tolerance; an exact bound (E = 0) makes any difference infinitely bad.
+    ratio = np.divide(diff, E, out=np.where(diff > 0, np.inf, 0.0), where=E > 0)
+    flat = int(np.argmax(ratio)) if ratio.size else 0
+    idx = tuple(int(i) for i in np.unravel_index(flat, ratio.shape)) if ratio.size else ()
+    max_rel = float(np.max(rel)) if rel.size else 0.0
+    if ratio.size == 0 or ratio.flat[flat] <= 1.0:
+        return Outcome("pass", ratio=float(ratio.flat[flat]) if ratio.size else 0.0,
+                       max_rel=max_rel)  # fmt: skip
+    n_bad = int(np.count_nonzero(diff > E))
+    where = f"[{', '.join(map(str, idx))}]" if idx else ""
+    ge, gg, tol = float(ev[idx]), float(gv[idx]), float(E[idx])
+    msg = (
+        f"{name}{where}: expected {_num(ge)}, got {_num(gg)}; |error| {abs(gg - ge):.3g} > "
+        f"tolerance {tol:.3g}, relative error {float(rel[idx]):.3g}; "
+        f"{n_bad} of {diff.size} entries out of tolerance"
+    )
+    if bad_nf.any():
+        msg += f" ({int(bad_nf.sum())} non-finite)"
+    hint = _generic_hints(gv, ev, E)
+    if hints is not None:
+        hint = hints(gv, ev) or hint
+    if hint:
+        msg += f"\n  hint: {hint}"
+    return Outcome("fail", msg, float(ratio.flat[flat]), max_rel, idx, ge, gg, tol)
+
+
+def _num(x: float) -> str:
+    return repr(x) if math.isfinite(x) else str(x)
+
+
+def _generic_hints(g: Array, e: Array, E: Array) -> str:
+    if not np.isfinite(g).all():
+        return "non-finite output: overflow (softmax without subtracting the max?) or log(0)"
+    if np.all(np.abs(g + e) <= E) and np.any(e != 0):
+        return "got = -expected: a sign is flipped"
+    nz = np.abs(e) > 0
+    if nz.sum() >= 2:
+        q = g[nz] / e[nz]
+        if np.allclose(q, q[0], rtol=1e-6) and abs(q[0] - 1) > 1e-6 and np.isfinite(q[0]):
+            return f"got = {q[0]:.6g} x expected: a constant factor (1/m, lr, a transpose of a "\
+                   "square matrix?)"  # fmt: skip
+    if g.ndim == 2 and g.shape[0] > 1:
+        d = g - e
+        if np.allclose(d, d[0], rtol=1e-9, atol=float(E.max())) and np.any(np.abs(d[0]) > E[0]):
+            return "got - expected is the same in every row: a per-column term (bias?) differs"
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.abs(g - e) / np.maximum(np.abs(e), np.finfo(np.float64).tiny)
+    worst = float(np.max(rel[np.abs(e) > 1e-30])) if np.any(np.abs(e) > 1e-30) else 0.0
+    if 1e-9 < worst < 1e-5 and E.max() < 1e-10 * max(float(np.abs(e).max()), 1e-300):
+        return "errors of float32 rounding size in a float64 check: computed in float32 (or " \
+               "with an epsilon)?"  # fmt: skip
+    return ""
+
+
+# ---------------------------------------------------------------------------
+# Per-function checks.  Each returns [(equation, Outcome)] for one case.
+# ---------------------------------------------------------------------------
+
+Checks = list[tuple[int, Outcome]]
+
+
+def _error_all(eqs: Sequence[int], message: str) -> Checks:
+    return [(n, Outcome("error", message)) for n in eqs]
+
+
+def _fail_all(eqs: Sequence[int], message: str) -> Checks:
+    return [(n, Outcome("fail", message)) for n in eqs]
+
+
+def _relu_zero_hint(Z1: Array) -> Callable[[Array, Array], str]:
+    def hint(g: Array, e: Array) -> str:
+        bad = g != e
+        if bad.any() and np.all(Z1[bad] == 0):
+            return "every wrong entry has Z1 == 0 exactly: ReLU'(0) must be 0"
+        return ""
+
+    return hint
+
+
+def _bound_for(fname: str, c: Case, dt: np.dtype[Any]) -> tuple[Array, Array]:
+    lr = float(c["lr"])
+    table: dict[str, Callable[[], tuple[Array, Array]]] = {
+        "relu": lambda: bounds.exact(c["A1"], dt),
+        "A1": lambda: bounds.exact(c["A1"], dt),
+        "softmax": lambda: bounds.softmax(c["Z2"], c["A2"], dt),
+        "A2": lambda: bounds.softmax(c["Z2"], c["A2"], dt),
+        "Z1": lambda: bounds.affine(c["X"], c["W1"], c["b1"], dt),
+        "Z2": lambda: bounds.affine(c["A1"], c["W2"], c["b2"], dt),
+        "loss": lambda: bounds.loss(c["Y"], c["A2"], dt),
+        "dZ2": lambda: bounds.dZ2(c["A2"], c["Y"], dt),
+        "dW2": lambda: bounds.mean_product(c["A1"], c["dZ2"], dt),
+        "db2": lambda: bounds.mean_rows(c["dZ2"], dt),
+        "dA1": lambda: bounds.back(c["dZ2"], c["W2"], dt),
+        "dZ1": lambda: (bounds.exact(c["dZ1"], dt)[0], np.abs(c["dA1"]).astype(np.float64)),
+        "relu_prime": lambda: bounds.exact_zero(c["relu_prime_Z1"]),
+        "dW1": lambda: bounds.mean_product(c["X"], c["dZ1"], dt),
+        "db1": lambda: bounds.mean_rows(c["dZ1"], dt),
+        "update_W1": lambda: bounds.step(c["W1"], c["dW1"], lr, dt),
+        "update_b1": lambda: bounds.step(c["b1"], c["db1"], lr, dt),
+        "update_W2": lambda: bounds.step(c["W2"], c["dW2"], lr, dt),
+        "update_b2": lambda: bounds.step(c["b2"], c["db2"], lr, dt),
+        "accuracy": lambda: bounds.accuracy(c["accuracy"], dt),
+    }
+    return table[fname]()
+
+
+# function -> (equation, input arrays, output array)
+_SIMPLE: dict[str, tuple[int, tuple[str, ...], str]] = {
+    "relu": (3, ("Z1",), "A1"),
+    "softmax": (4, ("Z2",), "A2"),
+    "Z1": (5, ("X", "W1", "b1"), "Z1"),
+    "A1": (6, ("Z1",), "A1"),
+    "Z2": (7, ("A1", "W2", "b2"), "Z2"),
+    "A2": (8, ("Z2",), "A2"),
+    "loss": (9, ("Y", "A2"), "L"),
+    "dZ2": (10, ("A2", "Y"), "dZ2"),
+    "dW2": (11, ("A1", "dZ2"), "dW2"),
+    "db2": (12, ("dZ2",), "db2"),
+    "dA1": (13, ("dZ2", "W2"), "dA1"),
+    "dZ1": (14, ("dA1", "Z1"), "dZ1"),
+    "relu_prime": (14, ("Z1",), "relu_prime_Z1"),
+    "dW1": (15, ("X", "dZ1"), "dW1"),
+    "db1": (16, ("dZ1",), "db1"),
+    "update_W1": (17, ("W1", "dW1", "lr"), "W1_new"),
+    "update_b1": (18, ("b1", "db1", "lr"), "b1_new"),
+    "update_W2": (19, ("W2", "dW2", "lr"), "W2_new"),
+    "update_b2": (20, ("b2", "db2", "lr"), "b2_new"),
+    "accuracy": (21, ("y", "y_pred"), "accuracy"),
+}
+
+
+def _arg(c: Case, name: str) -> Any:
+    return float(c["lr"]) if name == "lr" else c[name]
+
+
+def _check_simple(fname: str, fn: Callable[..., Any], c: Case, dt: np.dtype[Any]) -> Checks:
+    n, ins, out_name = _SIMPLE[fname]
+    out, err = _call(fn, [_arg(c, a) for a in ins])
+    if out is None and err:
+        return _error_all([n], f"{fname}({', '.join(ins)}) {err}")
+    if err:
+        return _fail_all([n], f"{fname}({', '.join(ins)}) {err}")
+    hints = _relu_zero_hint(c["Z1"]) if fname in ("dZ1", "relu_prime") else None
+    want = None if fname == "accuracy" else dt
+    return [(n, _compare(out_name, out, c[out_name], _bound_for(fname, c, dt), want, hints))]
+
+
+def _usable(x: Any, like: Array, dt: np.dtype[Any]) -> Array | None:
+    """The port's intermediate as *dt*, if it can feed the reference; else None."""
+    try:
+        a = _to_numpy(x)
+    except Exception:
+        return None
+    if a.shape != like.shape or a.dtype.kind != "f" or not np.isfinite(a).all():
+        return None
+    return a.astype(dt)
+
+
+def _params_arg(c: Case) -> Params:
+    return Params(c["W1"], c["b1"], c["W2"], c["b2"])
+
+
+def _check_forward(fn: Callable[..., Any], c: Case, dt: np.dtype[Any],
+                   params: Any = None) -> tuple[Checks, Any]:  # fmt: skip
+    """Eq. (5)-(8); each stage is judged on the port's own output of the stage before."""
+    eqs = (5, 6, 7, 8)
+    out, err = _call(fn, [_params_arg(c) if params is None else params, c["X"]])
+    if out is None and err:
+        return _error_all(eqs, f"forward(params, X) {err}"), None
+    if err:
+        return _fail_all(eqs, f"forward(params, X) {err}"), None
+    try:
+        Z1p, A1p, Z2p, A2p = _unpack(out, ("Z1", "A1", "Z2", "A2"))
+    except TypeError as e:
+        return _fail_all(eqs, f"forward(params, X) {e}"), None
+    res: Checks = [(5, _compare("Z1", Z1p, c["Z1"], _bound_for("Z1", c, dt), dt))]
+    note = " (judged against the golden value: the previous stage's output was unusable)"
+    z1 = _usable(Z1p, c["Z1"], dt)
+    exp, b = (c["A1"], bounds.exact(c["A1"], dt)) if z1 is None else (
+        eq.relu(z1), bounds.exact(eq.relu(z1), dt))
+    res.append((6, _with_note(_compare("A1", A1p, exp, b, dt), note if z1 is None else "")))
+    a1 = _usable(A1p, c["A1"], dt)
+    if a1 is None:
+        exp, b = c["Z2"], _bound_for("Z2", c, dt)
+    else:
+        exp, b = eq.Z2(a1, c["W2"], c["b2"]), bounds.affine(a1, c["W2"], c["b2"], dt)
+    res.append((7, _with_note(_compare("Z2", Z2p, exp, b, dt), note if a1 is None else "")))
+    z2 = _usable(Z2p, c["Z2"], dt)
+    if z2 is None:
+        exp, b = c["A2"], _bound_for("A2", c, dt)
+    else:
+        exp = eq.softmax(z2)
+        b = bounds.softmax(z2, exp, dt)
+    res.append((8, _with_note(_compare("A2", A2p, exp, b, dt), note if z2 is None else "")))
+    return res, out
+
+
+def _with_note(o: Outcome, note: str) -> Outcome:
+    if note and o.status != "pass":
+        o.message += note
+    return o
+
+
+def _check_grads(fn: Callable[..., Any], c: Case, dt: np.dtype[Any], params: Any = None,
+                 cache: Any = None) -> tuple[Checks, Any]:  # fmt: skip
+    """Eq. (11), (12), (15), (16) through ``grads``, given a cache."""
+    eqs = (15, 16, 11, 12)
+    if cache is None:
+        cache = Cache(c["Z1"], c["A1"], c["Z2"], c["A2"])
+    out, err = _call(fn, [_params_arg(c) if params is None else params, c["X"], c["Y"], cache])
+    if out is None and err:
+        return _error_all(eqs, f"grads(params, X, Y, cache) {err}"), None
+    if err:
+        return _fail_all(eqs, f"grads(params, X, Y, cache) {err}"), None
+    try:
+        parts = _unpack(out, ("dW1", "db1", "dW2", "db2"), ("W1", "b1", "W2", "b2"))
+    except TypeError as e:
+        return _fail_all(eqs, f"grads(params, X, Y, cache) {e}"), None
+    B = bounds.grads_chain(c["X"], c["Y"], c["A1"], c["A2"], c["Z1"], c["W2"], dt)
+    names = ("dW1", "db1", "dW2", "db2")
+    hint = (
+        "grads does not return dZ2 (10), dA1 (13) or dZ1 (14): an error found here may "
+        "start there; provide dZ2 ... db1 as functions to tell them apart"
+    )
+    res: Checks = []
+    for n, name, got in zip(eqs, names, parts, strict=True):
+        o = _compare(name, got, c[name], B[name], dt)
+        if o.status != "pass":
+            o.message += f"\n  note: {hint}"
+        res.append((n, o))
+    return res, out
+
+
+def _check_update(fn: Callable[..., Any], c: Case, dt: np.dtype[Any], params: Any = None,
+                  grads: Any = None) -> tuple[Checks, Any]:  # fmt: skip
+    eqs = (17, 18, 19, 20)
+    g = Params(c["dW1"], c["db1"], c["dW2"], c["db2"]) if grads is None else grads
+    out, err = _call(fn, [_params_arg(c) if params is None else params, g, float(c["lr"])])
+    if out is None and err:
+        return _error_all(eqs, f"update(params, grads, lr) {err}"), None
+    if err:
+        return _fail_all(eqs, f"update(params, grads, lr) {err}"), None
+    try:
+        parts = _unpack(out, ("W1", "b1", "W2", "b2"))
+    except TypeError as e:
+        return _fail_all(eqs, f"update(params, grads, lr) {e}"), None
+    res: Checks = []
+    for n, name, got in zip(eqs, ("W1", "b1", "W2", "b2"), parts, strict=True):
+        b = _bound_for(f"update_{name}", c, dt)
+        res.append((n, _compare(f"{name} (updated)", got, c[f"{name}_new"], b, dt)))
+    return res, out
+
+
+def _check_one_hot(fn: Callable[..., Any], c: Case, dt: np.dtype[Any]) -> Checks:
+    K = c["Y"].shape[1]
+    out, err = _call(fn, [c["y"], K], {"dtype": dt.type})
+    if out is None and err:
+        return _error_all([9], f"one_hot(y, K={K}, dtype={dt}) {err}")
+    return [(9, _compare("Y = one_hot(y)", out, c["Y"], bounds.exact_zero(c["Y"]), dt))]
+
+
+def _check_predict(fn: Callable[..., Any], c: Case, dt: np.dtype[Any]) -> Checks:
+    out, err = _call(fn, [_params_arg(c), c["X"]])
+    if out is None and err:
+        return _error_all([21], f"predict(params, X) {err}")
+    try:
+        got = _to_numpy(out)
+    except Exception as e:
+        return _fail_all([21], f"predict: result not convertible to an array: {e}")
+    m = c["X"].shape[0]
+    if got.shape != (m,):
+        return _fail_all([21], f"predict: shape {got.shape}, expected ({m},) integer labels")
+    if got.dtype.kind not in "iu":
+        return _fail_all([21], f"predict: dtype {got.dtype}, expected integer labels")
+    Z2 = c["Z2"].astype(np.float64)
+    K = Z2.shape[1]
+    if np.any((got < 0) | (got >= K)):
+        i = int(np.argmax((got < 0) | (got >= K)))
+        return _fail_all([21], f"predict[{i}] = {int(got[i])}, outside [0, {K})")
+    E = bounds.logits_chain(c["X"], c["W1"], c["b1"], c["W2"], c["b2"], dt)
+    top = Z2.max(axis=1)
+    chosen = Z2[np.arange(m), got]
+    # A label within the logits' error bound of the maximum may win a tie in the port.
+    slack = 2.0 * E.max(axis=1)
+    bad = chosen < top - slack
+    if bad.any():
+        i = int(np.argmax(bad))
+        return [(21, Outcome("fail", f"y_pred[{i}]: expected {int(np.argmax(Z2[i]))} (the "
+                                     f"argmax of A2, eq. (8)), got {int(got[i])}",
+                             float("inf"), 1.0, (i,), float(np.argmax(Z2[i])),
+                             float(got[i]), 0.0))]  # fmt: skip
+    return [(21, Outcome("pass", max_rel=0.0))]
+
+
+SIMPLE_FUNCTIONS = tuple(_SIMPLE)
+COMPOSITES = ("forward", "grads", "update", "one_hot", "predict")
+INIT_FUNCTIONS = ("init", "init_W1_b1", "init_W2_b2")
+FUNCTIONS = INIT_FUNCTIONS + SIMPLE_FUNCTIONS + COMPOSITES
+"""Every function name the runner looks for in a target."""
+
+EQUATIONS_OF: dict[str, tuple[int, ...]] = {
+    **{f: (n,) for f, (n, _, _) in _SIMPLE.items()},
+    "init": (1, 2),
+    "init_W1_b1": (1,),
+    "init_W2_b2": (2,),
+    "forward": (5, 6, 7, 8),
+    "grads": (11, 12, 15, 16),
+    "update": (17, 18, 19, 20),
+    "one_hot": (9,),
+    "predict": (21,),
+}
+
+# Order of rows within one equation: the composite the porter most likely has first.
+_ROW_ORDER = ("init", "init_W1_b1", "init_W2_b2", "forward", "grads", "update", "one_hot",
+              "predict", *SIMPLE_FUNCTIONS)  # fmt: skip
+
+_INPUTS_OF = {
+    **{f: ins for f, (_, ins, _) in _SIMPLE.items()},
+    "forward": ("W1", "b1", "W2", "b2", "X"),
+    "grads": ("W1", "b1", "W2", "b2", "X", "Y", "Z1", "A1", "Z2", "A2"),
+    "update": ("W1", "b1", "W2", "b2", "dW1", "db1", "dW2", "db2", "lr"),
+    "one_hot": ("y",),
+    "predict": ("W1", "b1", "W2", "b2", "X"),
+}
+
+
+def _check_case(fname: str, fn: Callable[..., Any], c: Case, dt: np.dtype[Any]) -> Checks:
+    if fname in _SIMPLE:
+        return _check_simple(fname, fn, c, dt)
+    if fname == "forward":
+        return _check_forward(fn, c, dt)[0]
+    if fname == "grads":
+        return _check_grads(fn, c, dt)[0]
+    if fname == "update":
+        return _check_update(fn, c, dt)[0]
+    if fname == "one_hot":
+        return _check_one_hot(fn, c, dt)
+    if fname == "predict":
+        return _check_predict(fn, c, dt)
+    raise AssertionError(fname)
+
+
+# ---------------------------------------------------------------------------
+# init, eq. (1)-(2): shapes, zero biases, distribution
+# ---------------------------------------------------------------------------
+
+
+def _weight_stats(name: str, W: Array, std: float = 0.1) -> str:
+    """"" if W passes three tests of W ~ N(0, std^2), each at false-alarm rate ALPHA,
+    else the reason."""
+    from scipy import stats
+
+    w = W.astype(np.float64).ravel()
+    n = w.size
+    mean, s = float(w.mean()), float(w.std(ddof=1))
+    z = mean / (std / math.sqrt(n))
+    p_mean = 2.0 * float(stats.norm.sf(abs(z)))
+    chi = (n - 1) * s**2 / std**2
+    p_std = 2.0 * min(float(stats.chi2.cdf(chi, n - 1)), float(stats.chi2.sf(chi, n - 1)))
+    p_ks = float(stats.kstest(w, "norm", args=(0.0, std)).pvalue)
+    facts = (f"{name}: mean {mean:.4g} (p = {p_mean:.2g}), std {s:.4g} (expected {std}, "
+             f"p = {p_std:.2g}), normality p = {p_ks:.2g}")  # fmt: skip
+    problems = []
+    if p_mean < ALPHA:
+        problems.append("the mean is not 0")
+    if p_std < ALPHA:
+        hint = ""
+        if abs(s - std**2) < 0.2 * std**2:
+            hint = " (std 0.01: N(0, 0.01) has variance 0.01, std 0.1)"
+        problems.append(f"the std is not {std}{hint}")
+    if p_ks < ALPHA and p_mean >= ALPHA and p_std >= ALPHA:
+        problems.append("the weights are not normally distributed")
+    if problems:
+        return f"{facts}: {'; '.join(problems)} (each test's false-alarm rate is {ALPHA:g})"
+    return ""
+
+
+def _check_layer(n: int, call: Callable[[int, int, int], Any], sizes: tuple[int, int],
+                 dt: np.dtype[Any], seed: int, label: str) -> Outcome:  # fmt: skip
+    """Eq. (1) or (2): one layer (W, b) drawn by *call(seed, n_in, n_out)*."""
+    wn, bn = ("W1", "b1") if n == 1 else ("W2", "b2")
+    shapes = [sizes, (5, 3) if n == 1 else (3, 4)]
+    first = None
+    for shape in shapes:
+        try:
+            W, b = call(seed, *shape)
+            W, b = _to_numpy(W), _to_numpy(b)
+        except Exception as e:
+            return Outcome("error", f"{label}: raised {type(e).__name__}: {e}")
+        if W.shape != shape:
+            hint = " (transposed?)" if W.shape == shape[::-1] else ""
+            return Outcome("fail", f"{label}: {wn} has shape {W.shape}, expected {shape}{hint}")
+        if b.shape != (shape[1],):
+            return Outcome("fail", f"{label}: {bn} has shape {b.shape}, expected ({shape[1]},)")
+        for nm, a in ((wn, W), (bn, b)):
+            if a.dtype != dt:
+                return Outcome("fail", f"{label}: {nm} has dtype {a.dtype}, expected {dt}")
+        if np.any(b != 0):
+            i = int(np.argmax(b != 0))
+            return Outcome("fail", f"{label}: {bn}[{i}] = {b[i]!r}, expected 0 (biases start "
+                                   "at 0)", float("inf"), None, (i,), 0.0, float(b[i]), 0.0)
+        if first is None:
+            first = W
+    assert first is not None
+    try:
+        again = _to_numpy(call(seed, *sizes)[0])
+        other = _to_numpy(call(seed + 1, *sizes)[0])
+    except Exception as e:
+        return Outcome("error", f"{label}: raised {type(e).__name__}: {e}")
+    if not np.array_equal(first, again):
+        return Outcome("fail", f"{label}: two calls with seed {seed} gave different {wn} "
+                               "(the seed must fix the draw)")  # fmt: skip
+    if np.array_equal(first, other):
+        return Outcome("fail", f"{label}: seeds {seed} and {seed + 1} gave the same {wn} "
+                               "(the seed is ignored)")  # fmt: skip
+    problem = _weight_stats(wn, first)
+    return Outcome("fail", f"{label}: {problem}") if problem else Outcome("pass")
+
+
+def _check_init(fname: str, fn: Callable[..., Any], dt: np.dtype[Any], seed: int) -> Checks:
+    sizes = (784, 128, 10)
+    if fname == "init_W1_b1":
+        return [(1, _check_layer(1, lambda s, a, b: fn(s, a, b, dtype=dt.type), sizes[:2], dt,
+                                 seed, f"init_W1_b1(seed, n_in, n_hidden, dtype={dt})"))]
+    if fname == "init_W2_b2":
+        return [(2, _check_layer(2, lambda s, a, b: fn(s, a, b, dtype=dt.type), sizes[1:], dt,
+                                 seed, f"init_W2_b2(seed, n_hidden, n_out, dtype={dt})"))]
+
+    def layer(k: int) -> Callable[[int, int, int], Any]:
+        def call(s: int, a: int, b: int) -> Any:
+            dims = (a, b, 10) if k == 1 else (784, a, b)
+            if (a, b) in ((5, 3), (3, 4)):
+                dims = (5, 3, 4)
+            out = _unpack(fn(s, *dims, dtype=dt.type), ("W1", "b1", "W2", "b2"))
+            return out[0:2] if k == 1 else out[2:4]
+
+        return call
+
+    label = f"init(seed, n_in, n_hidden, n_out, dtype={dt})"
+    return [(1, _check_layer(1, layer(1), sizes[:2], dt, seed, label)),
+            (2, _check_layer(2, layer(2), sizes[1:], dt, seed, label))]  # fmt: skip
+
+
+# ---------------------------------------------------------------------------
+# The chained training steps: the port's own outputs feed its next call
+# ---------------------------------------------------------------------------
+
+
+def _chain(fns: Mapping[str, Callable[..., Any]], start: Case, dt: np.dtype[Any],
+           ) -> list[tuple[str, str, Checks]]:  # fmt: skip
+    """Run CHAIN_STEPS steps of forward, loss, grads, update, each provided function
+    receiving exactly what the port's previous function returned; judge every output
+    against the reference applied to the port's own inputs."""
+    out: list[tuple[str, str, Checks]] = []
+    params_raw: Any = _params_arg(start)
+    params_np = _params_arg(start)
+    lr = float(start["lr"])
+    for step in range(CHAIN_STEPS):
+        name = f"train.chained.step{step}"
+        c = complete(start["X"], start["y"], *params_np, lr, dt)
+        if "forward" in fns:
+            checks, cache_raw = _check_forward(fns["forward"], c, dt, params=params_raw)
+            out.append(("forward", name, checks))
+            cache_np = _as_cache(cache_raw, c, dt)
+            if cache_np is None:
+                return out
+            c = _recompute_from_cache(c, cache_np, dt)
+        else:
+            cache_raw = Cache(c["Z1"], c["A1"], c["Z2"], c["A2"])
+        if "loss" in fns:
+            a2_raw = _unpack(cache_raw, ("Z1", "A1", "Z2", "A2"))[3]
+            val, err = _call(fns["loss"], [c["Y"], a2_raw])
+            if val is None and err:
+                res = _error_all([9], f"loss(Y, A2) {err}")
+            else:
+                res = [(9, _compare("L", val, c["L"], _bound_for("loss", c, dt), dt))]
+            out.append(("loss", name, res))
+        if "grads" in fns:
+            checks, grads_raw = _check_grads(fns["grads"], c, dt, params=params_raw,
+                                             cache=cache_raw)  # fmt: skip
+            out.append(("grads", name, checks))
+            if grads_raw is None or any(o.status != "pass" for _, o in checks):
+                return out
+        else:
+            grads_raw = Params(c["dW1"], c["db1"], c["dW2"], c["db2"])
+        if "update" in fns:
+            checks, new_raw = _check_update(fns["update"], c, dt, params=params_raw,
+                                            grads=grads_raw)  # fmt: skip
+            out.append(("update", name, checks))
+            if new_raw is None or any(o.status != "pass" for _, o in checks):
+                return out
+            params_raw = new_raw
+            params_np = Params(*(_to_numpy(p).astype(dt) for p in _unpack(new_raw, Params._fields)))
+        else:
+            params_np = Params(c["W1_new"], c["b1_new"], c["W2_new"], c["b2_new"])
+            params_raw = params_np
+    return out
+
+
+def _as_cache(raw: Any, c: Case, dt: np.dtype[Any]) -> Cache | None:
+    if raw is None:
+        return None
+    try:
+        parts = _unpack(raw, ("Z1", "A1", "Z2", "A2"))
+    except TypeError:
+        return None
+    arrays = [_usable(p, c[n], dt) for p, n in zip(parts, ("Z1", "A1", "Z2", "A2"), strict=True)]
+    if any(a is None for a in arrays):
+        return None
+    return Cache(*arrays)  # type: ignore[arg-type]
+
+
+def _recompute_from_cache(c: Case, cache: Cache, dt: np.dtype[Any]) -> Case:
+    """The case with the port's cache in place of the reference's, and the loss and
+    gradients the reference computes from it."""
+    c = dict(c)
+    c.update(Z1=cache.Z1, A1=cache.A1, Z2=cache.Z2, A2=cache.A2)
+    c["L"] = np.asarray(eq.loss(c["Y"], cache.A2), dtype=dt)
+    c["dZ2"] = eq.dZ2(cache.A2, c["Y"])
+    c["dW2"] = eq.dW2(cache.A1, c["dZ2"])
+    c["db2"] = eq.db2(c["dZ2"])
+    c["dA1"] = eq.dA1(c["dZ2"], c["W2"])
+    c["dZ1"] = eq.dZ1(c["dA1"], cache.Z1)
+    c["dW1"] = eq.dW1(c["X"], c["dZ1"])
+    c["db1"] = eq.db1(c["dZ1"])
+    lr = float(c["lr"])
+    c["W1_new"] = eq.update_W1(c["W1"], c["dW1"], lr)
+    c["b1_new"] = eq.update_b1(c["b1"], c["db1"], lr)
+    c["W2_new"] = eq.update_W2(c["W2"], c["dW2"], lr)
+    c["b2_new"] = eq.update_b2(c["b2"], c["db2"], lr)
+    return c
+
+
+# ---------------------------------------------------------------------------
+# Loading the target, and check()
+# ---------------------------------------------------------------------------
+
+
+def _load_target(target: Any) -> tuple[Any, str]:
+    if not isinstance(target, (str, os.PathLike)):
+        return target, getattr(target, "__name__", type(target).__name__)
+    text = os.fspath(target)
+    if text.endswith(".py") or os.sep in text or Path(text).is_file():
+        path = Path(text).resolve()
+        if not path.is_file():
+            raise TargetError(f"no such file: {text}")
+        name = f"_mnistref_target_{path.stem}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise TargetError(f"cannot import {text} as a Python module")
+        module = importlib.util.module_from_spec(spec)
+        sys.path.insert(0, str(path.parent))  # so the port can import its own siblings
+        try:
+            spec.loader.exec_module(module)
+        except Exception as e:
+            raise TargetError(f"importing {text} raised {type(e).__name__}: {e}") from e
+        finally:
+            sys.path.remove(str(path.parent))
+        return module, str(path)
+    try:
+        return importlib.import_module(text), text
+    except ModuleNotFoundError as e:
+        if e.name and text.startswith(e.name):
+            raise TargetError(f"no module named {text!r} (give a module name or a path to a "
+                              ".py file)") from e  # fmt: skip
+        raise TargetError(f"importing {text} raised ModuleNotFoundError: {e}") from e
+    except Exception as e:
+        raise TargetError(f"importing {text} raised {type(e).__name__}: {e}") from e
+
+
+def check(target: ModuleType | str | os.PathLike[str] | Any, *, dtype: str = "float64",
+          seed: int = 0, n_random: int = N_RANDOM) -> Report:  # fmt: skip
+    """Check every function *target* provides; return the :class:`Report`.
+
+    Parameters
+    ----------
+    target : module, object, module name or path to a .py file
+    dtype : "float64" or "float32"
+        The dtype of every array passed in and expected back.
+    seed : int
+        Seed of the random cases and of the calls to ``init``.
+    n_random : int
+        Number of random cases.
+
+    Raises
+    ------
+    TargetError
+        If the target cannot be imported or provides none of :data:`FUNCTIONS`.
+    ValueError
+        If *dtype* is neither float64 nor float32.
+    """
+    if str(dtype) not in ("float64", "float32"):
+        raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
+    dt = np.dtype(str(dtype))
+    module, label = _load_target(target)
+    fns = {f: getattr(module, f) for f in FUNCTIONS if callable(getattr(module, f, None))}
+    if not fns:
+        raise TargetError(f"{label} provides none of the functions the runner checks: "
+                          f"{', '.join(FUNCTIONS)}")  # fmt: skip
+    golden = generate(str(dt))
+    specs = random_specs(seed, n_random)
+    randoms = [(s, s.build(str(dt))) for s in specs]
+    rows: dict[tuple[int, str], list[tuple[str, Outcome]]] = {}
+
+    def add(fname: str, case: str, checks: Checks) -> None:
+        for n, o in checks:
+            rows.setdefault((n, fname), []).append((case, o))
+
+    for fname, fn in fns.items():
+        if fname in INIT_FUNCTIONS:
+            add(fname, "init", _check_init(fname, fn, dt, seed))
+            continue
+        for cname, c in golden.items():
+            add(fname, cname, _check_case(fname, fn, c, dt))
+        for spec, c in randoms:
+            add(fname, f"random #{spec.index}", _check_case(fname, fn, c, dt))
+    if any(f in fns for f in ("forward", "loss", "grads", "update")):
+        for fname, cname, checks in _chain(fns, golden["train.step0"], dt):
+            add(fname, cname, checks)
+
+    results = []
+    for fname in _ROW_ORDER:
+        for n in EQUATIONS_OF[fname]:
+            if fname not in fns:
+                results.append(Result(n, fname, "skip", message="not provided"))
+                continue
+            results.append(_summarise(n, fname, fns[fname], rows.get((n, fname), []), specs,
+                                      dt))  # fmt: skip
+    results.sort(key=lambda r: (r.equation, _ROW_ORDER.index(r.function)))
+    return Report(label, str(dt), seed, results, len(golden), len(specs))
+
+
+def _summarise(n: int, fname: str, fn: Callable[..., Any], outcomes: list[tuple[str, Outcome]],
+               specs: list[Spec], dt: np.dtype[Any]) -> Result:  # fmt: skip
+    rels = [o.max_rel for _, o in outcomes if o.max_rel is not None]
+    max_rel = max(rels) if rels else None
+    bad = [(c, o) for c, o in outcomes if o.status != "pass"]
+    if not bad:
+        return Result(n, fname, "pass", max_rel, cases_checked=len(outcomes))
+    status = "error" if any(o.status == "error" for _, o in bad) else "fail"
+    # Report the first failing golden case (reproducible from spec/vectors), else a
+    # random case shrunk to a small input.
+    golden_bad = [(c, o) for c, o in bad if o.status == status and not c.startswith("random")]
+    if golden_bad:
+        case, o = max(golden_bad, key=lambda co: co[1].ratio)
+    else:
+        case, o = next((c, o) for c, o in bad if o.status == status)
+    lines = [f"case {case!r}: {o.message}"]
+    if case.startswith("random #"):
+        spec = specs[int(case.split("#")[1])]
+        small = shrink(spec, lambda s: _fails(n, fname, fn, s, dt))
+        c = small.build(str(dt))
+        again = next(x for k, x in _check_case(fname, fn, c, dt) if k == n)
+        inputs = {a: _arg(c, a) for a in _INPUTS_OF[fname]}
+        lines = [f"case {case!r} shrinks to {small.describe()}:", f"  {again.message}",
+                 "  inputs (" + str(dt) + "):"]  # fmt: skip
+        lines += ["    " + ln for ln in show(inputs).splitlines()]
+        o = again if again.status != "pass" else o
+    elif not case.startswith("train.chained") and case != "init":
+        lines[0] = lines[0].replace(f"case {case!r}", f"golden case {case!r} (spec/vectors/"
+                                    f"{dt}.json)", 1)  # fmt: skip
+    names = sorted({c for c, _ in bad}, key=lambda c: [c for c, _ in outcomes].index(c))
+    shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+    lines.append(f"failed in {len(names)} of {len({c for c, _ in outcomes})} cases: {shown}")
+    return Result(
+        n, fname, status, max_rel, list(o.index) if o.index is not None else None,
+        "\n".join(lines), case, o.expected, o.got, o.tolerance,
+        cases_checked=len(outcomes), cases_failed=len(names),
+    )  # fmt: skip
+
+
+def _fails(n: int, fname: str, fn: Callable[..., Any], spec: Spec, dt: np.dtype[Any]) -> bool:
+    c = spec.build(str(dt))
+    return any(o.status != "pass" for k, o in _check_case(fname, fn, c, dt) if k == n)
+
+
+# ---------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The runner's options (shared by ``python -m mnistref.conformance`` and
+    ``mnistref conformance``)."""
+    parser.add_argument("target", metavar="TARGET",
+                        help="an importable module name or a path to a .py file")  # fmt: skip
+    parser.add_argument("--dtype", choices=("float64", "float32"), default="float64",
+                        help="dtype of every array passed in and expected back "
+                             "(default float64)")  # fmt: skip
+    parser.add_argument("--json", action="store_true",
+                        help="print exactly one JSON object instead of the table")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the random cases and of init (default 0)")  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the checks; exit code 0 if all pass, 1 if any fails, 2 for a usage error."""
+    try:
+        report = check(args.target, dtype=args.dtype, seed=args.seed)
+    except TargetError as e:
+        print(f"mnistref conformance: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(report.to_dict(), allow_nan=False))
+    else:
+        print(report.format())
+    return 0 if report.passed else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m mnistref.conformance TARGET [--dtype D] [--json] [--seed S]``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m mnistref.conformance",
+        description="Check a port of the MNIST network against mnistref, equation by equation.",
+    )
+    add_arguments(parser)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:
+        return int(e.code or 0)
+    return run(args)

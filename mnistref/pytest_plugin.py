@@ -1,0 +1,118 @@
+"""The ``mnistref`` pytest plugin: a port's own test suite checks it in one line.
+
+Registered by entry point, so installing mnistref is enough::
+
+    pytest --mnistref-impl=myport.py                 # or a module name
+    pytest --mnistref-impl=myport.py --mnistref-dtype=float32
+    pytest --mnistref-impl=myport.py --mnistref-dtype=both
+
+adds one test item per (equation, function) row of the conformance report
+(:func:`mnistref.conformance.check`), in dependency order, named like
+``mnistref[float64]::eq11-dW2``.  A failing item prints the runner's message:
+the equation, the case, the worst index, expected and got, the relative error.
+Rows for functions the port does not provide are reported as skipped.
+
+Without ``--mnistref-impl`` the plugin does nothing; it imports nothing heavy
+until its items run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+_REPORTS = pytest.StashKey[dict[str, Any]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("mnistref", "mnistref conformance of a port")
+    group.addoption(
+        "--mnistref-impl",
+        metavar="TARGET",
+        default=None,
+        help="check this port (module name or path to a .py file) equation by equation",
+    )
+    group.addoption(
+        "--mnistref-dtype",
+        default="float64",
+        choices=("float64", "float32", "both"),
+        help="dtype of the conformance checks (default float64)",
+    )
+    group.addoption(
+        "--mnistref-seed",
+        type=int,
+        default=0,
+        help="seed of the conformance runner's random cases (default 0)",
+    )
+
+
+class ConformanceError(Exception):
+    """A row of the conformance report that did not pass."""
+
+
+class ConformanceItem(pytest.Item):
+    """One (equation, function) row of the conformance report for one dtype."""
+
+    def __init__(self, *, dtype: str, index: int, label: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.dtype = dtype
+        self.index = index
+        self.label = label
+
+    def runtest(self) -> None:
+        report = _report(self.config, self.dtype)
+        r = report.results[self.index]
+        if r.status == "skip":
+            pytest.skip(f"{r.function} not provided by {report.target}")
+        if r.status != "pass":
+            first = report.first_failure
+            raise ConformanceError(
+                f"{r.status.upper()} Eq. ({r.equation}) {r.title}: {r.function}\n{r.message}\n"
+                f"(first failure of this port in dependency order: Eq. ({first}))"
+            )
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, ConformanceError):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[str, int | None, str]:
+        return f"mnistref[{self.dtype}]", None, self.label
+
+
+def _report(config: pytest.Config, dtype: str) -> Any:
+    from mnistref.conformance import check
+
+    cache = config.stash.setdefault(_REPORTS, {})
+    if dtype not in cache:
+        cache[dtype] = check(
+            config.getoption("mnistref_impl"),
+            dtype=dtype,
+            seed=config.getoption("mnistref_seed"),
+        )
+    return cache[dtype]
+
+
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    target = config.getoption("mnistref_impl")
+    if not target:
+        return
+    from mnistref.conformance import TargetError
+
+    choice = config.getoption("mnistref_dtype")
+    dtypes = ("float64", "float32") if choice == "both" else (choice,)
+    for dtype in dtypes:
+        try:
+            report = _report(config, dtype)
+        except TargetError as e:
+            raise pytest.UsageError(f"--mnistref-impl={target}: {e}") from e
+        for i, r in enumerate(report.results):
+            label = f"eq{r.equation:02d}-{r.function}"
+            items.append(
+                ConformanceItem.from_parent(
+                    session, name=f"mnistref[{dtype}]::{label}", dtype=dtype, index=i, label=label
+                )
+            )
