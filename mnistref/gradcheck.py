@@ -326,8 +326,12 @@ class GradcheckReport:
             "kinks = coordinates (directions) checked at exact ReLU kinks under ReLU'(0) = 0 "
             "/ skipped (near-kink units)."
         )
-        reasons = dict.fromkeys(f"{r.dtype}: {r.tol_reason}" for r in self.rows)
-        lines.extend(f"tol {reason}" for reason in reasons)
+        lines.append(
+            "E_k = bound of g_k's rounding error in its dtype: the forward error (measured "
+            "against float64) through eq. (10)-(16), plus theirs; tol ="
+        )
+        reasons = dict.fromkeys(r.tol_reason for r in self.rows)
+        lines.extend(f"      {reason}" for reason in reasons)
         lines.extend(f"note: {n}" for n in self.notes)
         lines.extend(f"ERROR: {e}" for e in self.errors)
         lines.append("PASSED" if self.passed else "FAILED: " + _failed_text(self))
@@ -760,19 +764,12 @@ def _output_problem(gj: Any, shape: tuple[int, ...], dt: np.dtype[Any], name: st
 
 
 def _reason(method: str, pt: _Point, dtype: str) -> str:
-    grad = (
-        f"E_k = the {dtype} cache's error (measured vs float64, + float64's bound with "
-        f"z={pt.z:.3g}, N={pt.N}) carried through eq. (10)-(16) with {dtype} gamma_K, "
-        "gamma_m+1"
-    )
+    where = f"z={pt.z:.3g}, N={pt.N}"
     if method == "complex":
-        return grad + "; + 4 (2z+3) gamma_N(float64) S_k for the complex step"
+        return f"E_k + 4 (2z+3) gamma_N(float64) S_k for the complex step; {where}"
     if method == "central":
-        return grad + "; + 2x Richardson truncation estimate + cancellation dL/h, h = 2^-17"
-    return (
-        f"6 |E|_2 (Gaussian V; {grad}) + (4 (2z+3) gamma_N + gamma_P)(float64) <S, |V|> "
-        "for the complex step"
-    )
+        return f"E_k + (2z+3) gamma_N(float64) S_k + 2 Richardson estimate + dL/h; {where}"
+    return f"6 |E|_2 + (4 (2z+3) gamma_N + gamma_P)(float64) <S, |V|>; {where}"
 
 
 def _loss_of(P: Params, pt: _Point) -> Any:
