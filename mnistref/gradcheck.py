@@ -908,6 +908,7 @@ def _row(
         )
         if S[worst] == 0:
             message += "; every term of this derivative is 0"
+        message += _scale_hint(g[~skip], n[~skip], pt.X.shape[0])
         if exact[worst]:
             message += (
                 "; this coordinate is at an exact ReLU kink, where the convention "
@@ -922,6 +923,22 @@ def _row(
         status=status,
         message=message,
     )
+
+
+def _scale_hint(g: Array, n: Array, m: int) -> str:
+    """If g is a constant multiple c of n, say so, and name the likely slip."""
+    nn = float(np.sum(n * n))
+    if nn == 0:
+        return ""
+    c = float(np.sum(g * n)) / nn
+    # 1e-4: far above float32 rounding (~1e-7 here), far below the misfit of any
+    # slip that is not a pure scale factor (O(1)).
+    if c == 1 or np.sqrt(np.sum((g - c * n) ** 2)) > 1e-4 * np.sqrt(np.sum(g * g)):
+        return ""
+    for value, slip in ((m, "a missing 1/m"), (1 / m, "an extra 1/m"), (-1, "a sign flip")):
+        if abs(c - value) <= 1e-4 * abs(value):
+            return f"; everywhere {c:.6g} x the numerical derivative: {slip}?"
+    return f"; everywhere {c:.6g} x the numerical derivative"
 
 
 def _avoid_near_kinks(name: str, V: Array, pt: _Point) -> Array:

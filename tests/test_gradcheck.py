@@ -154,6 +154,7 @@ def test_eq11_missing_1_over_m_fails_W2_only(problem, method):
     assert row.equation == 11
     # dW2 is m = 16 times too large: an O(1) error, not a rounding-level one.
     assert row.max_rel_err > 1.0
+    assert row.message.endswith("everywhere 16 x the numerical derivative: a missing 1/m?")
     assert "FAILED: W2 eq. (11) in float64, W2 eq. (11) in float32" in report.format()
 
 
@@ -163,6 +164,7 @@ def test_eq16_sign_flip_fails_b1_only(problem, method):
                          method=method)
     assert _failed(report) == {"b1"}
     assert all(r.equation == 16 for r in report.rows if not r.passed)
+    assert all(r.message.endswith(": a sign flip?") for r in report.rows if not r.passed)
 
 
 @pytest.mark.parametrize("method", METHODS)
