@@ -109,6 +109,7 @@ class Engine:
         self.D, self.H = self._params.W1.shape
         self.K = self._params.W2.shape[1]
         self._rows = 0  # rows the (m, ...) buffers hold
+        self._batch_rows = 0  # rows the gathered-batch buffers hold
         self._alloc_chunk()
 
     # -- buffers ------------------------------------------------------------
@@ -132,13 +133,18 @@ class Engine:
         self._db2_part = np.empty(K, dt)
 
     def _ensure_rows(self, m: int) -> None:
-        """Make the per-row buffers (Z1, the true-class probabilities, a batch) hold *m* rows."""
+        """Make the per-row buffers (Z1, the true-class probabilities) hold *m* rows."""
         if m > self._rows:
             self._Z1 = np.empty((m, self.H), self.dtype)
             self._ptrue = np.empty(m, self.dtype)
-            self._Xb = np.empty((m, self.D), self.dtype)
-            self._yb = np.empty(m, np.intp)
             self._rows = m
+
+    def _ensure_batch(self, bs: int) -> None:
+        """Make the gathered-minibatch buffers hold *bs* rows (epochs with an order only)."""
+        if bs > self._batch_rows:
+            self._Xb = np.empty((bs, self.D), self.dtype)
+            self._yb = np.empty(bs, np.intp)
+            self._batch_rows = bs
 
     # -- threads ------------------------------------------------------------
 
@@ -347,6 +353,8 @@ class Engine:
         starts = range(0, n, bs)
         losses = np.empty(len(starts), np.float64)
         self._ensure_rows(bs)
+        if order is not None:
+            self._ensure_batch(bs)
         saved = self.params
         old = blas.get_threads()
         plan = self.thread_plan(bs)

@@ -1,0 +1,136 @@
+"""``mnistref bench``: time the network's GEMMs and training steps on this machine's BLAS.
+
+Prints a table (op, shape, dtype, threads, median time, GFLOP/s, % of the
+machine's square-GEMM rate), the ratios of whole training steps and minibatch
+epochs to the GEMM floor, the peak memory of full-batch training and the BLAS
+provenance.  ``--json FILE`` saves the report; ``--compare A.json B.json``
+prints two saved reports side by side (e.g. two BLAS builds) without measuring.
+
+Exit code 0, or 2 on bad arguments or unreadable reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+NAME = "bench"
+HELP = "time the network's GEMMs and training steps; compare BLAS builds"
+ORDER = 80
+
+
+def _threads(text: str) -> list[int | None]:
+    out: list[int | None] = []
+    for part in text.split(","):
+        part = part.strip()
+        if part == "auto":
+            out.append(None)
+            continue
+        try:
+            n = int(part)
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise argparse.ArgumentTypeError(
+                f"--threads takes 'auto' or integers >= 1 separated by commas, got {text!r}"
+            )
+        out.append(n)
+    return out
+
+
+def _dtypes(text: str) -> list[str]:
+    out = [p.strip() for p in text.split(",")]
+    for p in out:
+        if p not in ("float32", "float64"):
+            raise argparse.ArgumentTypeError(
+                f"--dtype takes float32 and/or float64 separated by commas, got {text!r}"
+            )
+    return out
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return n
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="3 rounds, short samples: under ~30 s for float32 and one thread setting",
+    )
+    parser.add_argument(
+        "--threads",
+        type=_threads,
+        default=[None],
+        metavar="LIST",
+        help="BLAS thread settings to run, e.g. 1,2; 'auto' (the default) lets the engine "
+        "choose per GEMM size",
+    )
+    parser.add_argument(
+        "--dtype",
+        type=_dtypes,
+        default=["float32"],
+        metavar="LIST",
+        help="float32 (default), float64 or float32,float64",
+    )
+    parser.add_argument(
+        "--rows", type=_positive, default=60000, help="m of the full-batch step (default 60000)"
+    )
+    parser.add_argument(
+        "--batch", type=_positive, default=128, help="minibatch size of the epoch (default 128)"
+    )
+    parser.add_argument(
+        "--repeat", type=_positive, default=5, help="measurement rounds (default 5)"
+    )
+    parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    parser.add_argument(
+        "--no-memory", action="store_true", help="skip the peak-memory measurement"
+    )
+    parser.add_argument("--json", metavar="FILE", type=Path, help="also save the report as JSON")
+    parser.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("A.json", "B.json"),
+        type=Path,
+        help="print two saved reports side by side (B/A time ratios) and exit",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from mnistref import bench
+
+    if args.compare:
+        try:
+            a, b = (bench.load(p) for p in args.compare)
+        except ValueError as e:
+            print(f"mnistref bench: {e}", file=sys.stderr)
+            return 2
+        print(bench.format_compare(a, b, (args.compare[0].name, args.compare[1].name)))
+        return 0
+    if args.json is not None and not args.json.parent.is_dir():
+        print(f"mnistref bench: cannot write {args.json}: no directory {args.json.parent}",
+              file=sys.stderr)
+        return 2
+    report = bench.run(
+        threads=args.threads,
+        dtypes=args.dtype,
+        rows=args.rows,
+        batch=args.batch,
+        repeat=args.repeat,
+        quick=args.quick,
+        with_torch=not args.no_torch,
+        with_memory=not args.no_memory,
+        progress=lambda msg: print(f"... {msg}", file=sys.stderr, flush=True),
+    )
+    print(bench.format_report(report))
+    if args.json is not None:
+        bench.save(report, args.json)
+        print(f"\nsaved {args.json}", file=sys.stderr)
+    return 0

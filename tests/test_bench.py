@@ -1,0 +1,142 @@
+"""``mnistref bench``: the report's structure, its baselines' correctness, JSON, the command.
+
+No timing is asserted: a tiny run only checks that every row and ratio is
+there and consistent.  Speed is measured by ``mnistref bench`` and benchmarks/.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import mnistref
+from mnistref import bench, network
+from mnistref.cli import main
+
+
+@pytest.fixture(scope="module")
+def tiny_report() -> dict[str, Any]:
+    return bench.run(
+        threads=[None, 1], rows=300, batch=64, repeat=1, quick=True, with_torch=False,
+        with_memory=True,
+    )
+
+
+def test_report_has_every_op_and_ratio(tiny_report: dict[str, Any]) -> None:
+    ops = {(r["op"], r["threads"]) for r in tiny_report["rows"]}
+    for g in bench.gemm_shapes(1):
+        assert any(op == g for op, _ in ops)
+    for name in ("GEMM floor (5 GEMMs)", "engine step", "numpy step", "GEMM floor epoch",
+                 "engine epoch", "numpy epoch"):
+        assert (name, "auto") in ops and (name, "1") in ops
+    whats = {(q["what"], q["threads"]) for q in tiny_report["ratios"]}
+    assert ("engine step / floor", "auto") in whats and ("engine epoch / floor", "1") in whats
+    targets = {q["what"]: q["target"] for q in tiny_report["ratios"]}
+    assert targets["engine step / floor"] == 1.05 and targets["engine epoch / floor"] == 1.30
+    for r in tiny_report["rows"]:
+        assert r["seconds"] > 0
+        assert r["gflops"] == pytest.approx(r["flops"] / r["seconds"] / 1e9)
+    assert tiny_report["memory"]["peak_bytes"] > tiny_report["memory"]["x_bytes"]
+
+
+def test_floor_is_the_sum_of_the_five_gemms_flops(tiny_report: dict[str, Any]) -> None:
+    floor = next(r for r in tiny_report["rows"] if r["op"] == "GEMM floor (5 GEMMs)")
+    assert floor["flops"] == bench.step_flops(300)
+    # Two (m, D, H) products (eq. 5 and 15) and three with K = 10 (eq. 7, 11, 13).
+    assert bench.step_flops(300) == 2 * 300 * (2 * 784 * 128 + 3 * 128 * 10)
+
+
+def test_report_text_and_json_round_trip(tiny_report: dict[str, Any], tmp_path: Path) -> None:
+    text = bench.format_report(tiny_report)
+    for needle in ("BLAS: ", "square GEMM rate", "% peak", "engine step / floor",
+                   "target <= 1.05", "peak memory", "load average"):
+        assert needle in text
+    path = tmp_path / "r.json"
+    bench.save(tiny_report, path)
+    again = bench.load(path)
+    assert again["rows"] == json.loads(json.dumps(tiny_report["rows"]))
+    cmp = bench.format_compare(again, again, ("a.json", "b.json"))
+    assert "b.json/a.json" in cmp and "1.000" in cmp
+
+
+def test_load_rejects_other_files(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="cannot read benchmark report"):
+        bench.load(tmp_path / "missing.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(ValueError, match=r"bad\.json' is not JSON"):
+        bench.load(bad)
+    other = tmp_path / "other.json"
+    other.write_text('{"a": 1}')
+    with pytest.raises(ValueError, match="not a 'mnistref bench --json' report"):
+        bench.load(other)
+    old = tmp_path / "old.json"
+    old.write_text('{"schema": 0, "provenance": {}, "rows": [], "ratios": []}')
+    with pytest.raises(ValueError, match="schema 0"):
+        bench.load(old)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_eq5_20_tutorial_baseline_is_the_reference_step(dtype: Any) -> None:
+    """The baseline must be a correct step, or its ratio means nothing.
+
+    It performs the reference's operations in the reference's order (products,
+    then /m, then lr *), so the parameters agree exactly; only its loss adds
+    1e-12 inside the log, as tutorials do.
+    """
+    P = mnistref.init(0, dtype=dtype)
+    X, y = bench.synthetic(50, dtype)
+    tut = list(P)
+    value = bench.tutorial_step(tut, X, y, 0.1)
+    Y = network.one_hot(y, 10, dtype=dtype)
+    cache = network.forward(P, X)
+    want = network.update(P, network.grads(P, X, Y, cache), 0.1)
+    for got, w in zip(tut, want, strict=True):
+        assert got.dtype == np.dtype(dtype)
+        np.testing.assert_array_equal(got, w)
+    # |log(p + 1e-12) - log(p)| <= 1e-12 / p, p >= ~0.01 here; plus float32 rounding of the sum.
+    assert value == pytest.approx(float(mnistref.loss(Y, cache.A2)), rel=1e-5)
+
+
+@pytest.mark.torch
+def test_eq5_20_torch_baseline_is_the_reference_step() -> None:
+    pytest.importorskip("torch")
+    P = mnistref.init(0, dtype=np.float64)
+    X, y = bench.synthetic(40, np.float64)
+    tor = bench._Torch(P, X, y, threads=1)
+    tor.step(0.1)
+    Y = network.one_hot(y, 10)
+    want = network.update(P, network.grads(P, X, Y, network.forward(P, X)), 0.1)
+    # float64 both sides, different summation orders: ~sqrt(N) u S with N ~ 1000, S ~ 40.
+    for got, w in zip(tor.params, want, strict=True):
+        np.testing.assert_allclose(got.detach().numpy(), w, rtol=0, atol=1e-12)
+
+
+def test_command_compare_and_errors(
+    tiny_report: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    bench.save(tiny_report, a)
+    bench.save(tiny_report, b)
+    assert main(["bench", "--compare", str(a), str(b)]) == 0
+    assert "b.json/a.json" in capsys.readouterr().out
+    assert main(["bench", "--compare", str(a), str(tmp_path / "nope.json")]) == 2
+    assert "nope.json" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["bench", "--threads", "0"])
+    assert exc.value.code == 2
+    with pytest.raises(SystemExit):
+        main(["bench", "--dtype", "float16"])
+
+
+def test_command_runs_a_tiny_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "r.json"
+    args = ["bench", "--quick", "--rows", "200", "--batch", "50", "--repeat", "1", "--no-torch",
+            "--no-memory", "--threads", "1", "--dtype", "float64", "--json", str(out)]
+    assert main(args) == 0
+    assert "engine epoch / floor" in capsys.readouterr().out
+    assert bench.load(out)["rows"][0]["dtype"] == "float64"
