@@ -48,35 +48,43 @@ plain :math:`|g_k - n_k| / |n_k|` is dominated by rounding noise.  Where
 
 Tolerance
 ---------
-A first-order bound of the rounding error of the gradient computed in a dtype of
-unit roundoff :math:`u` (float64 :math:`2^{-53}`, float32 :math:`2^{-24}`) is
-:math:`(2z + 3)\,\gamma_N\,S_k` with :math:`\gamma_N = Nu / (1 - Nu)`,
-:math:`N = D + H + K + m + 12` and :math:`z` the largest logit magnitude
-:math:`\max (|\mathbf{A}_1||\mathbf{W}_2| + |\mathbf{b}_2|)`:
+Per coordinate, a first-order bound :math:`E_k` of the rounding error of
+:math:`g_k` in the tested dtype (unit roundoff :math:`u`: :math:`2^{-53}` for
+float64, :math:`2^{-24}` for float32; :math:`\gamma_n = nu / (1 - nu)`):
 
-* eq. (5) and (7) are dot products of length D and H (:math:`\gamma_{D+1}`,
-  :math:`\gamma_{H+1}` times their magnitudes, ReLU is 1-Lipschitz);
-* softmax turns an absolute error :math:`\delta` of the logits into a relative
-  error :math:`\le 2\delta` of the probabilities, hence the factor :math:`2z`;
-  its exp, K-term sum and division add :math:`\gamma_{K+6}` (exp is allowed 4 ulp);
-* eq. (13) is a dot product of length K, eq. (11), (12), (15), (16) sums of
-  length m and a division by m (:math:`\gamma_{m+1}`).
+* the forward pass ``grads_fn`` receives in ``cache`` is off by what it measurably
+  differs from the float64 forward pass at the same point, plus float64's own
+  a-priori bound: eq. (5) and (7) are dot products of length D and H
+  (:math:`\gamma_{D+1}`, :math:`\gamma_{H+1}` times their magnitudes; ReLU is
+  1-Lipschitz), and softmax turns an absolute logit error :math:`\delta` into a
+  relative probability error :math:`\le 2\delta`, with its exp (4 ulp allowed),
+  K-term sum and division adding :math:`\gamma_{K+6}`; together
+  :math:`(2z + 1)\gamma_N`, :math:`N = D + H + K + m + 12`, :math:`z` the largest
+  logit magnitude :math:`\max (|\mathbf{A}_1||\mathbf{W}_2| + |\mathbf{b}_2|)` with
+  :math:`|\mathbf{A}_1|` bounded by :math:`|\mathbf{X}||\mathbf{W}_1| + |\mathbf{b}_1|`;
+* that error is carried through eq. (10)-(16) in magnitudes, and their own
+  rounding is added: eq. (13) is a K-term dot product (:math:`\gamma_K`), eq. (11),
+  (12), (15), (16) m-term sums and a division by m (:math:`\gamma_{m+1}`).
 
-The tolerance of a row adds the bound of the numerical derivative:
-4 times the float64 bound for the complex step (complex multiplication at most
-doubles each rounding error, and the forward-mode imaginary part carries its own);
-for central differences the Richardson truncation estimate (times 2) and the
-cancellation bound :math:`\delta L / h`, where :math:`\delta L` bounds the rounding
-error of one evaluation of eq. (9); for a direction over :math:`P` coordinates the
-:math:`\gamma_P` of the inner product :math:`\langle g, V \rangle`.  All of these
-are worst-case bounds (measured errors are 100 to 1000 times smaller); a wrong
-formula (a missing :math:`1/m`, a sign, a transposition, a wrong ReLU'(0)) is
-off by :math:`O(1)` in :math:`r_k`.
+The tolerance of a coordinate is :math:`E_k` plus the bound of the numerical
+derivative: :math:`4 (2z + 3)\gamma_N S_k` in float64 for the complex step
+(complex multiplication at most doubles each rounding error, and the forward-mode
+imaginary part carries its own); for central differences the Richardson
+truncation estimate (times 2) and the cancellation bound :math:`\delta L / h`,
+where :math:`\delta L` bounds the rounding error of one evaluation of eq. (9).  For
+a Gaussian direction :math:`V`, independent of the rounding errors :math:`e`,
+:math:`\langle e, V \rangle \sim N(0, \|e\|_2^2)`: the tolerance is
+:math:`6 \|E\|_2` (exceeded with probability 2e-9) plus the complex step's
+worst case and the inner product's :math:`\gamma_P`, times
+:math:`\langle S, |V| \rangle`.  All of these are worst-case bounds (measured
+errors are 10 to 1000 times smaller); a wrong formula (a missing :math:`1/m`, a
+sign, a transposition, a wrong ReLU'(0)) is off by :math:`O(1)` in :math:`r_k`.
+The bound assumes ``grads_fn`` uses the ``cache`` it is given, as the signature
+intends.
 
 float32 gradients are compared with float64 complex-step derivatives *at the same
 point* (the float32 parameters and data, widened exactly to float64), so the
-float32 row measures the float32 arithmetic alone, against the same bound with
-:math:`u = 2^{-24}`.
+float32 row measures the float32 arithmetic alone.
 
 ReLU kinks
 ----------
@@ -90,9 +98,11 @@ A hidden unit :math:`(i, j)` is at a kink when :math:`Z_{1,ij} = 0`:
   part), so these coordinates are checked against the convention and counted in
   the row's ``kinks_checked``;
 * **near kinks**, where :math:`0 < \hat Z_{1,ij}` but :math:`|Z_{1,ij}|` is within
-  the rounding bound :math:`2\gamma_{D+1}\hat Z_{1,ij}` of 0: the tested code may
+  the float64 rounding bound :math:`2\gamma_{D+1}\hat Z_{1,ij}` of 0, or the tested
+  dtype's ``cache.Z1`` lies on the other side of 0: the tested code may
   legitimately take either branch, so coordinates that depend on such a unit's
   ReLU' are not compared, and are counted in ``kinks_skipped`` and listed;
+  random directions are instead projected so that they do not move the unit;
 * for central differences, coordinates whose step :math:`2h` moves some
   :math:`Z_{1,ij}` across 0 are checked by complex step instead
   (``kinks_complex``).
