@@ -487,6 +487,8 @@ def check_grads(
         raise ValueError(f"gradcheck: dtypes must be among {tuple(_UNIT_ROUNDOFF)}, got {dtypes!r}")
     if isinstance(directions, bool) or not isinstance(directions, int) or directions < 1:
         raise ValueError(f"gradcheck: directions must be a positive integer, got {directions!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"gradcheck: seed must be an integer >= 0, got {seed!r}")
 
     label = net if params is None else "custom"
     P64, X_in, Y_in = _problem(net, seed, params, X, Y)
@@ -647,6 +649,11 @@ def numerical_gradient(
     -------
     Params
         float64 arrays of the parameters' shapes.
+
+    Notes
+    -----
+    No kink handling: at a ReLU kink central differences average the two one-sided
+    derivatives.  :func:`check_grads` detects kinks and handles them.
 
     Examples
     --------
@@ -825,7 +832,7 @@ def _coordinate_row(
         skip = near_w if name == "W1" else near_b
         exact = (exact_w if name == "W1" else exact_b) & ~skip
         if method == "central":
-            crossing = _crossing(pt, name, 2 * CENTRAL_STEP) & ~skip
+            crossing = _crossing(pt, name, 2 * CENTRAL_STEP) & ~skip & ~exact
 
     n = np.zeros(shape)
     tol_abs = np.zeros(shape)

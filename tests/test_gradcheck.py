@@ -205,6 +205,8 @@ def test_eq14_reference_at_a_kink_passes_and_reports_it(kink_problem, method):
     assert report.passed, report.format()
     b1 = next(r for r in report.rows if r.param == "b1")
     assert b1.kinks_checked > 0
+    # an exact kink is counted once, as checked, not also as a complex-step fallback
+    assert b1.kinks_complex == 0
     assert any("exact ReLU kink" in n for n in report.notes)
 
 
@@ -359,6 +361,7 @@ def test_inputs_are_left_unchanged(problem):
         ({"net": "medium"}, ValueError, r"net must be one of .*'medium'"),
         ({"directions": 0}, ValueError, r"directions must be a positive integer, got 0"),
         ({"grads_fn": 3}, TypeError, r"grads_fn must be callable, got int"),
+        ({"seed": -1}, ValueError, r"seed must be an integer >= 0, got -1"),
         ({"params": 3}, TypeError, r"params must be a Params"),
     ],
 )
@@ -532,6 +535,7 @@ def test_cli_planted_bug_exits_1_naming_the_parameter(capsys, monkeypatch):
         (["--grads", "mnistref:nothing"], "has no attribute 'nothing'"),
         (["--full", "--method", "central"], "--method applies to the small net"),
         (["--directions", "0"], "--directions must be >= 1"),
+        (["--seed", "-2"], "--seed must be >= 0, got -2"),
     ],
 )
 def test_cli_usage_errors_exit_2(capsys, argv, match):

@@ -80,6 +80,9 @@ def run(args: argparse.Namespace) -> int:
     from mnistref import network
     from mnistref.gradcheck import check_grads
 
+    if args.seed < 0:
+        print(f"mnistref gradcheck: --seed must be >= 0, got {args.seed}", file=sys.stderr)
+        return 2
     if args.directions < 1:
         print(f"mnistref gradcheck: --directions must be >= 1, got {args.directions}",
               file=sys.stderr)
