@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
+import secrets
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -71,9 +71,10 @@ def save_model(
     arrays = _validated(Params(*params), f"cannot save to {path}")
     record = {"format": FORMAT, "format_version": FORMAT_VERSION, **(meta or {})}
     text = json.dumps(record, allow_nan=False)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    # Not mkstemp: its files are 0600, and a model should get the umask's permissions.
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.part"
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "xb") as f:
             members: dict[str, Any] = dict(zip(KEYS, arrays, strict=True))
             members[META_KEY] = np.array(text)
             np.savez(f, **members)

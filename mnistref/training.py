@@ -289,15 +289,20 @@ class FitResult(NamedTuple):
 
 
 DIVERGENCE_RATIO = 5.0
-r"""A step whose loss exceeds this many times the first step's loss stops :func:`fit`.
+r"""A step whose loss exceeds this many times :math:`\max(L_0, \ln K)` stops :func:`fit`.
+
+:math:`L_0` is the loss of the first step; :math:`\ln K` (2.30 for K = 10), the
+loss of a uniform guess, keeps the bar high when training starts from
+parameters that are already good, whose minibatch losses vary by large factors.
 
 Eq. (9) never reaches NaN here: the reference caps each sample's loss at
 :math:`-\log(\texttt{tiny})` (87.3 in float32), so a too-large step size shows
 as a loss that jumps far above its starting value (about :math:`\ln K = 2.30`
 for a fresh network) and then sits at chance level with dead ReLUs.  Healthy
-training only lowers the loss: on MNIST the largest batch loss of the ``fast``
-and ``paper`` recipes is below 1.5 times the first one (measured), while step
-sizes 6 or more times the ``fast`` one exceed 5 times it within the first epoch.
+training stays far below the bar: on MNIST the largest step loss of the ``fast``
+recipe (10 epochs, seeds 0-2) and of the ``paper`` recipe (its first 30
+epochs) is the first one, while ``fast`` with lr 2.0 (4 times its own) passes
+5 times the first loss at its third step (measured).
 """
 
 
@@ -482,15 +487,15 @@ def fit(
                     raise _diverged(epoch, i, n_steps, alpha, state, f"the loss is {value}")
                 if state.first_loss is None:
                     state.first_loss = value
-                elif value > DIVERGENCE_RATIO * state.first_loss:
+                elif value > DIVERGENCE_RATIO * max(state.first_loss, math.log(n_out)):
                     raise _diverged(
                         epoch,
                         i,
                         n_steps,
                         alpha,
                         state,
-                        f"the loss rose to {value:.4g}, over {DIVERGENCE_RATIO:g} times "
-                        f"its first value {state.first_loss:.4g}",
+                        f"the loss rose to {value:.4g} from {state.first_loss:.4g} at the "
+                        "first step",
                     )
                 state.loss_sum += value * len(yb)
                 state.step = i + 1

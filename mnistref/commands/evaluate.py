@@ -1,0 +1,113 @@
+"""``mnistref evaluate MODEL``: the paper's section 8 on the MNIST test set.
+
+Prints the accuracy, eq. (21), the test loss, eq. (9), a per-class table
+(support, correct, accuracy and precision per digit) and the confusion matrix
+(rows: true class, columns: predicted class).  ``--json`` prints the same as JSON.
+
+Exit codes: 0 done, 1 bad model file or missing data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+NAME = "evaluate"
+HELP = "test-set accuracy, per-class table and confusion matrix of a saved model"
+ORDER = 61
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from mnistref.commands.train import add_data_arguments
+
+    parser.add_argument(
+        "model", type=Path, metavar="MODEL", help="a model.npz written by `mnistref train`"
+    )
+    add_data_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+
+
+def load_model_and_test_set(args: argparse.Namespace, command: str) -> Any:
+    """``(params, meta, X_test, y_test)``, or an exit code after printing why not."""
+    from mnistref import data, model
+
+    path: Path = args.model
+    if path.is_dir() and (path / "model.npz").exists():
+        path = path / "model.npz"
+    try:
+        params, meta = model.load_model(path)
+    except (OSError, ValueError) as e:
+        print(f"mnistref {command}: {e}", file=sys.stderr)
+        return 1
+    try:
+        _, _, X_test, y_test = data.load_mnist(args.data_dir, verify=not args.no_verify)
+    except (data.MNISTUnavailableError, ValueError, OSError) as e:
+        print(f"mnistref {command}: cannot load MNIST: {e}", file=sys.stderr)
+        return 1
+    D, K = params.W1.shape[0], params.b2.shape[0]
+    if X_test.shape[1] != D or (len(y_test) and int(y_test.max()) >= K):
+        print(
+            f"mnistref {command}: model file {path} is a network with {D} inputs and {K} "
+            f"classes; the test set has {X_test.shape[1]} pixels per image and labels up to "
+            f"{int(y_test.max())}",
+            file=sys.stderr,
+        )
+        return 1
+    return params, meta, X_test.astype(params.W1.dtype, copy=False), y_test
+
+
+def format_report(ev: Any) -> str:
+    """The per-class table and the confusion matrix as text."""
+    K = ev.confusion.shape[0]
+    lines = [f"{'class':>5}  {'support':>7}  {'correct':>7}  {'accuracy':>8}  {'precision':>9}"]
+    for row in ev.per_class():
+        lines.append(
+            f"{row['class']:>5}  {row['support']:>7}  {row['correct']:>7}  "
+            f"{row['accuracy']:>7.2f}%  {row['precision']:>8.2f}%"
+        )
+    width = max(5, len(str(int(ev.confusion.max()))) + 1)
+    lines += ["", "confusion matrix (rows: true class, columns: predicted class)"]
+    lines.append("true\\pred" + "".join(f"{j:>{width}}" for j in range(K)))
+    for i in range(K):
+        lines.append(f"{i:>9}" + "".join(f"{int(c):>{width}}" for c in ev.confusion[i]))
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import math
+
+    from mnistref import training
+
+    loaded = load_model_and_test_set(args, NAME)
+    if isinstance(loaded, int):
+        return loaded
+    params, _meta, X_test, y_test = loaded
+    ev = training.evaluate(params, X_test, y_test)
+    if args.json:
+        rows = [
+            {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
+            for r in ev.per_class()
+        ]
+        print(
+            json.dumps(
+                {
+                    "model": str(args.model),
+                    "test_accuracy": ev.accuracy,
+                    "test_loss": ev.loss,
+                    "per_class": rows,
+                    "confusion_matrix": ev.confusion.tolist(),
+                },
+                indent=2,
+            )
+        )
+        return 0
+    print(
+        f"{args.model}: test accuracy {ev.accuracy:.2f}% (eq. (21)), "
+        f"{int(ev.confusion.trace())} of {len(y_test)} correct; test loss {ev.loss:.4f} (eq. (9))"
+    )
+    print()
+    print(format_report(ev))
+    return 0

@@ -1,0 +1,456 @@
+"""``mnistref train``: the paper's sections 7-9 as one job.
+
+Loads MNIST, trains with a recipe (:data:`mnistref.training.RECIPES`), prints
+progress and the loss, evaluates eq. (21) on the test set and writes to
+``--out``:
+
+* ``model.npz``: the parameters (:mod:`mnistref.model`);
+* ``metrics.json``: test accuracy (%), the loss history, the recipe, seed,
+  times, library versions and BLAS;
+* ``predictions.png``, ``loss.png``, ``confusion.png`` (with matplotlib).
+
+An existing model in ``--out`` is never replaced without ``--force``.  Ctrl-C
+stops after the current step and saves ``checkpoint.npz`` atomically;
+``--resume`` continues it, and the result equals an uninterrupted run.
+
+Exit codes: 0 done, 1 bad input or divergence, 130 interrupted (checkpoint saved).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+NAME = "train"
+HELP = "train the network on MNIST, report the test accuracy, save the model and pictures"
+ORDER = 60
+
+MODEL_FILE = "model.npz"
+CHECKPOINT_FILE = "checkpoint.npz"
+METRICS_FILE = "metrics.json"
+
+# Settings a flag can override; None means "the recipe's".
+_OVERRIDES = ("epochs", "lr", "batch_size", "schedule", "init_std", "log_every")
+
+
+def _batch_size(text: str) -> int | None:
+    if text.strip().lower() in ("full", "none", "0"):
+        return None
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer or 'full', got {text!r}"
+        ) from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'full', got {text!r}")
+    return n
+
+
+def _init_std(text: str) -> float | str:
+    if text.strip().lower() == "he":
+        return "he"
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0 or 'he', got {text!r}") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0 or 'he', got {text!r}")
+    return v
+
+
+def _positive(kind: type) -> Any:
+    def parse(text: str) -> Any:
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
+        if not v > 0:
+            raise argparse.ArgumentTypeError(f"expected a value > 0, got {text!r}")
+        return v
+
+    return parse
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--data-dir`` and ``--no-verify``, shared with ``evaluate`` and ``visualize``."""
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        type=Path,
+        default=None,
+        help="a directory holding the MNIST files; read, never written (default: "
+        "$MNISTREF_DATA, then the cache, then a download; see `mnistref fetch`)",
+    )
+    parser.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="accept files in --data-dir that are not the canonical MNIST ones "
+        "(e.g. Fashion-MNIST)",
+    )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from mnistref.training import DEFAULT_RECIPE, RECIPES, SCHEDULES
+
+    recipes = "; ".join(
+        f"{r.name}: {r.epochs} epochs, lr {r.lr}, batch {r.batch_size or 'full'}, "
+        f"{r.schedule}, std {r.init_std}"
+        for r in RECIPES.values()
+    )
+    parser.add_argument(
+        "--recipe",
+        choices=sorted(RECIPES),
+        default=None,
+        help=f"named settings (default: {DEFAULT_RECIPE}). {recipes}",
+    )
+    parser.add_argument("--epochs", type=_positive(int), default=None, help="passes over the data")
+    parser.add_argument(
+        "--lr", type=_positive(float), default=None, help="the step size alpha of eq. (17)-(20)"
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=_batch_size,
+        default=argparse.SUPPRESS,
+        metavar="N|full",
+        help="minibatch size, or 'full' for full-batch gradient descent (the paper)",
+    )
+    parser.add_argument(
+        "--schedule", choices=sorted(SCHEDULES), default=None, help="step-size schedule"
+    )
+    parser.add_argument(
+        "--init-std",
+        type=_init_std,
+        default=None,
+        metavar="STD|he",
+        help="weight std of eq. (1)-(2): a number (the paper: 0.1) or 'he' (sqrt(2/fan_in))",
+    )
+    parser.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    parser.add_argument(
+        "--log-every",
+        type=_positive(int),
+        default=None,
+        metavar="N",
+        help="print the loss every N epochs",
+    )
+    add_data_arguments(parser)
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("mnistref-run"),
+        metavar="DIR",
+        help="where the model, metrics.json and pictures go (default: ./mnistref-run)",
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="replace a model or checkpoint already in --out"
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help=f"continue the interrupted run saved in --out/{CHECKPOINT_FILE}",
+    )
+    parser.add_argument(
+        "--no-plots", action="store_true", help="do not draw the pictures (saves a second or two)"
+    )
+    parser.add_argument("--quiet", "-q", action="store_true", help="print only the result")
+
+
+def _err(msg: str) -> int:
+    print(f"mnistref train: {msg}", file=sys.stderr)
+    return 1
+
+
+def run(args: argparse.Namespace) -> int:
+    import math
+    import os
+    import platform
+    import time
+    from datetime import UTC, datetime
+
+    import numpy as np
+
+    import mnistref
+    from mnistref import data, model, plots, training
+
+    t_start = time.perf_counter()
+    started = datetime.now(UTC)
+    out: Path = args.out
+    model_path = out / MODEL_FILE
+    ckpt_path = out / CHECKPOINT_FILE
+    if args.resume and args.force:
+        return _err("--resume continues the run in --out and --force discards it: choose one")
+
+    # Refuse before any work: a finished model or an interrupted run is the user's.
+    resume_state = None
+    if args.resume:
+        if not ckpt_path.exists():
+            return _err(
+                f"--resume: there is no interrupted run to continue ({ckpt_path} does not exist)"
+            )
+        try:
+            saved_params, meta = model.load_model(ckpt_path)
+        except (OSError, ValueError) as e:
+            return _err(f"--resume: {e}")
+        if "training_state" not in meta or "settings" not in meta:
+            return _err(f"--resume: {ckpt_path} is a model file, not a checkpoint of a run")
+        try:
+            resume_state = training.TrainState.from_meta(saved_params, meta["training_state"])
+        except ValueError as e:
+            return _err(f"--resume: {ckpt_path}: {e}")
+        settings = dict(meta["settings"])
+        for key in (*_OVERRIDES, "seed", "recipe"):
+            given = getattr(args, key, None) if key != "batch_size" else _given_batch(args)
+            if given is not None and given != settings[key]:
+                return _err(
+                    f"--resume continues the saved run, which has {key} {settings[key]!r}; "
+                    f"drop the option that asks for {given!r}, or start anew with --force"
+                )
+    else:
+        for path, what in ((model_path, "a trained model"), (ckpt_path, "an interrupted run")):
+            if path.exists() and not args.force:
+                hint = "; continue it with --resume" if path == ckpt_path else ""
+                return _err(
+                    f"{path} already holds {what}{_describe(path)}{hint}; pass --force to "
+                    f"replace it, or choose another --out"
+                )
+        recipe = training.RECIPES[args.recipe or training.DEFAULT_RECIPE]
+        settings = {"recipe": recipe.name, "seed": 0 if args.seed is None else args.seed}
+        for key in _OVERRIDES:
+            given = _given_batch(args) if key == "batch_size" else getattr(args, key)
+            settings[key] = getattr(recipe, key) if given is None else given
+        if "batch_size" in vars(args) and args.batch_size is None:
+            settings["batch_size"] = None
+        if settings["seed"] < 0:
+            return _err(f"--seed must be >= 0, got {settings['seed']}")
+
+    out.mkdir(parents=True, exist_ok=True)
+    quiet = args.quiet
+    say = (lambda *a, **k: None) if quiet else print
+
+    t0 = time.perf_counter()
+    try:
+        X_train, y_train, X_test, y_test = data.load_mnist(
+            args.data_dir, verify=not args.no_verify, progress=None if not quiet else False
+        )
+    except (data.MNISTUnavailableError, ValueError, OSError) as e:
+        return _err(f"cannot load MNIST: {e}")
+    t_data = time.perf_counter() - t0
+    bs = settings["batch_size"]
+    say(
+        f"mnistref train: recipe {settings['recipe']}, {settings['epochs']} epochs, "
+        f"lr {settings['lr']:g} ({settings['schedule']}), "
+        f"batch {bs if bs else 'full'}, init std {settings['init_std']}, seed {settings['seed']}"
+        + (f"; resuming at epoch {resume_state.epoch + 1}" if resume_state else "")
+    )
+    say(f"data: {len(y_train)} training and {len(y_test)} test images ({t_data:.1f} s)")
+
+    m = len(y_train)
+    n_steps = 1 if bs is None or bs >= m else -(-m // bs)
+    bar = _progress(settings["epochs"] * n_steps, quiet, resume_state, n_steps)
+    log_every = settings["log_every"]
+
+    def on_epoch(epoch: int, loss: float) -> None:
+        if bar is not None:
+            bar.set_postfix_str(f"epoch {epoch}, loss {loss:.4f}", refresh=False)
+        if not quiet and (epoch % log_every == 0 or epoch == settings["epochs"]):
+            # The paper prints the loss every 100 epochs.
+            msg = f"Epoch {epoch}, Loss: {loss:.4f}"
+            if bar is not None:
+                bar.write(msg, file=sys.stdout)
+            else:
+                print(msg)
+
+    def on_step(epoch: int, step: int) -> None:
+        if bar is not None:
+            bar.update()
+
+    t0 = time.perf_counter()
+    try:
+        result = training.fit(
+            X_train,
+            y_train,
+            epochs=settings["epochs"],
+            lr=settings["lr"],
+            batch_size=bs,
+            seed=settings["seed"],
+            schedule=settings["schedule"],
+            init_std=settings["init_std"],
+            resume=resume_state,
+            callback=on_epoch,
+            on_step=on_step if bar is not None else None,
+            handle_sigint=True,
+        )
+    except training.TrainingInterrupted as stop:
+        if bar is not None:
+            bar.close()
+        st = stop.state
+        model.save_model(
+            ckpt_path,
+            st.params,
+            {"settings": settings, "training_state": st.to_meta(), "saved_utc": _now()},
+        )
+        print(
+            f"\nmnistref train: interrupted in epoch {st.epoch + 1} after step {st.step}; "
+            f"the parameters and training state are saved in {ckpt_path}.\n"
+            f"Continue with: mnistref train --out {_quote(out)} --resume",
+            file=sys.stderr,
+        )
+        return 130
+    except training.DivergenceError as e:
+        if bar is not None:
+            bar.close()
+        return _err(f"{e}\nRerun with a smaller step size, e.g. --lr {settings['lr'] / 4:g}")
+    except ValueError as e:
+        if bar is not None:
+            bar.close()
+        return _err(str(e))
+    if bar is not None:
+        bar.close()
+    t_train = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    ev = training.evaluate(result.params, X_test.astype(result.params.W1.dtype, copy=False), y_test)
+    t_eval = time.perf_counter() - t0
+    print(f"Test accuracy: {ev.accuracy:.2f}%  (eq. (21), {len(y_test)} test images)")
+
+    meta = {
+        "settings": settings,
+        "test_accuracy": ev.accuracy,
+        "trained_utc": _now(),
+        "mnistref_version": mnistref.__version__,
+    }
+    model.save_model(model_path, result.params, meta)
+    written = [model_path]
+
+    from threadpoolctl import threadpool_info
+
+    metrics = {
+        "test_accuracy": ev.accuracy,
+        "test_loss": ev.loss,
+        "train_loss": result.history,
+        "final_train_loss": result.history[-1],
+        "recipe": settings["recipe"],
+        "settings": settings,
+        "seed": settings["seed"],
+        "resumed": resume_state is not None,
+        "per_class": [
+            {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+            for row in ev.per_class()
+        ],
+        "confusion_matrix": ev.confusion.tolist(),
+        "data": {
+            "train": len(y_train),
+            "test": len(y_test),
+            "data_dir": None if args.data_dir is None else str(args.data_dir),
+            "verified": not args.no_verify,
+        },
+        "time": {
+            "started_utc": started.isoformat(timespec="seconds"),
+            "data_load_s": round(t_data, 3),
+            "train_s": round(t_train, 3),
+            "evaluate_s": round(t_eval, 3),
+        },
+        "versions": {
+            "mnistref": mnistref.__version__,
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "platform": platform.platform(),
+            "cpu_count": os.cpu_count(),
+        },
+        "blas": threadpool_info(),
+    }
+
+    pictures_note = None
+    if args.no_plots:
+        pictures_note = "pictures skipped (--no-plots)"
+    elif not plots.available():
+        pictures_note = (
+            f"no pictures: matplotlib is not installed; get them with: {plots.INSTALL_HINT}"
+        )
+    else:
+        t0 = time.perf_counter()
+        written += plots.write_pictures(
+            out,
+            X=X_test,
+            y_true=y_test,
+            y_pred=ev.y_pred,
+            confusion=ev.confusion,
+            history=result.history,
+            log_every=log_every,
+        )
+        metrics["time"]["plots_s"] = round(time.perf_counter() - t0, 3)
+    metrics["time"]["total_s"] = round(time.perf_counter() - t_start, 3)
+    _write_json(out / METRICS_FILE, metrics)
+    written.insert(1, out / METRICS_FILE)
+    if ckpt_path.exists():
+        ckpt_path.unlink()
+    if not quiet:
+        print(f"time: {t_train:.1f} s training, {metrics['time']['total_s']:.1f} s in all")
+        print("wrote: " + ", ".join(str(p) for p in written))
+    if pictures_note:
+        print(f"mnistref train: {pictures_note}", file=sys.stderr)
+    return 0
+
+
+def _given_batch(args: argparse.Namespace) -> int | None:
+    # --batch-size full parses to None, which must not read as "not given".
+    return args.batch_size if "batch_size" in vars(args) else None
+
+
+def _progress(total: int, quiet: bool, resume_state: Any, n_steps: int) -> Any:
+    if quiet:
+        return None
+    from tqdm import tqdm
+
+    done = 0 if resume_state is None else resume_state.epoch * n_steps + resume_state.step
+    # disable=None: no bar when stderr is not a terminal (logs, CI).
+    return tqdm(
+        total=total,
+        initial=done,
+        unit="step",
+        dynamic_ncols=True,
+        leave=False,
+        file=sys.stderr,
+        disable=None,
+    )
+
+
+def _describe(path: Path) -> str:
+    from mnistref import model
+
+    try:
+        _, meta = model.load_model(path)
+    except (OSError, ValueError):
+        return ""
+    s = meta.get("settings", {})
+    parts = [
+        f"recipe {s['recipe']}" if "recipe" in s else "",
+        f"seed {s['seed']}" if "seed" in s else "",
+    ]
+    if "test_accuracy" in meta:
+        parts.append(f"{meta['test_accuracy']:.2f}% test accuracy")
+    parts = [p for p in parts if p]
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def _now() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _quote(p: Path) -> str:
+    import shlex
+
+    return shlex.quote(str(p))
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    import json
+    import os
+
+    tmp = path.with_name(f".{path.name}.part")
+    tmp.write_text(json.dumps(obj, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)

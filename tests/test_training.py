@@ -1,0 +1,333 @@
+"""Tests of mnistref.training: fit (section 7, eq. (17)-(20)), recipes, evaluation (section 8).
+
+Everything runs on small synthetic data (a few hundred samples, a few dozen
+inputs) so the whole file takes a few seconds.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import mnistref
+from mnistref import network, training
+from mnistref.engine import Engine
+from mnistref.training import (
+    RECIPES,
+    SCHEDULES,
+    DivergenceError,
+    TrainingInterrupted,
+    TrainState,
+    confusion_matrix,
+    evaluate,
+    fit,
+    init_params,
+)
+
+D, H, K = 24, 16, 4
+
+
+def blobs(m: int = 300, seed: int = 0, dtype: type = np.float32) -> tuple[np.ndarray, np.ndarray]:
+    """K separable Gaussian clusters in D dimensions, pixels in [0, 1] like MNIST's."""
+    rng = np.random.default_rng(seed)
+    centres = rng.random((K, D))
+    y = rng.integers(0, K, m)
+    X = np.clip(centres[y] + 0.15 * rng.standard_normal((m, D)), 0, 1).astype(dtype)
+    return X, y
+
+
+def small_fit(X: np.ndarray, y: np.ndarray, **kw: object) -> training.FitResult:
+    args: dict[str, object] = dict(epochs=4, lr=0.5, batch_size=32, seed=0, n_hidden=H, n_out=K)
+    args.update(kw)
+    return fit(X, y, **args)  # type: ignore[arg-type]
+
+
+def same(a: network.Params, b: network.Params) -> bool:
+    return all(np.array_equal(p, q) for p, q in zip(a, b, strict=True))
+
+
+# ---------------------------------------------------------------------------
+# The update is the paper's: fit equals a loop over the reference functions
+
+
+def reference_run(X, y, *, epochs, lr, batch_size, seed, schedule, init_std, dtype):
+    """fit's documented semantics, written out with the reference equations."""
+    params = init_params(seed, D, H, K, init_std=init_std, dtype=dtype)
+    m = len(y)
+    bs = m if batch_size is None else batch_size
+    n = -(-m // bs)
+    history = []
+    for e in range(epochs):
+        order = (
+            np.arange(m) if batch_size is None else np.random.default_rng([seed, e]).permutation(m)
+        )
+        total = 0.0
+        for i in range(n):
+            idx = order[i * bs : (i + 1) * bs]
+            Xb, Yb = X[idx], network.one_hot(y[idx], K, dtype=dtype)
+            cache = network.forward(params, Xb)
+            total += float(mnistref.loss(Yb, cache.A2)) * len(idx)
+            alpha = SCHEDULES[schedule](lr, e * n + i, epochs * n)
+            params = network.update(params, network.grads(params, Xb, Yb, cache), alpha)
+        history.append(total / m)
+    return params, history
+
+
+@pytest.mark.parametrize(
+    ("batch_size", "schedule", "init_std"),
+    [(None, "constant", 0.1), (32, "cosine", "he"), (50, "linear", 0.1), (64, "constant", "he")],
+)
+def test_eq17_to_eq20_fit_is_the_reference_update(batch_size, schedule, init_std):
+    X, y = blobs(200, dtype=np.float64)
+    kw = dict(epochs=3, lr=0.3, batch_size=batch_size, seed=5, schedule=schedule, init_std=init_std)
+    got = small_fit(X, y, dtype=np.float64, **kw)
+    want, history = reference_run(X, y, dtype=np.float64, **kw)
+    # float64: the engine may sum in another order than the reference; each entry
+    # is a sum of at most m = 200 products of O(1) numbers, so reassociation moves
+    # it by ~m * eps = 4e-14 relative per step, and 3 * 7 steps of a contracting
+    # map keep that below 1e-11.  A wrong equation moves entries by > 1e-3.
+    for g, w in zip(got.params, want, strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(got.history, history, rtol=1e-10)
+
+
+def test_fit_learns_separable_data():
+    X, y = blobs(400)
+    result = small_fit(X, y, epochs=10)
+    assert result.history[-1] < 0.2 * result.history[0]
+    assert evaluate(result.params, X, y).accuracy > 95.0
+
+
+def test_fit_keeps_float32_and_float64():
+    X, y = blobs(64)
+    assert all(p.dtype == np.float32 for p in small_fit(X, y, epochs=1).params)
+    assert all(p.dtype == np.float64 for p in small_fit(X, y, epochs=1, dtype=np.float64).params)
+
+
+def test_fit_does_not_modify_its_inputs():
+    X, y = blobs(64)
+    start = init_params(1, D, H, K)
+    copies = [X.copy(), y.copy(), *(p.copy() for p in start)]
+    small_fit(X, y, epochs=2, params=start)
+    for a, b in zip([X, y, *start], copies, strict=True):
+        assert np.array_equal(a, b)
+
+
+# ---------------------------------------------------------------------------
+# Determinism and resuming
+
+
+def test_same_seed_gives_bit_identical_parameters():
+    X, y = blobs(200)
+    a = small_fit(X, y, seed=3, schedule="cosine")
+    b = small_fit(X, y, seed=3, schedule="cosine")
+    assert same(a.params, b.params) and a.history == b.history
+    c = small_fit(X, y, seed=4, schedule="cosine")
+    assert not np.array_equal(a.params.W1, c.params.W1)
+
+
+def interrupting_engine(after: int) -> type[Engine]:
+    """An Engine that sends this process a SIGINT (Ctrl-C) during its *after*-th step."""
+
+    class Interrupting(Engine):
+        calls = 0
+
+        def step(self, X, y, lr):
+            value = super().step(X, y, lr)
+            Interrupting.calls += 1
+            if Interrupting.calls == after:
+                os.kill(os.getpid(), signal.SIGINT)
+            return value
+
+    return Interrupting
+
+
+# 200 samples in batches of 32: 7 steps per epoch, 28 in 4 epochs.
+@pytest.mark.parametrize("after", [1, 3, 7, 8, 20, 27])
+def test_resume_after_ctrl_c_equals_uninterrupted(monkeypatch, after):
+    X, y = blobs(200)
+    kw = dict(schedule="cosine", init_std="he", seed=2)
+    whole = small_fit(X, y, **kw)
+    monkeypatch.setattr(training, "Engine", interrupting_engine(after))
+    with pytest.raises(TrainingInterrupted) as info:
+        small_fit(X, y, handle_sigint=True, **kw)
+    state = info.value.state
+    assert (state.epoch, state.step) == divmod(after, 7)
+    monkeypatch.setattr(training, "Engine", Engine)
+    resumed = small_fit(X, y, resume=state, **kw)
+    assert same(resumed.params, whole.params)
+    assert resumed.history == whole.history
+
+
+def test_resume_through_a_checkpoint_file(tmp_path, monkeypatch):
+    from mnistref.model import load_model, save_model
+
+    X, y = blobs(200)
+    whole = small_fit(X, y, schedule="linear")
+    monkeypatch.setattr(training, "Engine", interrupting_engine(10))
+    with pytest.raises(TrainingInterrupted) as info:
+        small_fit(X, y, schedule="linear", handle_sigint=True)
+    monkeypatch.setattr(training, "Engine", Engine)
+    state = info.value.state
+    save_model(tmp_path / "c.npz", state.params, {"state": state.to_meta()})
+    params, meta = load_model(tmp_path / "c.npz")
+    resumed = small_fit(X, y, schedule="linear", resume=TrainState.from_meta(params, meta["state"]))
+    assert same(resumed.params, whole.params)
+
+
+def test_resume_refuses_other_settings_or_data(monkeypatch):
+    X, y = blobs(200)
+    monkeypatch.setattr(training, "Engine", interrupting_engine(3))
+    with pytest.raises(TrainingInterrupted) as info:
+        small_fit(X, y, handle_sigint=True)
+    monkeypatch.setattr(training, "Engine", Engine)
+    state = info.value.state
+    with pytest.raises(ValueError, match=r"lr: saved 0\.5, now 0\.25"):
+        small_fit(X, y, lr=0.25, resume=state)
+    y2 = y.copy()
+    y2[0] = (y2[0] + 1) % K
+    with pytest.raises(ValueError, match="data"):
+        small_fit(X, y2, resume=state)
+
+
+def test_sigint_handler_is_restored():
+    before = signal.getsignal(signal.SIGINT)
+    X, y = blobs(64)
+    small_fit(X, y, epochs=1, handle_sigint=True)
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+# ---------------------------------------------------------------------------
+# Divergence
+
+
+@pytest.mark.parametrize("batch_size", [None, 32])
+def test_divergence_stops_with_epoch_and_advice(batch_size):
+    X, y = blobs(200)
+    with pytest.raises(DivergenceError) as info:
+        small_fit(X, y, lr=1e4, batch_size=batch_size)
+    msg = str(info.value)
+    assert f"epoch {info.value.epoch}" in msg
+    assert "smaller learning rate" in msg
+    assert "nan" not in msg.lower()
+
+
+def test_healthy_training_is_not_called_divergent():
+    X, y = blobs(400)
+    trained = small_fit(X, y, epochs=10)
+    # Restarting from a good fit: its first loss is tiny and minibatch losses vary
+    # by large factors around it; the ln K floor of the bar keeps this running.
+    assert trained.history[-1] < 0.01
+    small_fit(X, y, lr=0.5, epochs=1, batch_size=1, params=trained.params)
+
+
+# ---------------------------------------------------------------------------
+# Bad input
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        (dict(epochs=0), "epochs must be a positive integer"),
+        (dict(batch_size=0), "batch_size must be a positive integer"),
+        (dict(lr=-1.0), "learning rate"),
+        (dict(schedule="step"), "schedule must be one of"),
+        (dict(seed=-1), "seed must be an integer >= 0"),
+        (dict(init_std="xavier"), "init_std must be a positive number or 'he'"),
+    ],
+)
+def test_fit_rejects_bad_settings(kw, match):
+    X, y = blobs(64)
+    with pytest.raises((ValueError, TypeError), match=match):
+        small_fit(X, y, **kw)
+
+
+def test_fit_rejects_bad_data():
+    X, y = blobs(64)
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 4\), got y\[0\] = 7"):
+        small_fit(X, np.r_[7, y[1:]])
+    with pytest.raises(ValueError, match="X has 64 rows but y has 63"):
+        small_fit(X, y[:-1])
+    with pytest.raises(TypeError, match="floating-point"):
+        small_fit((X * 255).astype(np.uint8), y)
+
+
+# ---------------------------------------------------------------------------
+# Initialisation and schedules
+
+
+def test_eq1_eq2_init_params_with_a_number_is_mnistref_init():
+    a = init_params(7, init_std=0.1, dtype=np.float32)
+    b = mnistref.init(7, std=0.1, dtype=np.float32)
+    assert same(a, b)
+
+
+def test_eq1_eq2_he_init_scales_each_layer_by_its_fan_in():
+    W1, b1, W2, b2 = init_params(0, 784, 128, 10, init_std="he", dtype=np.float64)
+    # The sample std of N draws has relative standard error 1/sqrt(2N): 0.2% for
+    # W1 (100352 draws) and 2% for W2 (1280); 4% and 10% are over 5 such errors.
+    assert W1.std() == pytest.approx(math.sqrt(2 / 784), rel=0.04)
+    assert W2.std() == pytest.approx(math.sqrt(2 / 128), rel=0.10)
+    assert not b1.any() and not b2.any()
+
+
+@given(lr=st.floats(0.001, 10), T=st.integers(1, 10_000), data=st.data())
+def test_schedules_start_at_lr_and_stay_in_range(lr, T, data):
+    t = data.draw(st.integers(0, T - 1))
+    for name, f in SCHEDULES.items():
+        assert f(lr, 0, T) == lr, name
+        assert 0 < f(lr, t, T) <= lr, name
+    assert SCHEDULES["cosine"](lr, T // 2, T) == pytest.approx(lr / 2, abs=lr * math.pi / T)
+
+
+def test_recipes_use_only_the_papers_network_and_update():
+    paper = RECIPES["paper"]
+    assert (paper.batch_size, paper.schedule, paper.init_std, paper.log_every) == (
+        None,
+        "constant",
+        0.1,
+        100,
+    )
+    for r in RECIPES.values():
+        assert r.schedule in SCHEDULES
+        assert r.init_std == "he" or r.init_std > 0
+    assert training.DEFAULT_RECIPE in RECIPES
+
+
+# ---------------------------------------------------------------------------
+# 8 Evaluation
+
+
+@given(pairs=st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4)), min_size=1, max_size=60))
+def test_eq21_confusion_matrix_agrees_with_accuracy(pairs):
+    y_true = np.array([a for a, _ in pairs])
+    y_pred = np.array([b for _, b in pairs])
+    C = confusion_matrix(y_true, y_pred, K=5)
+    assert C.sum() == len(pairs)
+    assert 100.0 * np.trace(C) / len(pairs) == mnistref.accuracy(y_true, y_pred)
+    np.testing.assert_array_equal(C.sum(axis=1), np.bincount(y_true, minlength=5))
+    np.testing.assert_array_equal(C.sum(axis=0), np.bincount(y_pred, minlength=5))
+
+
+def test_eq21_evaluate_matches_predict_and_loss():
+    X, y = blobs(120)
+    params = small_fit(X, y, epochs=2).params
+    ev = evaluate(params, X, y)
+    np.testing.assert_array_equal(ev.y_pred, mnistref.predict(params, X))
+    assert ev.accuracy == mnistref.accuracy(y, mnistref.predict(params, X))
+    A2 = mnistref.forward(params, X).A2
+    assert ev.loss == float(mnistref.loss(mnistref.one_hot(y, K, dtype=np.float32), A2))
+    rows = ev.per_class()
+    assert [r["support"] for r in rows] == np.bincount(y, minlength=K).tolist()
+    assert sum(r["correct"] for r in rows) == int(np.trace(ev.confusion))
+
+
+def test_confusion_matrix_rejects_out_of_range_labels():
+    with pytest.raises(ValueError, match=r"y_pred must lie in \[0, 3\)"):
+        confusion_matrix(np.array([0, 1]), np.array([0, 3]), K=3)
