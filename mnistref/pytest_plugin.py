@@ -113,6 +113,11 @@ def pytest_collection_modifyitems(
             label = f"eq{r.equation:02d}-{r.function}"
             items.append(
                 ConformanceItem.from_parent(
-                    session, name=f"mnistref[{dtype}]::{label}", dtype=dtype, index=i, label=label
+                    session,
+                    name=f"mnistref[{dtype}]::{label}",
+                    nodeid=f"mnistref[{dtype}]::{label}",
+                    dtype=dtype,
+                    index=i,
+                    label=label,
                 )
             )

@@ -70,7 +70,9 @@ class Spec:
         """E.g. ``random #3 (seed 0): m=1, D=2, H=1, K=2, zero_z1, values on a 1/4 grid``."""
         parts = [f"m={self.m}", f"D={self.D}", f"H={self.H}", f"K={self.K}", f"lr={self.lr}"]
         parts += sorted(self.features)
-        if self.grid is not None:
+        if self.grid == 0:
+            parts.append("integer values")
+        elif self.grid is not None:
             parts.append(f"values on a 1/{2**self.grid} grid")
         return f"random #{self.index} (seed {self.seed}): " + ", ".join(parts)
 

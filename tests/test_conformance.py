@@ -1,0 +1,452 @@
+"""The conformance runner: the reference passes, planted bugs fail at the right equation.
+
+A "port" here is a namespace of functions: the reference's, with one replaced by a
+planted bug.  Each bug must make the runner fail at the equation it breaks, and
+that equation must be the first failure in dependency order.
+"""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import mnistref
+from mnistref import equations as eq
+from mnistref import network
+from mnistref.conformance import FUNCTIONS, TargetError, _bounds, check, main
+
+
+def port(**overrides: Any) -> SimpleNamespace:
+    """The reference's functions, some replaced."""
+    fns = {name: getattr(mnistref, name) for name in FUNCTIONS}
+    fns.update(overrides)
+    return SimpleNamespace(**{k: v for k, v in fns.items() if v is not None})
+
+
+def only(**fns: Any) -> SimpleNamespace:
+    """A port providing just *fns* (fast: the runner checks only what is provided)."""
+    return SimpleNamespace(**fns)
+
+
+def row(report: Any, n: int, fname: str) -> Any:
+    return next(r for r in report.results if r.equation == n and r.function == fname)
+
+
+# ---------------------------------------------------------------------------
+# The reference passes
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_reference_passes(dtype: str) -> None:
+    report = check("mnistref", dtype=dtype)
+    assert report.passed, report.format()
+    assert report.first_failure is None
+    statuses = {r.status for r in report.results}
+    assert statuses == {"pass"}, report.format()
+    # every equation (1)-(21) is checked by at least one function
+    assert {r.equation for r in report.results} == set(range(1, 22))
+
+
+def _f32_matmul(A: Any, B: Any) -> Any:
+    # Sums in the reverse order of the index, one float32 rounding per addition:
+    # a different (and worse) order than any BLAS, still a correct float32 port.
+    A, B = np.asarray(A), np.asarray(B)
+    out = np.zeros((A.shape[0], B.shape[1]), dtype=A.dtype)
+    for k in reversed(range(A.shape[1])):
+        out = out + np.outer(A[:, k], B[k, :]).astype(A.dtype)
+    return out
+
+
+def _reordered_port() -> SimpleNamespace:
+    """A correct port computed differently from the reference: sums in reverse order,
+    softmax through log-sum-exp, the mean as a product by 1/m."""
+
+    def softmax(Z: Any) -> Any:
+        c = Z.max(axis=-1, keepdims=True)
+        lse = np.log(np.exp(Z - c).sum(axis=-1, keepdims=True))
+        return np.exp((Z - c) - lse)
+
+    def Z1(X: Any, W1: Any, b1: Any) -> Any:
+        return _f32_matmul(X, W1) + b1
+
+    def Z2(A1: Any, W2: Any, b2: Any) -> Any:
+        return _f32_matmul(A1, W2) + b2
+
+    def dW2(A1: Any, dZ2: Any) -> Any:
+        return _f32_matmul(A1.T, dZ2) * A1.dtype.type(1.0 / A1.shape[0])
+
+    def dW1(X: Any, dZ1: Any) -> Any:
+        return _f32_matmul(X.T, dZ1) * X.dtype.type(1.0 / X.shape[0])
+
+    def dA1(dZ2: Any, W2: Any) -> Any:
+        return _f32_matmul(dZ2, W2.T)
+
+    def db2(dZ2: Any) -> Any:
+        return dZ2[::-1].sum(axis=0) * dZ2.dtype.type(1.0 / dZ2.shape[0])
+
+    def loss(Y: Any, A2: Any) -> Any:
+        p = np.maximum((Y * A2).sum(axis=1), np.finfo(A2.dtype).tiny)
+        return -(np.log(p)[::-1].sum()) / A2.dtype.type(A2.shape[0])
+
+    return only(softmax=softmax, A2=softmax, Z1=Z1, Z2=Z2, dW2=dW2, dW1=dW1, dA1=dA1,
+                db2=db2, db1=db2, loss=loss)  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_correct_port_computed_in_another_order_passes(dtype: str) -> None:
+    report = check(_reordered_port(), dtype=dtype, n_random=10)
+    assert report.passed, report.format()
+
+
+# ---------------------------------------------------------------------------
+# Planted bugs: the right equation, first in dependency order
+# ---------------------------------------------------------------------------
+
+
+def _softmax_naive(Z: Any) -> Any:
+    E = np.exp(Z)
+    return E / E.sum(axis=-1, keepdims=True)
+
+
+def _softmax_eps(Z: Any) -> Any:
+    E = np.exp(Z - Z.max(axis=-1, keepdims=True))
+    return E / (E.sum(axis=-1, keepdims=True) + 1e-8)
+
+
+def _loss_eps(Y: Any, A2: Any) -> Any:
+    return -np.sum(Y * np.log(A2 + A2.dtype.type(1e-8))) / A2.shape[0]
+
+
+def _in_float32(fn: Any) -> Any:
+    """*fn* computed in float32 and returned in the input's dtype (hides the dtype check)."""
+
+    def wrapped(*args: Any) -> Any:
+        dts = [a.dtype for a in args if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
+        cast = [a.astype(np.float32) if isinstance(a, np.ndarray) and a.dtype.kind == "f"
+                else a for a in args]  # fmt: skip
+        return np.asarray(fn(*cast)).astype(dts[0])
+
+    return wrapped
+
+
+def _grads_sign(params: Any, X: Any, Y: Any, cache: Any) -> Any:
+    g = network.grads(params, X, Y, cache._replace(A2=2 * Y - cache.A2))  # dZ2 = Y - A2
+    return g
+
+
+def _grads_relu0(params: Any, X: Any, Y: Any, cache: Any) -> Any:
+    W2 = params[2]
+    dZ2 = cache.A2 - Y
+    dZ1 = (dZ2 @ W2.T) * (cache.Z1 >= 0)
+    m = X.shape[0]
+    return network.Params(X.T @ dZ1 / m, dZ1.sum(0) / m, cache.A1.T @ dZ2 / m, dZ2.sum(0) / m)
+
+
+def _grads_transposed_back(params: Any, X: Any, Y: Any, cache: Any) -> Any:
+    W2 = params[2]
+    dZ2 = cache.A2 - Y
+    dZ1 = (dZ2 @ W2.T * 1.5) * (cache.Z1 > 0)  # eq. (13) scaled: dA1 wrong, mask right
+    m = X.shape[0]
+    return network.Params(X.T @ dZ1 / m, dZ1.sum(0) / m, cache.A1.T @ dZ2 / m, dZ2.sum(0) / m)
+
+
+def _forward_no_b2(params: Any, X: Any) -> Any:
+    W1, b1, W2, _ = params
+    Z1 = X @ W1 + b1
+    A1 = np.maximum(Z1, 0)
+    Z2 = A1 @ W2
+    return Z1, A1, Z2, eq.softmax(Z2)
+
+
+def _init_var(rng: Any, n_in: int = 784, n_hidden: int = 128, n_out: int = 10, *,
+              dtype: Any = np.float64) -> Any:  # fmt: skip
+    g = np.random.default_rng(rng)
+    return (g.normal(0, 0.01, (n_in, n_hidden)).astype(dtype), np.zeros(n_hidden, dtype),
+            g.normal(0, 0.01, (n_hidden, n_out)).astype(dtype), np.zeros(n_out, dtype))
+
+
+def _init_uniform(rng: Any, n_in: int = 784, n_hidden: int = 128, n_out: int = 10, *,
+                  dtype: Any = np.float64) -> Any:  # fmt: skip
+    # Same mean and std as N(0, 0.1^2), wrong distribution.
+    g = np.random.default_rng(rng)
+    a = 0.1 * np.sqrt(3.0)
+    return (g.uniform(-a, a, (n_in, n_hidden)).astype(dtype), np.zeros(n_hidden, dtype),
+            g.uniform(-a, a, (n_hidden, n_out)).astype(dtype), np.zeros(n_out, dtype))
+
+
+def _update_lr32(W: Any, dW: Any, lr: float) -> Any:
+    return W - np.float32(lr).astype(W.dtype) * dW
+
+
+BUGS = {
+    # name: (port, dtype, the equation that must fail first)
+    "init std 0.01 (variance read as std)": (only(init=_init_var), "float64", 1),
+    "init uniform with the right std": (only(init=_init_uniform), "float64", 1),
+    "softmax without the max subtracted": (only(softmax=_softmax_naive), "float64", 4),
+    "softmax 1e-8 in the denominator": (only(softmax=_softmax_eps), "float64", 4),
+    "Z1 in float32 in a float64 port": (only(Z1=_in_float32(eq.Z1)), "float64", 5),
+    "forward without b2": (port(forward=_forward_no_b2), "float32", 7),
+    "loss log(A2 + 1e-8), float64": (only(loss=_loss_eps), "float64", 9),
+    "loss log(A2 + 1e-8), float32": (only(loss=_loss_eps), "float32", 9),
+    "loss in float32 in a float64 port": (only(loss=_in_float32(eq.loss)), "float64", 9),
+    "dZ2 sign flipped inside grads": (only(grads=_grads_sign), "float64", 10),
+    "dW2 without 1/m": (only(dW2=lambda A1, dZ2: A1.T @ dZ2), "float32", 11),
+    "dW2 in float32 in a float64 port": (only(dW2=_in_float32(eq.dW2)), "float64", 11),
+    "db2 summed, not averaged": (only(db2=lambda dZ2: dZ2.sum(axis=0)), "float64", 12),
+    "dA1 scaled inside grads": (only(grads=_grads_transposed_back), "float64", 13),
+    "ReLU'(0) = 1 in dZ1": (only(dZ1=lambda dA1, Z1: dA1 * (Z1 >= 0)), "float64", 14),
+    "ReLU'(0) = 1 inside grads": (only(grads=_grads_relu0), "float32", 14),
+    "relu_prime(0) = 1": (only(relu_prime=lambda Z: (Z >= 0).astype(Z.dtype)), "float32", 14),
+    "db1 keeps the row axis": (only(db1=lambda dZ1: dZ1.mean(axis=0, keepdims=True)),
+                               "float64", 16),
+    "update with lr rounded to float32": (only(update_W1=_update_lr32), "float64", 17),
+    "accuracy as a fraction": (only(accuracy=lambda t, p: float(np.mean(t == p))), "float64",
+                               21),
+}
+
+
+@pytest.mark.parametrize("name", list(BUGS))
+def test_planted_bug_fails_first_at_its_equation(name: str) -> None:
+    target, dtype, n = BUGS[name]
+    report = check(target, dtype=dtype, n_random=8)
+    assert not report.passed
+    assert report.first_failure == n, report.format()
+    text = report.format()
+    assert f"Eq. ({n})" in text
+    assert f"First failure in dependency order: Eq. ({n})" in text
+
+
+def test_eq4_failure_names_case_index_values_and_relative_error() -> None:
+    report = check(only(softmax=_softmax_naive), n_random=4)
+    r = row(report, 4, "softmax")
+    assert r.status == "fail"
+    assert r.case == "large_logits"
+    assert r.worst_index == [0, 0]
+    assert r.expected == pytest.approx(1 / 3)
+    assert r.got is None or np.isnan(r.got)
+    assert "got nan" in r.message
+    assert "hint: non-finite output" in r.message
+
+
+def test_eq11_factor_m_is_reported_with_its_size() -> None:
+    report = check(only(dW2=lambda A1, dZ2: A1.T @ dZ2), n_random=4)
+    r = row(report, 11, "dW2")
+    # The worst golden case is reported: the training case, m = 6, where got = 6 x expected.
+    assert r.case.startswith("train.step")
+    assert r.max_rel_error == pytest.approx(5.0)
+    assert "got = 6 x expected" in r.message
+    assert f"dW2[{r.worst_index[0]}, {r.worst_index[1]}]: expected {r.expected!r}" in r.message
+
+
+def test_eq14_relu_prime_at_zero_is_named() -> None:
+    report = check(only(dZ1=lambda dA1, Z1: dA1 * (Z1 >= 0)), n_random=4)
+    r = row(report, 14, "dZ1")
+    assert r.case == "relu_zero"
+    assert "ReLU'(0) must be 0" in r.message
+
+
+def test_eq1_std_hint_names_the_variance_reading() -> None:
+    r = row(check(only(init=_init_var)), 1, "init")
+    assert "N(0, 0.01) has variance 0.01, std 0.1" in r.message
+
+
+def test_eq1_init_passes_for_several_seeds() -> None:
+    # Each of the three tests per layer has false-alarm rate 1e-6: five seeds of the
+    # reference fail together with probability < 3e-5.
+    for seed in range(5):
+        report = check(only(init=mnistref.init), seed=seed)
+        assert report.passed, report.format()
+
+
+def test_shrinking_names_a_small_input() -> None:
+    # Wrong only for m = 2, which no golden case has: found by the random cases.
+    def db2(dZ2: Any) -> Any:
+        return dZ2.sum(axis=0) / (1 if dZ2.shape[0] == 2 else dZ2.shape[0])
+
+    report = check(only(db2=db2), n_random=25)
+    r = row(report, 12, "db2")
+    assert r.status == "fail"
+    assert r.case is not None and r.case.startswith("random #")
+    assert "shrinks to" in r.message
+    assert "m=2" in r.message and "K=2" in r.message
+    assert "dZ2 = [[" in r.message  # the input, printed to reproduce
+
+
+def test_a_function_that_raises_is_an_error_row_not_a_crash() -> None:
+    def dA1(dZ2: Any, W2: Any) -> Any:
+        raise RuntimeError("not implemented yet")
+
+    report = check(only(dA1=dA1, db1=mnistref.db1), n_random=2)
+    r = row(report, 13, "dA1")
+    assert r.status == "error"
+    assert "RuntimeError: not implemented yet" in r.message
+    assert row(report, 16, "db1").status == "pass"
+    assert report.first_failure == 13
+
+
+def test_writing_into_an_argument_fails() -> None:
+    def update(params: Any, grads: Any, lr: float) -> Any:
+        for p, g in zip(params, grads, strict=True):
+            p -= lr * g  # in place: the caller's parameters change
+        return params
+
+    report = check(only(update=update), n_random=2)
+    assert report.first_failure == 17
+    assert "wrote into its argument" in row(report, 17, "update").message
+
+
+def test_float64_result_in_a_float32_check_fails_with_the_dtypes() -> None:
+    report = check(only(relu=lambda Z: np.maximum(Z, 0).astype(np.float64)), dtype="float32",
+                   n_random=2)  # fmt: skip
+    assert "dtype float64, expected float32" in row(report, 3, "relu").message
+
+
+def test_any_sequence_of_four_and_mappings_are_accepted() -> None:
+    def forward(params: Any, X: Any) -> Any:
+        return dict(network.forward(params, X)._asdict())
+
+    def update(params: Any, grads: Any, lr: float) -> Any:
+        return list(network.update(params, grads, lr))
+
+    assert check(only(forward=forward, update=update), n_random=4).passed
+
+
+def test_chained_steps_feed_the_ports_own_outputs() -> None:
+    seen = []
+
+    class Box:  # a port-specific container, as a tensor library would return
+        def __init__(self, a: Any) -> None:
+            self.a = np.asarray(a)
+
+        def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
+            return self.a if dtype is None else self.a.astype(dtype)
+
+    def update(params: Any, grads: Any, lr: float) -> Any:
+        seen.append(type(params[0]).__name__)
+        params = [np.asarray(p) for p in params]
+        return [Box(p) for p in network.update(network.Params(*params), grads, lr)]
+
+    report = check(only(update=update), n_random=2)
+    assert report.passed, report.format()
+    assert "Box" in seen  # the second chained step got the port's own output back
+
+
+# ---------------------------------------------------------------------------
+# Usage, JSON and exit codes
+# ---------------------------------------------------------------------------
+
+
+def test_cli_json_is_one_object_and_exit_codes(capsys: pytest.CaptureFixture[str],
+                                               tmp_path: Any) -> None:  # fmt: skip
+    good = tmp_path / "goodport.py"
+    good.write_text("from mnistref import dW2, db2\n")
+    assert main([str(good), "--json", "--dtype", "float32"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["passed"] is True and doc["dtype"] == "float32" and doc["first_failure"] is None
+    keys = {"equation", "function", "status", "max_rel_error", "worst_index", "message"}
+    assert all(keys <= set(r) for r in doc["results"])
+    assert {r["status"] for r in doc["results"]} == {"pass", "skip"}
+
+    bad = tmp_path / "badport.py"
+    bad.write_text("def db2(dZ2):\n    return dZ2.sum(axis=0)\n")
+    assert main([str(bad), "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["passed"] is False and doc["first_failure"] == 12
+    r = next(r for r in doc["results"] if r["status"] == "fail")
+    assert r["equation"] == 12 and r["function"] == "db2" and r["worst_index"] == [0]
+    assert r["max_rel_error"] > 0.5
+
+    assert main(["no_such_module_xyz"]) == 2
+    assert "no module named 'no_such_module_xyz'" in capsys.readouterr().err
+    assert main([str(tmp_path / "missing.py")]) == 2
+    empty = tmp_path / "emptyport.py"
+    empty.write_text("x = 1\n")
+    assert main([str(empty)]) == 2
+    assert "provides none of the functions" in capsys.readouterr().err
+    assert main([str(good), "--dtype", "float16"]) == 2
+
+
+def test_target_errors() -> None:
+    with pytest.raises(TargetError, match="no module named"):
+        check("no_such_module_xyz")
+    with pytest.raises(TargetError, match="provides none"):
+        check(SimpleNamespace(x=1))
+    with pytest.raises(ValueError, match="dtype must be"):
+        check("mnistref", dtype="float16")
+
+
+def test_mnistref_conformance_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
+    from mnistref.cli import main as cli_main
+
+    assert cli_main(["conformance", "mnistref", "--dtype", "float32"]) == 0
+    out = capsys.readouterr().out
+    assert "PASSED" in out and "(21)  accuracy" in out
+
+
+# ---------------------------------------------------------------------------
+# The bounds themselves: the float32 reference stays within one side of them
+# ---------------------------------------------------------------------------
+
+small = st.integers(1, 6)
+
+
+def _arr(shape: tuple[int, ...], lo: float, hi: float) -> st.SearchStrategy[Any]:
+    return hnp.arrays(np.float64, shape, elements=st.floats(lo, hi, allow_subnormal=False))
+
+
+@given(st.data(), small, small, small)
+def test_eq5_bound_covers_float32_rounding(data: st.DataObject, m: int, D: int, H: int) -> None:
+    X = data.draw(_arr((m, D), -1e3, 1e3)).astype(np.float32)
+    W = data.draw(_arr((D, H), -1e3, 1e3)).astype(np.float32)
+    b = data.draw(_arr((H,), -1e3, 1e3)).astype(np.float32)
+    exact = X.astype(np.float64) @ W.astype(np.float64) + b  # float32 products are exact here
+    E, _ = _bounds.affine(X, W, b, np.dtype(np.float32))
+    # One side only (float32 against near-exact float64): half the two-sided bound.
+    assert np.all(np.abs(eq.Z1(X, W, b) - exact) <= E / 2)
+
+
+@given(st.data(), small, st.integers(2, 6))
+def test_eq4_bound_covers_float32_rounding(data: st.DataObject, m: int, K: int) -> None:
+    Z = data.draw(_arr((m, K), -1e4, 1e4)).astype(np.float32)
+    exact = eq.softmax(Z.astype(np.float64))
+    E, _ = _bounds.softmax(Z, exact, np.dtype(np.float32))
+    assert np.all(np.abs(eq.softmax(Z) - exact) <= E / 2)
+
+
+@given(st.data(), small, small, small)
+def test_eq11_bound_covers_float32_rounding(data: st.DataObject, m: int, H: int, K: int) -> None:
+    A1 = data.draw(_arr((m, H), 0, 1e3)).astype(np.float32)
+    dZ2 = data.draw(_arr((m, K), -1, 1)).astype(np.float32)
+    exact = A1.astype(np.float64).T @ dZ2.astype(np.float64) / m
+    E, _ = _bounds.mean_product(A1, dZ2, np.dtype(np.float32))
+    assert np.all(np.abs(eq.dW2(A1, dZ2) - exact) <= E / 2)
+
+
+@given(st.data(), small, st.integers(2, 6))
+def test_eq9_bound_covers_float32_rounding(data: st.DataObject, m: int, K: int) -> None:
+    Z = data.draw(_arr((m, K), -80, 80))
+    y = data.draw(hnp.arrays(np.int64, (m,), elements=st.integers(0, K - 1)))
+    A2 = eq.softmax(Z).astype(np.float32)
+    Y = network.one_hot(y, K, dtype=np.float32)
+    exact = eq.loss(Y.astype(np.float64), A2.astype(np.float64))
+    E, _ = _bounds.loss(Y, A2, np.dtype(np.float32))
+    if (A2[np.arange(m), y] >= np.finfo(np.float32).tiny).all():  # same cap in both dtypes
+        assert abs(float(eq.loss(Y, A2)) - exact) <= float(E) / 2
+
+
+@given(st.data(), small, small, st.floats(0, 10))
+def test_eq17_bound_covers_float32_rounding(data: st.DataObject, D: int, H: int,
+                                            lr: float) -> None:  # fmt: skip
+    W = data.draw(_arr((D, H), -10, 10)).astype(np.float32)
+    dW = data.draw(_arr((D, H), -10, 10)).astype(np.float32)
+    exact = W.astype(np.float64) - lr * dW.astype(np.float64)
+    E, _ = _bounds.step(W, dW, lr, np.dtype(np.float32))
+    assert np.all(np.abs(eq.update_W1(W, dW, lr) - exact) <= E / 2)

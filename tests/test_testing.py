@@ -1,0 +1,105 @@
+"""mnistref.testing.assert_conforms and the pytest plugin (--mnistref-impl)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+import mnistref
+from mnistref.conformance import EQUATIONS_OF, FUNCTIONS, TargetError
+from mnistref.testing import assert_conforms
+
+pytest_plugins = ["pytester"]
+
+ROWS = sum(len(EQUATIONS_OF[f]) for f in FUNCTIONS)  # one item per (equation, function)
+
+GOOD_PORT = """
+import numpy as np
+
+def dW2(A1, dZ2):
+    return A1.T @ dZ2 / A1.shape[0]
+
+def db2(dZ2):
+    return dZ2.mean(axis=0)
+"""
+
+BAD_PORT = """
+import numpy as np
+
+def dW2(A1, dZ2):
+    return A1.T @ dZ2          # forgot the 1/m of eq. (11)
+
+def db2(dZ2):
+    return dZ2.mean(axis=0)
+"""
+
+
+def test_assert_conforms_returns_the_passing_report() -> None:
+    report = assert_conforms(mnistref, dtype="float32")
+    assert report.passed and report.dtype == "float32"
+
+
+def test_assert_conforms_message_is_the_per_equation_report() -> None:
+    port = SimpleNamespace(dW2=lambda A1, dZ2: A1.T @ dZ2, db2=mnistref.db2)
+    with pytest.raises(AssertionError) as info:
+        assert_conforms(port)
+    text = str(info.value)
+    assert "(11)  dW2         FAIL" in text
+    assert "(12)  db2         PASS" in text
+    assert "FAIL Eq. (11) Gradient of the output weights: dW2" in text
+    assert "relative error" in text and "expected" in text and "got" in text
+    assert "First failure in dependency order: Eq. (11)" in text
+
+
+def test_assert_conforms_reports_a_bad_target_as_such() -> None:
+    with pytest.raises(TargetError):
+        assert_conforms(SimpleNamespace(unrelated=np.zeros))
+
+
+def test_plugin_adds_one_passing_item_per_equation(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(goodport=GOOD_PORT)
+    result = pytester.runpytest("--mnistref-impl=goodport.py", "-v")
+    # two provided functions -> two items pass; every other row is skipped, not passed
+    result.assert_outcomes(passed=2, skipped=ROWS - 2)
+    result.stdout.fnmatch_lines(["mnistref[[]float64[]]::eq11-dW2 PASSED*"])
+
+
+def test_plugin_failure_carries_the_report(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(badport=BAD_PORT)
+    result = pytester.runpytest("--mnistref-impl=badport.py", "--mnistref-dtype=both")
+    result.assert_outcomes(passed=2, failed=2, skipped=2 * (ROWS - 2))
+    result.stdout.fnmatch_lines([
+        "*FAIL Eq. (11) Gradient of the output weights: dW2*",
+        "*dW2[[]*: expected *, got *relative error*",
+        "*first failure of this port in dependency order: Eq. (11)*",
+    ])  # fmt: skip
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_plugin_is_silent_without_the_option(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_own="def test_own():\n    assert True\n")
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
+
+
+def test_plugin_usage_error_for_a_missing_port(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--mnistref-impl=no_such_port_xyz")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*no module named 'no_such_port_xyz'*"])
+
+
+def test_plugin_works_from_a_ports_own_test_file(pytester: pytest.Pytester) -> None:
+    # The one-line alternative: assert_conforms inside the port's own tests.
+    pytester.makepyfile(goodport=GOOD_PORT)
+    pytester.makepyfile(test_port="""
+        import goodport
+        from mnistref.testing import assert_conforms
+
+        def test_conforms():
+            assert_conforms(goodport, dtype="float32")
+    """)  # fmt: skip
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
