@@ -86,7 +86,7 @@ def init_W1_b1(
     .. math:: \mathbf{W}_1 \sim \mathcal{N}(0, 0.01), \qquad \mathbf{b}_1 = \mathbf{0}
 
     The paper's :math:`\mathcal{N}(\mu, \sigma^2)` has variance 0.01, so the
-    default ``std`` is 0.1 (``spec/semantics.md``, "Initialization").
+    default ``std`` is 0.1 (``spec/semantics.md``, Eq. (1)).
 
     Parameters
     ----------
@@ -128,6 +128,8 @@ def init_W2_b2(
 
     .. math:: \mathbf{W}_2 \sim \mathcal{N}(0, 0.01), \qquad \mathbf{b}_2 = \mathbf{0}
 
+    Semantics: ``spec/semantics.md``, Eq. (2).
+
     Same conventions as :func:`init_W1_b1`.
 
     Returns
@@ -157,6 +159,8 @@ def relu(Z: Array) -> Array:
 
     .. math:: \operatorname{ReLU}(z) = \max(0, z)
 
+    Semantics: ``spec/semantics.md``, Eq. (3).
+
     For complex input (complex-step differentiation) the branch is taken on the
     real part: :math:`z` where :math:`\Re z > 0`, else 0.
 
@@ -173,7 +177,7 @@ def relu_prime(Z: Array) -> Array:
     .. math:: ReLU'(z) = \begin{cases} 1 & z > 0 \\ 0 & z \le 0 \end{cases}
 
     At the kink the subgradient 0 is chosen, as PyTorch and JAX do
-    (``spec/semantics.md``, "ReLU'(0)").
+    (``spec/semantics.md``, Eq. (14)).
 
     >>> relu_prime(np.array([-1.0, 0.0, 2.5]))
     array([0., 0., 1.])
@@ -198,7 +202,7 @@ def softmax(Z: Array) -> Array:
 
     Computed as :math:`e^{z_i - c} / \sum_j e^{z_j - c}` with :math:`c = \max_j z_j`,
     which equals the formula exactly in real arithmetic and never overflows:
-    the largest exponent is 0 (``spec/semantics.md``, "Softmax").
+    the largest exponent is 0 (``spec/semantics.md``, Eq. (4)).
 
     >>> softmax(np.array([[1e4, 0.0, -1e4]]))
     array([[1., 0., 0.]])
@@ -232,6 +236,8 @@ def Z1(X: Array, W1: Array, b1: Array) -> Array:
 
     .. math:: \mathbf{Z}_1 = \mathbf{X}\mathbf{W}_1 + \mathbf{b}_1
 
+    Semantics: ``spec/semantics.md``, Eq. (5).
+
     Parameters
     ----------
     X : ndarray of shape (m, D)
@@ -263,6 +269,8 @@ def A1(Z1: Array) -> Array:
     r"""Eq. (6): the hidden layer's activation, eq. (3) applied to eq. (5).
 
     .. math:: \mathbf{A}_1 = \text{ReLU}(\mathbf{Z}_1)
+
+    Semantics: ``spec/semantics.md``, Eq. (6).
     """
     _checks.inexact(Z1, "Z1", 6, ndim=2, shape="(m, H)")
     return relu(Z1)
@@ -281,6 +289,8 @@ def Z2(A1: Array, W2: Array, b2: Array) -> Array:
     r"""Eq. (7): the output layer's pre-activation (the logits).
 
     .. math:: \mathbf{Z}_2 = \mathbf{A}_1 \mathbf{W}_2 + \mathbf{b}_2
+
+    Semantics: ``spec/semantics.md``, Eq. (7).
 
     Parameters
     ----------
@@ -313,6 +323,8 @@ def A2(Z2: Array) -> Array:
     r"""Eq. (8): the class probabilities, eq. (4) applied to each row of eq. (7).
 
     .. math:: \mathbf{A}_2 = \operatorname{softmax}(\mathbf{Z}_2)
+
+    Semantics: ``spec/semantics.md``, Eq. (8).
     """
     _checks.inexact(Z2, "Z2", 8, ndim=2, shape="(m, K)")
     return softmax(Z2)
@@ -347,7 +359,7 @@ def loss(Y: Array, A2: Array) -> Any:
     has underflowed below the dtype's smallest normal number ``tiny`` (including
     to 0), :math:`\log(\texttt{tiny})` is used: the per-sample loss is capped at
     708.40 in float64 and 87.34 in float32 and is exact for every :math:`p_i \ge`
-    ``tiny`` (``spec/semantics.md``, "Loss at underflow").
+    ``tiny`` (``spec/semantics.md``, Eq. (9)).
 
     Parameters
     ----------
@@ -393,6 +405,8 @@ def dZ2(A2: Array, Y: Array) -> Array:
 
     .. math:: \mathbf{dZ}_2 = \mathbf{A}_2 - \mathbf{Y}
 
+    Semantics: ``spec/semantics.md``, Eq. (10).
+
     This is :math:`m\,\partial L / \partial \mathbf{Z}_2`; the :math:`1/m` of eq. (9)
     is applied in eq. (11), (12), (15) and (16), as in the paper.
     """
@@ -413,6 +427,8 @@ def dW2(A1: Array, dZ2: Array) -> Array:
     r"""Eq. (11): the gradient of the loss with respect to W2.
 
     .. math:: \mathbf{dW}_2 = \frac{1}{m} \mathbf{A}_1^{\mathsf{T}} \mathbf{dZ}_2
+
+    Semantics: ``spec/semantics.md``, Eq. (11).
 
     Parameters
     ----------
@@ -443,6 +459,8 @@ def db2(dZ2: Array) -> Array:
     r"""Eq. (12): the gradient of the loss with respect to b2, a (K,) vector.
 
     .. math:: \mathbf{db}_2 = \frac{1}{m} \sum_{i=1}^{m} \mathbf{dZ}_2
+
+    Semantics: ``spec/semantics.md``, Eq. (12).
     """
     dZ2 = _checks.inexact(dZ2, "dZ2", 12, ndim=2, shape="(m, K)")
     _checks.nonempty_rows(12, dZ2, "dZ2")
@@ -462,6 +480,8 @@ def dA1(dZ2: Array, W2: Array) -> Array:
     r"""Eq. (13): the error carried back to the hidden activation.
 
     .. math:: \mathbf{dA}_1 = \mathbf{dZ}_2 \mathbf{W}_2^{\top}
+
+    Semantics: ``spec/semantics.md``, Eq. (13).
     """
     dZ2 = _checks.inexact(dZ2, "dZ2", 13, ndim=2, shape="(m, K)")
     W2 = _checks.inexact(W2, "W2", 13, ndim=2, shape="(H, K)")
@@ -484,6 +504,8 @@ def dZ1(dA1: Array, Z1: Array) -> Array:
 
     .. math:: \mathbf{dZ}_1 = \mathbf{dA}_1 \odot \operatorname{ReLU}'(\mathbf{Z}_1)
 
+    Semantics: ``spec/semantics.md``, Eq. (14).
+
     With ReLU'(0) = 0 (:func:`relu_prime`).
     """
     dA1 = _checks.inexact(dA1, "dA1", 14, ndim=2, shape="(m, H)")
@@ -505,6 +527,8 @@ def dW1(X: Array, dZ1: Array) -> Array:
     r"""Eq. (15): the gradient of the loss with respect to W1.
 
     .. math:: \mathbf{dW}_1 = \frac{1}{m} \mathbf{X}^\top \mathbf{dZ}_1
+
+    Semantics: ``spec/semantics.md``, Eq. (15).
 
     Parameters
     ----------
@@ -535,6 +559,8 @@ def db1(dZ1: Array) -> Array:
     r"""Eq. (16): the gradient of the loss with respect to b1, an (H,) vector.
 
     .. math:: \mathbf{db}_1 = \frac{1}{m} \sum_{i=1}^{m} \mathbf{dZ}_1
+
+    Semantics: ``spec/semantics.md``, Eq. (16).
     """
     dZ1 = _checks.inexact(dZ1, "dZ1", 16, ndim=2, shape="(m, H)")
     _checks.nonempty_rows(16, dZ1, "dZ1")
@@ -567,6 +593,8 @@ def update_W1(W1: Array, dW1: Array, lr: float) -> Array:
     r"""Eq. (17): one gradient-descent step on W1; returns the new W1.
 
     .. math:: \mathbf{W}_1 \leftarrow \mathbf{W}_1 - \alpha \mathbf{dW}_1
+
+    Semantics: ``spec/semantics.md``, Eq. (17).
     """
     return _step(17, "W1", W1, dW1, lr, 2, "(D, H)")
 
@@ -584,6 +612,8 @@ def update_b1(b1: Array, db1: Array, lr: float) -> Array:
     r"""Eq. (18): one gradient-descent step on b1; returns the new b1.
 
     .. math:: \mathbf{b}_1 \leftarrow \mathbf{b}_1 - \alpha \mathbf{d} \mathbf{b}_1
+
+    Semantics: ``spec/semantics.md``, Eq. (18).
     """
     return _step(18, "b1", b1, db1, lr, 1, "(H,)")
 
@@ -601,6 +631,8 @@ def update_W2(W2: Array, dW2: Array, lr: float) -> Array:
     r"""Eq. (19): one gradient-descent step on W2; returns the new W2.
 
     .. math:: \mathbf{W}_2 \leftarrow \mathbf{W}_2 - \alpha \mathbf{dW}_2
+
+    Semantics: ``spec/semantics.md``, Eq. (19).
     """
     return _step(19, "W2", W2, dW2, lr, 2, "(H, K)")
 
@@ -618,6 +650,8 @@ def update_b2(b2: Array, db2: Array, lr: float) -> Array:
     r"""Eq. (20): one gradient-descent step on b2; returns the new b2.
 
     .. math:: \mathbf{b}_2 \leftarrow \mathbf{b}_2 - \alpha \mathbf{db}_2
+
+    Semantics: ``spec/semantics.md``, Eq. (20).
     """
     return _step(20, "b2", b2, db2, lr, 1, "(K,)")
 
@@ -643,8 +677,10 @@ def accuracy(y_true: Array, y_pred: Array) -> float:
     r"""Eq. (21): the percentage of correct predictions, from integer label vectors.
 
     .. math::
-        \text{accuracy} = \frac{\text{Number of correct predictions}}
-        {\text{Total number of predictions}} \times 100
+        \text{accuracy} = \frac{\text{Number of correct predictions}}{\text{Total number of
+        predictions}} \times 100
+
+    Semantics: ``spec/semantics.md``, Eq. (21).
 
     >>> accuracy(np.array([0, 1, 2, 3]), np.array([0, 1, 2, 0]))
     75.0

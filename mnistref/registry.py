@@ -258,4 +258,9 @@ def _main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(_main(sys.argv[1:]))
+    # Run as ``python -m mnistref.registry`` this file is a second module,
+    # ``__main__``, whose _REGISTRY stays empty: the equations register into
+    # ``mnistref.registry`` (imported by the package).  Use that one.
+    from mnistref import registry as _package_registry
+
+    sys.exit(_package_registry._main(sys.argv[1:]))
