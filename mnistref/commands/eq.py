@@ -10,9 +10,10 @@ name works.  Anything else, or a number the paper does not have, is a one-line
 error and exit code 2.
 
 Tests are found by name: a test pins eq. (N) when its name starts ``test_eqN_``
-(or ``test_eq0N_``).  They are looked up in the ``tests/`` directory next to the
-package (a source checkout) or in ``--tests DIR``; an installed wheel has no
-tests, and the output says how to get them.
+(or ``test_eq0N_``); a name may pin several, ``test_eq1_eq2_...`` pins (1) and
+(2), and ``test_eq17_to_eq20_...`` pins (17) to (20).  They are looked up in the
+``tests/`` directory next to the package (a source checkout) or in ``--tests
+DIR``; an installed wheel has no tests, and the output says how to get them.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ HELP = "look an equation up by number: formula, implementing function, source an
 ORDER = 10
 
 _NUMBER = re.compile(r"^\s*(?:eq\.?\s*)?\(?\s*(\d{1,3})\s*\)?\s*$", re.IGNORECASE)
-_TEST_DEF = re.compile(r"^\s*(?:async\s+)?def\s+(test_eq0?(\d+)_\w*)\s*\(", re.MULTILINE)
+_TEST_DEF = re.compile(r"^\s*(?:async\s+)?def\s+(test_eq\d+_\w*)\s*\(")
+_EQ_TOKEN = re.compile(r"^eq(\d+)$")
 _TEST_CLASS = re.compile(r"^class\s+(Test\w*)")
 
 
@@ -49,9 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="where to look for the tests that pin the equation "
         "(default: the tests/ directory next to the package, if there is one)",
     )
-    parser.add_argument(
-        "--no-source", action="store_true", help="leave the function's source out"
-    )
+    parser.add_argument("--no-source", action="store_true", help="leave the function's source out")
 
 
 def parse_number(text: str) -> int | None:
@@ -66,6 +66,29 @@ def default_tests_dir() -> Path | None:
 
     candidate = Path(mnistref.__file__).resolve().parent.parent / "tests"
     return candidate if candidate.is_dir() else None
+
+
+def pinned_numbers(test_name: str) -> set[int]:
+    """The equations a test pins by its name: ``test_eq1_eq2_x`` -> {1, 2}, ``test_eq3_to_eq5_x`` -> {3, 4, 5}."""
+    tokens = test_name.split("_")[1:]
+    numbers: set[int] = set()
+    last = None
+    i = 0
+    while i < len(tokens):
+        match = _EQ_TOKEN.match(tokens[i])
+        if match:
+            last = int(match.group(1))
+            numbers.add(last)
+            i += 1
+            continue
+        ahead = _EQ_TOKEN.match(tokens[i + 1]) if i + 1 < len(tokens) else None
+        if tokens[i] == "to" and last is not None and ahead:
+            numbers.update(range(last, int(ahead.group(1)) + 1))
+            last = int(ahead.group(1))
+            i += 2
+            continue
+        break
+    return numbers
 
 
 def find_tests(number: int, tests_dir: Path) -> list[str]:
@@ -86,7 +109,7 @@ def find_tests(number: int, tests_dir: Path) -> list[str]:
             if line and not line[0].isspace() and not line.startswith(("@", "#", ")")):
                 cls = None
             def_match = _TEST_DEF.match(line)
-            if def_match and int(def_match.group(2)) == number:
+            if def_match and number in pinned_numbers(def_match.group(1)):
                 owner = f"::{cls}" if cls and line[:1].isspace() else ""
                 found.append(f"{rel}{owner}::{def_match.group(1)}")
     return found
@@ -141,7 +164,7 @@ def _print_record(r: dict[str, Any]) -> None:
     ]
     if r["helpers"]:
         out.append("helpers:   " + ", ".join(r["helpers"]))
-    out.append("semantics: spec/semantics.md, " + f"section \"Eq. ({n})\"")
+    out.append("semantics: spec/semantics.md, " + f'section "Eq. ({n})"')
     if "source" in r:
         where = r["source_file"] or "unknown file"
         if r["source_line"]:
