@@ -69,7 +69,10 @@ def default_tests_dir() -> Path | None:
 
 
 def pinned_numbers(test_name: str) -> set[int]:
-    """The equations a test pins by its name: ``test_eq1_eq2_x`` -> {1, 2}, ``test_eq3_to_eq5_x`` -> {3, 4, 5}."""
+    """The equations a test pins by its name.
+
+    ``test_eq11_x`` -> {11}, ``test_eq1_eq2_x`` -> {1, 2}, ``test_eq3_to_eq5_x`` -> {3, 4, 5}.
+    """
     tokens = test_name.split("_")[1:]
     numbers: set[int] = set()
     last = None
