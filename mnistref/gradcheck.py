@@ -553,6 +553,7 @@ class _Point:
     Y: Array
     S: Params  # magnitudes S_k of eq. (15), (16), (11), (12)
     E: Params  # first-order bound of the tested dtype's gradient error, per coordinate
+    floor: float  # the underflow part of E: the smallest magnitude S_k is measured against
     tol_ref: float  # (2z + 3) gamma_N(u64): the numerical derivative's error, per S_k
     loss_err: float  # bound of the rounding error of one float64 evaluation of eq. (9)
     exact_kink: Array  # (m, H) units with every term of eq. (5) zero
@@ -563,12 +564,13 @@ class _Point:
     N: int
 
 
-def _point(P: Params, X: Array, Y: Array, cache: network.Cache, u: float) -> _Point:
+def _point(P: Params, X: Array, Y: Array, cache: network.Cache, dt: np.dtype[Any]) -> _Point:
     """Magnitudes, kinks and error bounds at the float64 point (P, X, Y).
 
-    *cache* is the reference forward pass in the tested dtype (what ``grads_fn``
-    receives) and *u* that dtype's unit roundoff.
+    *cache* is the reference forward pass in the tested dtype *dt* (what
+    ``grads_fn`` receives).
     """
+    u = _UNIT_ROUNDOFF[dt.name]
     W1, b1, W2, b2 = P
     m, D = X.shape
     H, K = W2.shape
@@ -603,11 +605,16 @@ def _point(P: Params, X: Array, Y: Array, cache: network.Cache, u: float) -> _Po
     A1 = np.abs(c.A1) + dA1
     E_dZ2 = dA2 + u * M
     E_dZ1 = (g_K * M @ absW2.T + E_dZ2 @ absW2.T) * on
+    # Underflow adds an absolute error of at most the smallest subnormal eta per
+    # operation (the gamma terms above are relative); N operations along a chain,
+    # amplified by at most the factors met later (|W2| in eq. (13), |X| or |A1|).
+    eta = float(np.finfo(dt).smallest_subnormal)
+    floor = 2 * N * eta * (1 + float(absW2.max())) * (1 + max(float(np.abs(X).max()), z))
     E = Params(
-        (g_m * np.abs(X).T @ MdZ1 + np.abs(X).T @ E_dZ1) / m,
-        (g_m * MdZ1.sum(axis=0) + E_dZ1.sum(axis=0)) / m,
-        (g_m * A1.T @ M + dA1.T @ M + A1.T @ E_dZ2) / m,
-        (g_m * M.sum(axis=0) + E_dZ2.sum(axis=0)) / m,
+        floor + (g_m * np.abs(X).T @ MdZ1 + np.abs(X).T @ E_dZ1) / m,
+        floor + (g_m * MdZ1.sum(axis=0) + E_dZ1.sum(axis=0)) / m,
+        floor + (g_m * A1.T @ M + dA1.T @ M + A1.T @ E_dZ2) / m,
+        floor + (g_m * M.sum(axis=0) + E_dZ2.sum(axis=0)) / m,
     )
     L = abs(float(loss(Y, c.A2)))
     return _Point(
@@ -616,6 +623,7 @@ def _point(P: Params, X: Array, Y: Array, cache: network.Cache, u: float) -> _Po
         Y=Y,
         S=S,
         E=E,
+        floor=floor,
         tol_ref=(2 * z + 3) * _gamma(N, u64),
         # each log p_i is off by <= (2z + 1) gamma_N; the m-term mean adds gamma_{m+4} L
         loss_err=eps64 + _gamma(m + 4, u64) * L,
@@ -670,7 +678,7 @@ def numerical_gradient(
     X = np.asarray(X, dtype=np.float64)
     Y = np.asarray(Y, dtype=np.float64)
     loss(Y, network.forward(P, X).A2)  # validates, with the equations' messages
-    pt = _point(P, X, Y, network.forward(P, X), _UNIT_ROUNDOFF["float64"])
+    pt = _point(P, X, Y, network.forward(P, X), np.dtype(np.float64))
     out = []
     for j, p in enumerate(P):
         n = np.zeros(p.shape)
@@ -723,10 +731,9 @@ def _check_dtype(
         )
         g_list = [None] * 4
 
-    u = _UNIT_ROUNDOFF[dtype]
     # The numerical derivatives are taken at the dtype's point, widened exactly to float64.
     P_wide = Params(*(p.astype(np.float64) for p in P))
-    pt = _point(P_wide, X.astype(np.float64), Y.astype(np.float64), cache, u)
+    pt = _point(P_wide, X.astype(np.float64), Y.astype(np.float64), cache, dt)
     if pt.exact_kink.any():
         report.notes.append(
             f"{dtype}: {int(pt.exact_kink.sum())} hidden unit(s) at an exact ReLU kink "
@@ -835,7 +842,7 @@ def _coordinate_row(
             crossing = _crossing(pt, name, 2 * CENTRAL_STEP) & ~skip & ~exact
 
     n = np.zeros(shape)
-    tol_abs = np.zeros(shape)
+    tol_abs = np.full(shape, math.inf)  # skipped coordinates stay at inf
     for idx in np.ndindex(*shape):
         if skip[idx]:
             continue
@@ -849,9 +856,8 @@ def _coordinate_row(
             extra = 2 * abs(d2 - d1) / 3 + pt.loss_err / CENTRAL_STEP
             tol_abs[idx] = E[idx] + pt.tol_ref * S[idx] + extra
 
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # Where S_k = 0 the derivative is exactly 0 and the tolerance is absolute.
-        tol_rel = np.where(S > 0, tol_abs / S, np.where(tol_abs == 0, 0.0, math.inf))
+    with np.errstate(over="ignore"):
+        tol_rel = tol_abs / np.maximum(S, pt.floor)
     kinks_complex = int(crossing.sum()) if method == "central" else 0
     kinks_checked = int(exact.sum())
     return _row(name, dtype, method, g, n, S, tol_abs, tol_rel, skip, kinks_checked,
@@ -884,10 +890,11 @@ def _row(
     pt: _Point,
 ) -> GradcheckRow:
     err = np.abs(g - n)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rel = np.where(S > 0, err / S, np.where(err == 0, 0.0, math.inf))
-        ratio = np.where(tol_abs > 0, err / tol_abs, np.where(err == 0, 0.0, math.inf))
-    ratio = np.where(skip, -1.0, ratio)
+    with np.errstate(over="ignore"):
+        # floor > 0 is the underflow level: where S_k = 0 the derivative is exactly
+        # 0 and only underflow may separate g_k from it.
+        rel = err / np.maximum(S, pt.floor)
+        ratio = np.where(skip, -1.0, err / tol_abs)
     checked = int((~skip).sum())
     skipped = tuple(tuple(int(i) for i in ix) for ix in np.argwhere(skip)[:_MAX_LISTED])
     reason = _reason(method, pt, dtype)
@@ -950,7 +957,7 @@ def _scale_hint(g: Array, n: Array, m: int) -> str:
     c = float(np.sum(g * n)) / nn
     # 1e-4: far above float32 rounding (~1e-7 here), far below the misfit of any
     # slip that is not a pure scale factor (O(1)).
-    if c == 1 or np.sqrt(np.sum((g - c * n) ** 2)) > 1e-4 * np.sqrt(np.sum(g * g)):
+    if abs(c - 1) <= 1e-4 or np.sqrt(np.sum((g - c * n) ** 2)) > 1e-4 * np.sqrt(np.sum(g * g)):
         return ""
     for value, slip in ((m, "a missing 1/m"), (1 / m, "an extra 1/m"), (-1, "a sign flip")):
         if abs(c - value) <= 1e-4 * abs(value):
@@ -1006,8 +1013,8 @@ def _directional_row(
         # step's own error follows V's signs, so it gets the worst case.
         tol_abs[r] = 6 * E_norm + (4 * pt.tol_ref + gamma_P) * float(np.sum(S * np.abs(V)))
     S_dir = np.full(directions, S_norm)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        tol_rel = np.where(S_norm > 0, tol_abs / S_norm, math.inf)
+    with np.errstate(over="ignore"):
+        tol_rel = tol_abs / max(S_norm, pt.floor)
     row = _row(name, dtype, "directional", g_dir, n_dir, S_dir, tol_abs, tol_rel,
                np.zeros(directions, dtype=bool), int(exact.sum()), 0, exact, pt)
     if n_near:
