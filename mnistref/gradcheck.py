@@ -990,7 +990,9 @@ def _directional_row(
     rng = np.random.default_rng([seed, j])
     S = pt.S[j]
     S_norm = float(np.sqrt(np.sum(S * S)))
-    E_norm = float(np.sqrt(np.sum(pt.E[j] * pt.E[j])))
+    E_max = float(pt.E[j].max())
+    # scaled, because squaring an underflow-level E would underflow to 0
+    E_norm = E_max * float(np.sqrt(np.sum((pt.E[j] / E_max) ** 2)))
     gamma_P = _gamma(int(np.prod(shape)), _UNIT_ROUNDOFF["float64"])
     g_dir = np.zeros(directions)
     n_dir = np.zeros(directions)
