@@ -42,9 +42,10 @@ sums as eq. (10)-(16) with every term replaced by its absolute value
 for eq. (15), and so on).  Rounding errors of a sum are bounded by a multiple of
 the sum of the absolute values of its terms, not of the sum itself, so
 :math:`r_k` stays meaningful for components that cancel to nearly zero, where a
-plain :math:`|g_k - n_k| / |n_k|` is dominated by rounding noise.  Where
-:math:`S_k = 0` the derivative is exactly 0 (a zero pixel column, a dead unit) and
-:math:`g_k` must be exactly 0 too.
+plain :math:`|g_k - n_k| / |n_k|` is dominated by rounding noise.  The
+denominator is floored at the dtype's underflow level (the part of :math:`E_k`
+below that underflow causes): where :math:`S_k = 0` the derivative is exactly 0
+(a zero pixel column, a dead unit) and :math:`g_k` must be 0 up to underflow.
 
 Tolerance
 ---------
