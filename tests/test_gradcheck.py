@@ -133,7 +133,7 @@ def test_float32_rows_compare_float32_gradients_with_float64_derivatives(problem
 
 
 def test_full_net_directional_reference_passes():
-    report = check_grads(net="full", dtypes=("float64", "float32"), directions=2)
+    report = check_grads(net="full", dtypes=("float64", "float32"), directions=1)
     assert report.shape == (784, 128, 10, 32)
     assert report.method == "directional"
     assert report.passed, report.format()
@@ -478,7 +478,7 @@ def test_scipy_check_grad_and_ours_agree_on_every_planted_bug():
 # ---------------------------------------------------------------------------
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(
     D=st.integers(1, 6),
     H=st.integers(1, 5),
