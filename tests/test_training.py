@@ -196,6 +196,57 @@ def test_resume_refuses_other_settings_or_data(monkeypatch):
         small_fit(X, y2, resume=state)
 
 
+class WholeEpochs(Engine):
+    """An engine offering ``epoch`` with one rate per step (``PER_STEP_LR``), as a loop of
+    ``step``: what the fast engine's epoch must equal bit for bit."""
+
+    PER_STEP_LR = True
+    calls = 0
+
+    def epoch(self, X, y, batch_size, lr, order=None):
+        WholeEpochs.calls += 1
+        order = np.arange(len(y)) if order is None else order
+        starts = range(0, len(order), batch_size)
+        assert len(lr) == len(starts)
+        return np.array(
+            [
+                self.step(X[order[s : s + batch_size]], y[order[s : s + batch_size]], r)
+                for s, r in zip(starts, lr, strict=True)
+            ]
+        )
+
+
+def test_fit_through_whole_epochs_equals_fit_through_steps(monkeypatch):
+    X, y = blobs(200)
+    by_steps = small_fit(X, y, schedule="cosine")
+    monkeypatch.setattr(training, "Engine", WholeEpochs)
+    WholeEpochs.calls = 0
+    by_epochs = small_fit(X, y, schedule="cosine")
+    assert WholeEpochs.calls == 4
+    assert same(by_steps.params, by_epochs.params)
+    assert by_steps.history == by_epochs.history
+
+
+def test_whole_epochs_are_interrupted_between_epochs_and_resume_exactly(monkeypatch):
+    X, y = blobs(200)
+    whole = small_fit(X, y, schedule="linear")
+
+    class Interrupting(WholeEpochs):
+        def epoch(self, *args, **kw):
+            losses = super().epoch(*args, **kw)
+            if WholeEpochs.calls == 2:
+                os.kill(os.getpid(), signal.SIGINT)
+            return losses
+
+    monkeypatch.setattr(training, "Engine", Interrupting)
+    WholeEpochs.calls = 0
+    with pytest.raises(TrainingInterrupted) as info:
+        small_fit(X, y, schedule="linear", handle_sigint=True)
+    assert (info.value.state.epoch, info.value.state.step) == (2, 0)
+    resumed = small_fit(X, y, schedule="linear", resume=info.value.state)
+    assert same(resumed.params, whole.params) and resumed.history == whole.history
+
+
 def test_sigint_handler_is_restored():
     before = signal.getsignal(signal.SIGINT)
     X, y = blobs(64)
@@ -216,6 +267,14 @@ def test_divergence_stops_with_epoch_and_advice(batch_size):
     assert f"epoch {info.value.epoch}" in msg
     assert "smaller learning rate" in msg
     assert "nan" not in msg.lower()
+
+
+@pytest.mark.parametrize("batch_size", [None, 32])
+def test_divergence_to_overflow_is_a_divergence_error(batch_size):
+    # lr 1e30 overflows at the first update, before any loss can rise.
+    X, y = blobs(200)
+    with pytest.raises(DivergenceError, match=r"diverged in epoch [12]\b.*smaller learning rate"):
+        small_fit(X, y, lr=1e30, batch_size=batch_size)
 
 
 def test_healthy_training_is_not_called_divergent():
