@@ -396,14 +396,19 @@ def manifest(files: Mapping[str, bytes]) -> dict[str, Any]:
     }
 
 
-def build_files() -> dict[str, bytes]:
-    """Every file of ``spec/vectors/`` except README.md, name -> bytes."""
+def build_files(readme: bytes | None = None) -> dict[str, bytes]:
+    """The generated files of ``spec/vectors/``, name -> bytes.
+
+    *readme*, the hand-written README.md, is not generated, but the manifest
+    records its SHA-256 with the others.
+    """
     files: dict[str, bytes] = {}
     for dtype in DTYPES:
         cases = generate(dtype)
         files[f"{dtype}.npz"] = _npz_bytes(cases)
         files[f"{dtype}.json"] = _json_text(dtype, cases).encode("utf-8")
-    files["manifest.json"] = (json.dumps(manifest(files), indent=2) + "\n").encode("utf-8")
+    hashed = dict(files, **({"README.md": readme} if readme is not None else {}))
+    files["manifest.json"] = (json.dumps(manifest(hashed), indent=2) + "\n").encode("utf-8")
     return files
 
 
@@ -411,8 +416,9 @@ def write(directory: str | Path) -> list[Path]:
     """Write the golden vectors into *directory*; return the paths written."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
+    readme = d / "README.md"
     paths = []
-    for name, data in build_files().items():
+    for name, data in build_files(readme.read_bytes() if readme.is_file() else None).items():
         path = d / name
         path.write_bytes(data)
         paths.append(path)

@@ -36,7 +36,9 @@ import importlib.util
 import json
 import math
 import os
+import re
 import sys
+import traceback
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -89,6 +91,10 @@ class Outcome:
     got: float | None = None
     tolerance: float | None = None
 
+    def __post_init__(self) -> None:
+        if self.status != "pass" and self.ratio == 0.0:
+            self.ratio = math.inf  # a wrong shape, dtype or count is no near miss
+
 
 @dataclass
 class Result:
@@ -107,6 +113,8 @@ class Result:
     tolerance: float | None = None
     cases_checked: int = 0
     cases_failed: int = 0
+    max_error_ratio: float | None = None
+    """The largest |got - expected| / tolerance over every entry and case (<= 1 passes)."""
 
     @property
     def title(self) -> str:
@@ -129,6 +137,7 @@ class Result:
             "tolerance": _json_float(self.tolerance),
             "cases_checked": self.cases_checked,
             "cases_failed": self.cases_failed,
+            "max_error_ratio": _json_float(self.max_error_ratio),
         }
 
 
@@ -185,7 +194,7 @@ class Report:
             f"tolerance: per element, |got - expected| <= the bound in the last column "
             f"+ 2 tiny, u = {u:.3g} (spec/conformance.md)",
             "",
-            f"{'eq':>4}  {'function':<11} {'status':<6} {'max rel err':>11}  "
+            f"{'eq':>4}  {'function':<11} {'status':<6} {'err/tol':>8} {'max rel err':>11}  "
             f"{'title':<46} bound",
         ]
         for r in self.results:
@@ -201,8 +210,10 @@ class Report:
                 tail = "not separable"
             if r.equation in (1, 2):
                 tail = "shapes, b = 0, W ~ N(0, 0.1^2) at alpha = 1e-6"
+            ratio = "-" if r.max_error_ratio is None else f"{r.max_error_ratio:.2g}"
             lines.append(
-                f"({r.equation:>2})  {r.function:<11} {status:<6} {rel:>11}  {title:<46} {tail}"
+                f"({r.equation:>2})  {r.function:<11} {status:<6} {ratio:>8} {rel:>11}  "
+                f"{title:<46} {tail}"
             )
         failures = [r for r in self.results if r.status in ("fail", "error")]
         if failures:
@@ -258,12 +269,59 @@ def _call(fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]
             warnings.simplefilter("ignore", RuntimeWarning)
             out = fn(*copies, **(kwargs or {}))
     except Exception as e:  # the port's failure is a result, never a crash of the runner
-        return None, f"raised {type(e).__name__}: {e}"
+        return None, _raised(e)
     for pos, (before, after) in enumerate(zip(args, copies, strict=True)):
         for name, b, a in _leaves(pos, before, after):
             if not np.array_equal(b, a, equal_nan=True):
                 return out, f"wrote into its argument {name} (functions must not modify inputs)"
     return out, None
+
+
+class _Raised(str):
+    """An error message that knows which equation's code raised (``blame``), if any."""
+
+    blame: int | None = None
+
+
+# The equation a port's function or assigned variable belongs to, by its paper name.
+_SYMBOL_EQ = {
+    "init_W1_b1": 1, "init_W2_b2": 2, "relu": 3, "softmax": 4, "Z1": 5, "A1": 6, "Z2": 7,
+    "A2": 8, "loss": 9, "L": 9, "dZ2": 10, "dW2": 11, "db2": 12, "dA1": 13, "dZ1": 14,
+    "relu_prime": 14, "dW1": 15, "db1": 16, "update_W1": 17, "W1": 17, "update_b1": 18,
+    "b1": 18, "update_W2": 19, "W2": 19, "update_b2": 20, "b2": 20, "accuracy": 21,
+}  # fmt: skip
+_LIBRARY_DIRS = ("/numpy/", "/torch/", "/jax/", "/jaxlib/", "/mnistref/conformance/")
+
+
+def _raised(e: Exception) -> _Raised:
+    """The message for a port's exception, naming the port's line and, where the
+    function or the assigned variable is a paper symbol, its equation."""
+    frames = [f for f in traceback.extract_tb(e.__traceback__)
+              if not any(d in f.filename.replace(os.sep, "/") for d in _LIBRARY_DIRS)]  # fmt: skip
+    text = f"raised {type(e).__name__}: {e}"
+    blame = None
+    for f in reversed(frames):
+        line = (f.line or "").strip()
+        target = re.match(r"(\w+)\s*=[^=]", line)
+        blame = _SYMBOL_EQ.get(f.name) or (_SYMBOL_EQ.get(target.group(1)) if target else None)
+        if blame is not None:
+            break
+    if frames:
+        f = frames[-1]
+        text += f"\n  at {Path(f.filename).name}:{f.lineno} in {f.name}: {(f.line or '').strip()}"
+    out = _Raised(text)
+    out.blame = blame
+    return out
+
+
+def _error_from(eqs: Sequence[int], call: str, err: str) -> Checks:
+    """Error outcomes of a composite that raised: if its code for one equation raised,
+    the rows before that equation are not judged on this case, the rest are errors."""
+    blame = getattr(err, "blame", None)
+    if blame is not None and blame in eqs:
+        return [(n, Outcome("error", f"{call} {err}\n  (the error is in eq. ({blame})'s code)"))
+                for n in eqs if n >= blame]  # fmt: skip
+    return _error_all(eqs, f"{call} {err}")
 
 
 def _copy_tuple(a: Any) -> Any:
@@ -516,7 +574,7 @@ def _check_forward(fn: Callable[..., Any], c: Case, dt: np.dtype[Any],
     eqs = (5, 6, 7, 8)
     out, err = _call(fn, [_params_arg(c) if params is None else params, c["X"]])
     if out is None and err:
-        return _error_all(eqs, f"forward(params, X) {err}"), None
+        return _error_from(eqs, "forward(params, X)", err), None
     if err:
         return _fail_all(eqs, f"forward(params, X) {err}"), None
     try:
@@ -554,12 +612,14 @@ def _with_note(o: Outcome, note: str) -> Outcome:
 def _check_grads(fn: Callable[..., Any], c: Case, dt: np.dtype[Any], params: Any = None,
                  cache: Any = None) -> tuple[Checks, Any]:  # fmt: skip
     """Eq. (11), (12), (15), (16) through ``grads``, given a cache."""
-    eqs = (15, 16, 11, 12)
+    eqs: tuple[int, ...] = (15, 16, 11, 12)
     if cache is None:
         cache = Cache(c["Z1"], c["A1"], c["Z2"], c["A2"])
     out, err = _call(fn, [_params_arg(c) if params is None else params, c["X"], c["Y"], cache])
     if out is None and err:
-        return _error_all(eqs, f"grads(params, X, Y, cache) {err}"), None
+        if getattr(err, "blame", None) in range(10, 17):
+            eqs = (10, 11, 12, 13, 14, 15, 16)
+        return _error_from(eqs, "grads(params, X, Y, cache)", err), None
     if err:
         return _fail_all(eqs, f"grads(params, X, Y, cache) {err}"), None
     try:
@@ -638,7 +698,7 @@ def _check_update(fn: Callable[..., Any], c: Case, dt: np.dtype[Any], params: An
     g = Params(c["dW1"], c["db1"], c["dW2"], c["db2"]) if grads is None else grads
     out, err = _call(fn, [_params_arg(c) if params is None else params, g, float(c["lr"])])
     if out is None and err:
-        return _error_all(eqs, f"update(params, grads, lr) {err}"), None
+        return _error_from(eqs, "update(params, grads, lr)", err), None
     if err:
         return _fail_all(eqs, f"update(params, grads, lr) {err}"), None
     try:
@@ -652,11 +712,19 @@ def _check_update(fn: Callable[..., Any], c: Case, dt: np.dtype[Any], params: An
     return res, out
 
 
+def _dtype_kw(dt: np.dtype[Any]) -> dict[str, Any]:
+    """Keywords selecting *dt* in init and one_hot: none for float64, their default
+    (which is then checked), ``dtype=np.float32`` for float32."""
+    return {} if dt == np.float64 else {"dtype": dt.type}
+
+
 def _check_one_hot(fn: Callable[..., Any], c: Case, dt: np.dtype[Any]) -> Checks:
     K = c["Y"].shape[1]
-    out, err = _call(fn, [c["y"], K], {"dtype": dt.type})
+    kw = _dtype_kw(dt)
+    out, err = _call(fn, [c["y"], K], kw)
     if out is None and err:
-        return _error_all([9], f"one_hot(y, K={K}, dtype={dt}) {err}")
+        shown = f", dtype={dt}" if kw else ""
+        return _error_all([9], f"one_hot(y, K={K}{shown}) {err}")
     return [(9, _compare("Y = one_hot(y)", out, c["Y"], bounds.exact_zero(c["Y"]), dt))]
 
 
@@ -818,26 +886,30 @@ def _check_layer(n: int, call: Callable[[int, int, int], Any], sizes: tuple[int,
     return Outcome("fail", f"{label}: {problem}") if problem else Outcome("pass")
 
 
+def _label(call: str, dt: np.dtype[Any]) -> str:
+    return call + (f", dtype={dt})" if _dtype_kw(dt) else ")")
+
+
 def _check_init(fname: str, fn: Callable[..., Any], dt: np.dtype[Any], seed: int) -> Checks:
     sizes = (784, 128, 10)
     if fname == "init_W1_b1":
-        return [(1, _check_layer(1, lambda s, a, b: fn(s, a, b, dtype=dt.type), sizes[:2], dt,
-                                 seed, f"init_W1_b1(seed, n_in, n_hidden, dtype={dt})"))]
+        return [(1, _check_layer(1, lambda s, a, b: fn(s, a, b, **_dtype_kw(dt)), sizes[:2], dt,
+                                 seed, _label("init_W1_b1(seed, n_in, n_hidden", dt)))]
     if fname == "init_W2_b2":
-        return [(2, _check_layer(2, lambda s, a, b: fn(s, a, b, dtype=dt.type), sizes[1:], dt,
-                                 seed, f"init_W2_b2(seed, n_hidden, n_out, dtype={dt})"))]
+        return [(2, _check_layer(2, lambda s, a, b: fn(s, a, b, **_dtype_kw(dt)), sizes[1:], dt,
+                                 seed, _label("init_W2_b2(seed, n_hidden, n_out", dt)))]
 
     def layer(k: int) -> Callable[[int, int, int], Any]:
         def call(s: int, a: int, b: int) -> Any:
             dims = (a, b, 10) if k == 1 else (784, a, b)
             if (a, b) in ((5, 3), (3, 4)):
                 dims = (5, 3, 4)
-            out = _unpack(fn(s, *dims, dtype=dt.type), ("W1", "b1", "W2", "b2"))
+            out = _unpack(fn(s, *dims, **_dtype_kw(dt)), ("W1", "b1", "W2", "b2"))
             return out[0:2] if k == 1 else out[2:4]
 
         return call
 
-    label = f"init(seed, n_in, n_hidden, n_out, dtype={dt})"
+    label = _label("init(seed, n_in, n_hidden, n_out", dt)
     return [(1, _check_layer(1, layer(1), sizes[:2], dt, seed, label)),
             (2, _check_layer(2, layer(2), sizes[1:], dt, seed, label))]  # fmt: skip
 
@@ -1041,9 +1113,13 @@ def _summarise(n: int, fname: str, fn: Callable[..., Any], outcomes: list[tuple[
         return Result(n, fname, "skip", message=why)
     rels = [o.max_rel for _, o in outcomes if o.max_rel is not None]
     max_rel = max(rels) if rels else None
+    ratio = max((o.ratio for _, o in outcomes if o.status != "error"), default=None)
+    if n in (1, 2) and fname in INIT_FUNCTIONS:
+        ratio = None  # init is judged by statistical tests, not a tolerance
     bad = [(c, o) for c, o in outcomes if o.status != "pass"]
     if not bad:
-        return Result(n, fname, "pass", max_rel, cases_checked=len(outcomes))
+        return Result(n, fname, "pass", max_rel, cases_checked=len(outcomes),
+                      max_error_ratio=ratio)  # fmt: skip
     status = "error" if any(o.status == "error" for _, o in bad) else "fail"
     # Report the first failing golden case (reproducible from spec/vectors), else a
     # random case shrunk to a small input.
@@ -1072,7 +1148,7 @@ def _summarise(n: int, fname: str, fn: Callable[..., Any], outcomes: list[tuple[
     return Result(
         n, fname, status, max_rel, list(o.index) if o.index is not None else None,
         "\n".join(lines), case, o.expected, o.got, o.tolerance,
-        cases_checked=len(outcomes), cases_failed=len(names),
+        cases_checked=len(outcomes), cases_failed=len(names), max_error_ratio=ratio,
     )  # fmt: skip
 
 
