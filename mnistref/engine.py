@@ -59,6 +59,8 @@ share of its time.
 class Engine:
     r"""Gradient descent on a private copy of *params*, eq. (5)-(20) per step.
 
+    ``Engine.PER_STEP_LR`` is True: :meth:`epoch` takes one learning rate per step.
+
     Parameters
     ----------
     params : Params
@@ -83,6 +85,9 @@ class Engine:
     >>> losses.shape  # batches of 2, 2 and 1 rows
     (3,)
     """
+
+    PER_STEP_LR = True
+    """:meth:`epoch` accepts an array of learning rates, one per step."""
 
     def __init__(
         self,
@@ -295,7 +300,7 @@ class Engine:
         X: Array,
         y: Array,
         batch_size: int,
-        lr: float,
+        lr: float | Array,
         order: Array | None = None,
     ) -> NDArray[np.float64]:
         """One pass of minibatch gradient descent over (X, y).
@@ -308,8 +313,9 @@ class Engine:
         batch_size : int
             Rows per step; the last batch holds the remainder when *batch_size*
             does not divide the number of rows visited.
-        lr : float
-            The learning rate, >= 0.
+        lr : float or ndarray of shape (n_batches,)
+            The learning rate, >= 0: one for every step, or one per step (a
+            schedule); batch i then uses ``lr[i]``.
         order : ndarray of shape (n,) or None
             Row indices into X in the order to visit them (e.g. a permutation,
             ``rng.permutation(m)``); None visits rows 0 .. m-1 in order without
@@ -320,6 +326,12 @@ class Engine:
         ndarray of shape (n_batches,), float64
             Each batch's loss, eq. (9), before its step.
 
+        Notes
+        -----
+        Batch i's step is bit-identical to ``step(X[idx], y[idx], lr_i)`` with
+        ``idx = order[i * batch_size:(i + 1) * batch_size]``: the same buffers, the
+        same thread plan for the same number of rows, the same operations.
+
         Raises
         ------
         ValueError
@@ -327,7 +339,9 @@ class Engine:
             the epoch: the parameters are then rolled back to their state before
             the call and the message names the first non-finite input, if any.
         """
-        X, y, lr = self._check(X, y, lr, "epoch")
+        lr_given = lr
+        per_step = np.ndim(lr) == 1
+        X, y, lr = self._check(X, y, 0.0 if per_step else lr, "epoch")
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or (
             batch_size < 1
         ):
@@ -351,6 +365,7 @@ class Engine:
         n = m if order is None else order.shape[0]
         bs = min(int(batch_size), max(n, 1))
         starts = range(0, n, bs)
+        rates = self._rates(lr_given if per_step else lr, len(starts), per_step)
         losses = np.empty(len(starts), np.float64)
         self._ensure_rows(bs)
         if order is not None:
@@ -371,11 +386,67 @@ class Engine:
                         idx = order[s:e]
                         Xb = np.take(X, idx, axis=0, out=self._Xb[: e - s], mode="clip")
                         yb = np.take(y, idx, out=self._yb[: e - s], mode="clip")
-                    losses[i] = self._step(Xb, yb, lr, plan if e - s == bs else last_plan)
+                    losses[i] = self._step(
+                        Xb, yb, rates[i], plan if e - s == bs else last_plan
+                    )
         finally:
             blas.set_threads(old)
         self._verify(saved, losses, X, "epoch")
         return losses
+
+    @staticmethod
+    def _rates(lr: Any, n_batches: int, per_step: bool) -> list[float]:
+        """The learning rate of each of *n_batches* steps, as Python floats (weak scalars)."""
+        if not per_step:
+            return [float(lr)] * n_batches
+        a = np.asarray(lr)
+        if a.dtype.kind not in "iuf":
+            raise TypeError(
+                f"Engine.epoch: lr must be a number or an array of numbers, got dtype {a.dtype}"
+            )
+        if a.shape[0] != n_batches:
+            raise ValueError(
+                f"Engine.epoch: lr has {a.shape[0]} rates but the epoch has {n_batches} batches"
+            )
+        bad = ~np.isfinite(a) | (a < 0)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(
+                f"Engine.epoch: the learning rate must be finite and >= 0, got lr[{i}] = {a[i]!r}"
+            )
+        return [float(v) for v in a]
+
+    def predict(self, X: Array) -> NDArray[np.intp]:
+        """The predicted class of each row of X with the current parameters (argmax of eq. 8).
+
+        Computed in chunks of rows into reused buffers.  Softmax is monotone, so
+        the argmax of Z2 is taken; it can differ from the argmax of A2 only where
+        two probabilities round to the same value.
+        """
+        Xa = np.asarray(X)
+        if Xa.dtype.kind != "f" or Xa.ndim != 2 or Xa.shape[1] != self.D:
+            raise ValueError(
+                f"Engine.predict: X must be a float array of shape (m, {self.D}), got "
+                f"dtype {Xa.dtype} and shape {Xa.shape}"
+            )
+        Xa = np.asarray(Xa, dtype=self.dtype)
+        W1, b1, W2, b2 = self._params
+        c = self.chunk_rows
+        out = np.empty(Xa.shape[0], np.intp)
+        Z1 = self._dA1
+        Z2 = self._A2T[: c * self.K].reshape(c, self.K)
+        with np.errstate(all="ignore"):
+            for s in range(0, Xa.shape[0], c):
+                e = min(s + c, Xa.shape[0])
+                n = e - s
+                z1, z2 = Z1[:n], Z2[:n]
+                np.matmul(Xa[s:e], W1, out=z1)
+                z1 += b1
+                np.maximum(z1, 0, out=z1)
+                np.matmul(z1, W2, out=z2)
+                z2 += b2
+                np.argmax(z2, axis=1, out=out[s:e])
+        return out
 
     @property
     def params(self) -> Params:

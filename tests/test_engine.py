@@ -291,3 +291,48 @@ def test_engine_bad_params() -> None:
         Engine(P, dtype=np.float16)
     with pytest.raises(ValueError, match="threads must be None or an integer >= 1"):
         Engine(P, threads=0)
+
+
+# ---------------------------------------------------------------------------
+# Per-step learning rates (a schedule) and prediction
+# ---------------------------------------------------------------------------
+
+
+def test_eq17_20_epoch_per_step_lr_bit_identical_to_steps() -> None:
+    """fit's schedules: batch i uses lr[i], exactly as a step on that batch would."""
+    assert Engine.PER_STEP_LR
+    X, y = mnist_like(100, 6, np.float32)
+    order = np.random.default_rng(2).permutation(100)
+    rates = np.array([0.3, 0.1, 0.0, 0.05])  # batches of 32, 32, 32 and 4 rows
+    a = Engine(mnistref.init(5), dtype=np.float32, chunk_rows=16)
+    b = Engine(mnistref.init(5), dtype=np.float32, chunk_rows=16)
+    got = a.epoch(X, y, 32, rates, order)
+    want = [b.step(X[order[s : s + 32]], y[order[s : s + 32]], r)
+            for s, r in zip(range(0, 100, 32), rates, strict=True)]
+    assert got.tolist() == want
+    for p, q in zip(a.params, b.params, strict=True):
+        assert np.array_equal(p, q)
+    a.epoch(X, y, 32, list(rates), order)  # a list works too
+
+
+def test_epoch_per_step_lr_checked() -> None:
+    eng = Engine(mnistref.init(0), dtype=np.float32)
+    X, y = mnist_like(10, 0, np.float32)
+    before = eng.params
+    with pytest.raises(ValueError, match="lr has 2 rates but the epoch has 3 batches"):
+        eng.epoch(X, y, 4, np.array([0.1, 0.1]))
+    with pytest.raises(ValueError, match=r"finite and >= 0, got lr\[1\] = "):
+        eng.epoch(X, y, 4, np.array([0.1, -1.0, 0.1]))
+    assert max_diff(eng.params, before) == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_eq8_predict_matches_reference(dtype: Any) -> None:
+    X, y = mnist_like(300, 7, dtype)
+    eng = Engine(mnistref.init(8), dtype=dtype, chunk_rows=64)
+    eng.epoch(X, y, 50, 0.5)
+    got = eng.predict(X)
+    # Ties in A2 that Z2 would break are measure-zero for continuous random data.
+    np.testing.assert_array_equal(got, network.predict(eng.params, X))
+    with pytest.raises(ValueError, match=r"shape \(m, 784\).*\(3, 5\)"):
+        eng.predict(np.zeros((3, 5)))
