@@ -356,6 +356,9 @@ def run(args: argparse.Namespace) -> int:
             "mnistref": mnistref.__version__,
             "python": platform.python_version(),
             "numpy": np.__version__,
+            "threadpoolctl": _version("threadpoolctl"),
+            "tqdm": _version("tqdm"),
+            "matplotlib": _version("matplotlib"),
             "platform": platform.platform(),
             "cpu_count": os.cpu_count(),
         },
@@ -433,6 +436,15 @@ def _describe(path: Path) -> str:
         parts.append(f"{meta['test_accuracy']:.2f}% test accuracy")
     parts = [p for p in parts if p]
     return f" ({', '.join(parts)})" if parts else ""
+
+
+def _version(dist: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def _now() -> str:
