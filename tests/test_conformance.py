@@ -374,6 +374,22 @@ def test_cli_json_is_one_object_and_exit_codes(capsys: pytest.CaptureFixture[str
     assert main([str(good), "--dtype", "float16"]) == 2
 
 
+def test_json_stdout_holds_only_the_report_even_if_the_port_prints(
+    capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    noisy = tmp_path / "noisyport.py"
+    noisy.write_text(
+        "from dataclasses import dataclass\n"  # needs the module registered while it runs
+        "print('importing the port')\n"
+        "@dataclass\nclass Config:\n    k: int = 1\n"
+        "def db2(dZ2):\n    print('in db2')\n    return dZ2.mean(axis=0)\n"
+    )
+    assert main([str(noisy), "--json"]) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out)["passed"] is True
+    assert "in db2" in out.err
+
+
 def test_target_errors() -> None:
     with pytest.raises(TargetError, match="no module named"):
         check("no_such_module_xyz")

@@ -31,6 +31,7 @@ The command line is ``python -m mnistref.conformance TARGET`` or
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.util
 import json
@@ -394,8 +395,12 @@ def _compare(
     if got.dtype.kind not in "biuf":
         return Outcome("fail", f"{name}: dtype {got.dtype}, expected a real {exp.dtype}")
     if dt is not None and got.dtype != dt:
+        hint = ""
+        if dt == np.float64 and got.dtype == np.float32:
+            hint = ("; computed in float32? JAX needs jax.config.update('jax_enable_x64', True), "
+                    "torch.tensor(list) defaults to float32")  # fmt: skip
         return Outcome("fail", f"{name}: dtype {got.dtype}, expected {dt} (keep the input "
-                               f"dtype: {dt} in, {dt} out)")  # fmt: skip
+                               f"dtype: {dt} in, {dt} out{hint})")  # fmt: skip
     gv = got.astype(np.float64)
     ev = exp.astype(np.float64)
     E, S = (np.broadcast_to(np.asarray(b, dtype=np.float64), ev.shape) for b in bound)
@@ -407,7 +412,8 @@ def _compare(
     scale = np.maximum(np.abs(ev), S)
     rel = diff / np.where(scale > 0, scale, 1.0)
     # error / tolerance; an exact bound (E = 0) makes any difference infinitely bad.
-    ratio = np.divide(diff, E, out=np.where(diff > 0, np.inf, 0.0), where=E > 0)
+    with np.errstate(over="ignore"):  # a huge error over a tiny bound is inf, as it should be
+        ratio = np.divide(diff, E, out=np.where(diff > 0, np.inf, 0.0), where=E > 0)
     flat = int(np.argmax(ratio)) if ratio.size else 0
     idx = tuple(int(i) for i in np.unravel_index(flat, ratio.shape)) if ratio.size else ()
     max_rel = float(np.max(rel)) if rel.size else 0.0
@@ -451,7 +457,7 @@ def _generic_hints(g: Array, e: Array, E: Array) -> str:
         d = g - e
         if np.allclose(d, d[0], rtol=1e-9, atol=float(E.max())) and np.any(np.abs(d[0]) > E[0]):
             return "got - expected is the same in every row: a per-column term (bias?) differs"
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         rel = np.abs(g - e) / np.maximum(np.abs(e), np.finfo(np.float64).tiny)
     worst = float(np.max(rel[np.abs(e) > 1e-30])) if np.any(np.abs(e) > 1e-30) else 0.0
     if 1e-9 < worst < 1e-5 and E.max() < 1e-10 * max(float(np.abs(e).max()), 1e-300):
@@ -1022,10 +1028,14 @@ def _load_target(target: Any) -> tuple[Any, str]:
         if spec is None or spec.loader is None:
             raise TargetError(f"cannot import {text} as a Python module")
         module = importlib.util.module_from_spec(spec)
+        # Registered before it runs, as an import would: dataclasses and pickling in the
+        # port look their module up in sys.modules.
+        sys.modules[name] = module
         sys.path.insert(0, str(path.parent))  # so the port can import its own siblings
         try:
             spec.loader.exec_module(module)
         except Exception as e:
+            del sys.modules[name]
             raise TargetError(f"importing {text} raised {type(e).__name__}: {e}") from e
         finally:
             sys.path.remove(str(path.parent))
@@ -1179,7 +1189,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the checks; exit code 0 if all pass, 1 if any fails, 2 for a usage error."""
     try:
-        report = check(args.target, dtype=args.dtype, seed=args.seed)
+        # With --json, stdout carries the one JSON object and nothing the port prints.
+        with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+            report = check(args.target, dtype=args.dtype, seed=args.seed)
     except TargetError as e:
         print(f"mnistref conformance: {e}", file=sys.stderr)
         return 2
