@@ -29,6 +29,7 @@ Conventions a JAX porter has to choose deliberately (see the README's porting gu
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -63,17 +64,20 @@ def init(
     return W1, b1, W2, b2
 
 
+@jax.jit
 def relu(Z: Any) -> jax.Array:
     """Eq. (3)."""
     return jax.nn.relu(jnp.asarray(Z))
 
 
+@jax.jit
 def relu_prime(Z: Any) -> jax.Array:
     """ReLU' of eq. (14): 1 where z > 0, else 0 (ReLU'(0) = 0, as ``jax.grad(jax.nn.relu)``)."""
     Z = jnp.asarray(Z)
     return (Z > 0).astype(Z.dtype)
 
 
+@jax.jit
 def softmax(Z: Any) -> jax.Array:
     """Eq. (4) over the last axis; ``jax.nn.softmax`` subtracts the row maximum itself."""
     return jax.nn.softmax(jnp.asarray(Z), axis=-1)
@@ -91,6 +95,7 @@ def forward(params: Any, X: Any) -> tuple[jax.Array, ...]:
     return Z1, A1, Z2, A2
 
 
+@jax.jit
 def loss(Y: Any, A2: Any) -> jax.Array:
     """Eq. (9) from probabilities, with underflowed ones read as the smallest normal number.
 
@@ -102,39 +107,46 @@ def loss(Y: Any, A2: Any) -> jax.Array:
     return -jnp.sum(Y * jnp.log(jnp.maximum(A2, tiny))) / A2.shape[0]
 
 
+@jax.jit
 def dZ2(A2: Any, Y: Any) -> jax.Array:
     """Eq. (10)."""
     A2 = jnp.asarray(A2)
     return A2 - jnp.asarray(Y).astype(A2.dtype)
 
 
+@jax.jit
 def dW2(A1: Any, dZ2: Any) -> jax.Array:
     """Eq. (11)."""
     A1 = jnp.asarray(A1)
     return A1.T @ jnp.asarray(dZ2) / A1.shape[0]
 
 
+@jax.jit
 def db2(dZ2: Any) -> jax.Array:
     """Eq. (12): a (K,) vector."""
     return jnp.mean(jnp.asarray(dZ2), axis=0)
 
 
+@jax.jit
 def dA1(dZ2: Any, W2: Any) -> jax.Array:
     """Eq. (13)."""
     return jnp.asarray(dZ2) @ jnp.asarray(W2).T
 
 
+@jax.jit
 def dZ1(dA1: Any, Z1: Any) -> jax.Array:
     """Eq. (14)."""
     return jnp.asarray(dA1) * relu_prime(Z1)
 
 
+@jax.jit
 def dW1(X: Any, dZ1: Any) -> jax.Array:
     """Eq. (15)."""
     X = jnp.asarray(X)
     return X.T @ jnp.asarray(dZ1) / X.shape[0]
 
 
+@jax.jit
 def db1(dZ1: Any) -> jax.Array:
     """Eq. (16)."""
     return jnp.mean(jnp.asarray(dZ1), axis=0)
@@ -150,6 +162,7 @@ def grads(params: Any, X: Any, Y: Any, cache: Any) -> tuple[jax.Array, ...]:
     return dW1(X, g_Z1), db1(g_Z1), dW2(A1, g_Z2), db2(g_Z2)
 
 
+@jax.jit
 def update(params: Any, grads: Any, lr: float) -> tuple[jax.Array, ...]:
     """Eq. (17)-(20): JAX arrays are immutable, so these are new arrays."""
     return tuple(jnp.asarray(p) - lr * jnp.asarray(g) for p, g in zip(params, grads, strict=True))
@@ -165,14 +178,16 @@ def accuracy(y_true: Any, y_pred: Any) -> float:
     return 100.0 * float(jnp.mean(hits, dtype=jnp.float64))
 
 
+@jax.jit
 def predict(params: Any, X: Any) -> jax.Array:
     """The argmax of eq. (8) in each row."""
     return jnp.argmax(forward(params, X)[3], axis=1)
 
 
-def one_hot(y: Any, K: int = 10) -> jax.Array:
+@functools.partial(jax.jit, static_argnames=("K", "dtype"))
+def one_hot(y: Any, K: int = 10, *, dtype: Any = np.float64) -> jax.Array:
     """The (m, K) one-hot encoding."""
-    return jax.nn.one_hot(jnp.asarray(y), K, dtype=jnp.float64)
+    return jax.nn.one_hot(jnp.asarray(y), K, dtype=dtype)
 
 
 # ---------------------------------------------------------------------------

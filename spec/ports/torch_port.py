@@ -164,9 +164,9 @@ def predict(params: Any, X: Any) -> torch.Tensor:
     return forward(params, X)[3].argmax(dim=1)
 
 
-def one_hot(y: Any, K: int = 10) -> torch.Tensor:
+def one_hot(y: Any, K: int = 10, *, dtype: Any = np.float64) -> torch.Tensor:
     """The (m, K) one-hot encoding; ``F.one_hot`` wants int64 labels and returns int64."""
-    return torch.nn.functional.one_hot(_t(y).long(), K).double()
+    return torch.nn.functional.one_hot(_t(y).long(), K).to(_TORCH_DTYPE[np.dtype(dtype)])
 
 
 # ---------------------------------------------------------------------------

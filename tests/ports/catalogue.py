@@ -313,10 +313,10 @@ BUGS: tuple[Bug, ...] = (
         "W1 = W1 + lr * g_W1",
     ),
     Bug(
-        "update_grads_order", 17,
+        "update_grads_order", 18,
         "gradients unpacked as (dW1, dW2, db1, db2)",
-        "grads() returns (dW1, db1, dW2, db2); unpacking them in another order pairs W1 "
-        "with dW2.",
+        "grads() returns (dW1, db1, dW2, db2); unpacked in the order of the paper's "
+        "equations, W1 still gets dW1 but b1 gets dW2 (a broadcasting error) and W2 gets db1.",
         "g_W1, g_b1, g_W2, g_b2 = grads",
         "g_W1, g_W2, g_b1, g_b2 = grads",
     ),
@@ -355,8 +355,8 @@ BUGS: tuple[Bug, ...] = (
         "one_hot_off_by_one", 9,
         "labels one-hot encoded one place over",
         "`np.eye(K)[y - 1]`, as for labels numbered from 1: class 0 lands in column K - 1.",
-        "return np.eye(K)[y]",
-        "return np.eye(K)[y - 1]",
+        "return np.eye(K, dtype=dtype)[y]",
+        "return np.eye(K, dtype=dtype)[y - 1]",
     ),
 )
 

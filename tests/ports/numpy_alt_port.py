@@ -21,10 +21,15 @@ from numpy.typing import DTypeLike, NDArray
 Array = NDArray[Any]
 
 
-def _logsumexp(Z: Array) -> Array:
-    r""":math:`\log \sum_j e^{z_j}` of each row, as an (m, 1) column (or (1,) for one row)."""
-    c = np.max(Z, axis=-1, keepdims=True)
-    return c + np.log(np.einsum("...k->...", np.exp(Z - c))[..., None])
+def _log_softmax(Z: Array) -> Array:
+    r""":math:`z_i - \operatorname{logsumexp}(z)` of each row, as ``scipy.special.log_softmax``.
+
+    The maximum is subtracted before the log of the sum is: rounding
+    :math:`\max z + \log \sum_j e^{z_j - \max z}` as one number would cost
+    :math:`u \max |z|` in every exponent, which large logits make visible.
+    """
+    shifted = Z - np.max(Z, axis=-1, keepdims=True)
+    return shifted - np.log(np.einsum("...k->...", np.exp(shifted))[..., None])
 
 
 def init(
@@ -56,7 +61,7 @@ def relu_prime(Z: Array) -> Array:
 
 def softmax(Z: Array) -> Array:
     r"""Eq. (4) as :math:`\exp(z_i - \operatorname{logsumexp}(z))`."""
-    return np.exp(Z - _logsumexp(Z))
+    return np.exp(_log_softmax(Z))
 
 
 def forward(params: tuple[Array, ...], X: Array) -> tuple[Array, Array, Array, Array]:
@@ -141,6 +146,6 @@ def predict(params: tuple[Array, ...], X: Array) -> Array:
     return np.argmax(forward(params, X)[2], axis=-1)
 
 
-def one_hot(y: Array, K: int = 10) -> Array:
+def one_hot(y: Array, K: int = 10, *, dtype: DTypeLike = np.float64) -> Array:
     """The (m, K) one-hot encoding of integer labels."""
-    return (np.asarray(y)[:, None] == np.arange(K)[None, :]).astype(np.float64)
+    return (np.asarray(y)[:, None] == np.arange(K)[None, :]).astype(dtype)

@@ -147,6 +147,6 @@ def predict(params: tuple[Array, ...], X: Array) -> Array:
     return np.argmax(A2, axis=1)
 
 
-def one_hot(y: Array, K: int = 10) -> Array:
+def one_hot(y: Array, K: int = 10, *, dtype: DTypeLike = np.float64) -> Array:
     """The (m, K) one-hot encoding of integer labels (section 2)."""
-    return np.eye(K)[y]
+    return np.eye(K, dtype=dtype)[y]

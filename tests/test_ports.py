@@ -1,0 +1,281 @@
+r"""The correct ports pass the conformance runner; the worked ports agree with their autograd.
+
+Ports under test: ``tests/ports/numpy_port.py`` (the seed of the bug catalogue),
+``tests/ports/numpy_alt_port.py`` (log-sum-exp and einsum), and the worked ports
+``spec/ports/torch_port.py`` and ``spec/ports/jax_port.py`` (run when PyTorch / JAX
+is installed; CI installs PyTorch).
+
+Tolerance of a comparison between two computations of eq. (10)-(16)
+--------------------------------------------------------------------
+Each computation is within :math:`(2z + 3)\,\gamma_N\,S` of the exact gradient, the
+first-order rounding bound derived in :mod:`mnistref.gradcheck` ("Tolerance"):
+:math:`S` is the gradient formula evaluated on absolute values,
+:math:`N = D + H + K + m + 12`, :math:`z` the largest logit magnitude and
+:math:`\gamma_N = Nu/(1 - Nu)`.  Two computations are then within twice that of each
+other.  The bound does not cover a ReLU' that flips because :math:`Z_1` rounds to
+the other side of 0; :func:`_problem` asserts that no entry of :math:`Z_1` is
+within its rounding bound of 0 except exact zeros, which every arithmetic computes
+as 0.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import mnistref
+from mnistref.network import Params
+
+ROOT = Path(__file__).resolve().parent.parent
+NUMPY_PORTS = (ROOT / "tests/ports/numpy_port.py", ROOT / "tests/ports/numpy_alt_port.py")
+TORCH_PORT = ROOT / "spec/ports/torch_port.py"
+JAX_PORT = ROOT / "spec/ports/jax_port.py"
+DTYPES = ("float64", "float32")
+PARAMS = ("W1", "b1", "W2", "b2")
+
+
+@functools.cache
+def _load(path: Path) -> ModuleType:
+    """Import a port from its file (once), as the conformance runner does with a path."""
+    spec = importlib.util.spec_from_file_location(f"_mnistref_port_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _problem(
+    dtype: str, m: int = 16, D: int = 20, H: int = 12, K: int = 5, seed: int = 0
+) -> tuple[Params, Any, Any]:
+    """A small net with non-zero biases, pixel-like X and one exact ReLU kink.
+
+    Row 0 of X is blank and b1[0] = 0, so Z1[0, 0] is exactly 0 in every arithmetic:
+    the comparison then covers ReLU'(0) as well.
+    """
+    rng = np.random.default_rng(seed)
+    W1, b1, W2, b2 = mnistref.init(rng, D, H, K)
+    b1 = 0.1 * rng.standard_normal(H)
+    b1[0] = 0.0
+    b2 = 0.1 * rng.standard_normal(K)
+    X = rng.random((m, D))
+    X[0] = 0.0
+    Y = mnistref.one_hot(rng.integers(0, K, m), K)
+    params = Params(*(p.astype(dtype) for p in (W1, b1, W2, b2)))
+    X = X.astype(dtype)
+    Z1 = mnistref.forward(params, X).Z1
+    u = np.finfo(dtype).eps / 2
+    Z1_magnitude = np.abs(X).astype(np.float64) @ np.abs(params.W1) + np.abs(params.b1)
+    near = (Z1 != 0) & (np.abs(Z1) <= 2 * _gamma(D + 1, u) * Z1_magnitude)
+    assert not near.any(), "the problem has a ReLU unit within rounding of its kink"
+    return params, X, Y.astype(dtype)
+
+
+def _gamma(n: int, u: float) -> float:
+    return n * u / (1 - n * u)
+
+
+def _relative_bound(params: Params, X: Any) -> float:
+    """Twice (2z + 3) gamma_N: two computations' distance, relative to the magnitudes S."""
+    m, D = X.shape
+    H, K = params.W2.shape
+    aA1 = np.abs(X).astype(np.float64) @ np.abs(params.W1) + np.abs(params.b1)
+    z = float(np.max(aA1 @ np.abs(params.W2) + np.abs(params.b2)))
+    return 2 * (2 * z + 3) * _gamma(D + H + K + m + 12, np.finfo(X.dtype).eps / 2)
+
+
+def _grad_tolerance(params: Params, X: Any, Y: Any) -> list[Any]:
+    """Per-entry bounds on the difference of two computations of (dW1, db1, dW2, db2)."""
+    m = X.shape[0]
+    aW1, ab1, aW2, _ = (np.abs(p).astype(np.float64) for p in params)
+    aX = np.abs(X).astype(np.float64)
+    aA1 = aX @ aW1 + ab1
+    A2 = mnistref.forward(Params(*(p.astype(np.float64) for p in params)), X.astype(np.float64)).A2
+    S_dZ2 = A2 + np.abs(Y)
+    S_dA1 = S_dZ2 @ aW2.T
+    S = (aX.T @ S_dA1 / m, S_dA1.sum(axis=0) / m, aA1.T @ S_dZ2 / m, S_dZ2.sum(axis=0) / m)
+    bound = _relative_bound(params, X)
+    return [bound * s for s in S]
+
+
+def _assert_grads_close(got: Any, want: Any, tol: list[Any], what: str) -> None:
+    for name, g, w, t in zip(PARAMS, got, want, tol, strict=True):
+        g = np.asarray(g)
+        assert g.shape == w.shape and g.dtype == w.dtype, f"{what}: d{name} {g.shape} {g.dtype}"
+        err = np.abs(g.astype(np.float64) - w.astype(np.float64))
+        worst = np.unravel_index(np.argmax(err - t), err.shape)
+        assert (err <= t).all(), (
+            f"{what}: d{name}{list(worst)} differs by {err[worst]:.3g}, bound {t[worst]:.3g}"
+        )
+
+
+# ---------------------------------------------------------------------------
+# The conformance runner on correct ports
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("path", NUMPY_PORTS, ids=lambda p: p.stem)
+def test_correct_numpy_port_passes_conformance(path: Path, dtype: str) -> None:
+    from mnistref.conformance import check
+
+    report = check(str(path), dtype=dtype)
+    assert report.passed and report.first_failure is None, report.format()
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_torch_port_passes_conformance(dtype: str) -> None:
+    pytest.importorskip("torch")
+    from mnistref.conformance import check
+
+    report = check(str(TORCH_PORT), dtype=dtype)
+    assert report.passed and report.first_failure is None, report.format()
+
+
+@pytest.fixture(scope="module")
+def jax_compilation_cache(request: pytest.FixtureRequest) -> None:
+    """Keep XLA's compiled programs between test runs (in pytest's cache directory).
+
+    JAX compiles every function once per input shape: a cold run of the runner's
+    cases costs about 30 s of compilation per dtype on 2 shared cores, a warm one
+    a few seconds.  The setting is process-wide and changes no result.
+    """
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_compilation_cache_dir", str(request.config.cache.mkdir("jax-xla")))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+
+
+@pytest.mark.jax
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_jax_port_passes_conformance(dtype: str, jax_compilation_cache: None) -> None:
+    from mnistref.conformance import check
+
+    # 3 random cases instead of the runner's 25: each new shape is a new compilation,
+    # and the golden cases already hold every edge case (a ReLU kink, huge logits, an
+    # underflowing probability, m = 1, K = 2; in float32 the full 784-128-10 net).
+    report = check(str(JAX_PORT), dtype=dtype, n_random=3)
+    assert report.passed and report.first_failure is None, report.format()
+
+
+# ---------------------------------------------------------------------------
+# The independent NumPy port against the reference, directly
+# ---------------------------------------------------------------------------
+
+
+@given(
+    m=st.integers(1, 8),
+    D=st.integers(1, 12),
+    H=st.integers(1, 8),
+    K=st.integers(2, 6),
+    seed=st.integers(0, 2**32 - 1),
+    dtype=st.sampled_from(DTYPES),
+)
+def test_eq10_to_eq16_alt_port_gradients_match_reference(
+    m: int, D: int, H: int, K: int, seed: int, dtype: str
+) -> None:
+    """The log-sum-exp/einsum port computes the reference's gradients within rounding."""
+    port = _load(NUMPY_PORTS[1])
+    params, X, Y = _problem(dtype, m, D, H, K, seed)
+    cache = mnistref.forward(params, X)
+    got = port.grads(params, X, Y, port.forward(params, X))
+    _assert_grads_close(got, mnistref.grads(params, X, Y, cache), _grad_tolerance(params, X, Y),
+                        "numpy_alt_port vs mnistref")
+
+
+# ---------------------------------------------------------------------------
+# PyTorch: equations vs torch.autograd vs mnistref
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_eq10_to_eq16_torch_equations_match_torch_autograd(dtype: str) -> None:
+    pytest.importorskip("torch")
+    port = _load(TORCH_PORT)
+    params, X, Y = _problem(dtype)
+    tol = _grad_tolerance(params, X, Y)
+    by_hand = [g.numpy() for g in port.grads(params, X, Y, port.forward(params, X))]
+    by_autograd = [g.numpy() for g in port.autograd_grads(params, X, Y)]
+    _assert_grads_close(by_hand, by_autograd, tol, "torch equations vs torch.autograd")
+    reference = mnistref.grads(params, X, Y, mnistref.forward(params, X))
+    _assert_grads_close(by_autograd, reference, tol, "torch.autograd vs mnistref")
+
+
+@pytest.mark.torch
+def test_eq17_to_eq20_torch_autograd_step_matches_reference() -> None:
+    """One training step by torch.autograd lands where mnistref's step does."""
+    pytest.importorskip("torch")
+    port = _load(TORCH_PORT)
+    params, X, Y = _problem("float64")
+    lr = 0.5
+    new, L = port.train_step(params, X, Y, lr, autograd=True)
+    cache = mnistref.forward(params, X)
+    want = mnistref.update(params, mnistref.grads(params, X, Y, cache), lr)
+    # W - lr*g differs by lr times the gradient bound, plus one rounding of W - lr*g.
+    tol = [lr * t + np.finfo(np.float64).eps * np.abs(w) for t, w in
+           zip(_grad_tolerance(params, X, Y), want, strict=True)]
+    _assert_grads_close([p.numpy() for p in new], want, tol, "torch step vs mnistref step")
+    # Each true-class probability is within the forward bound (relative) of exact, which
+    # moves its log by as much (absolute); the m*K-term sum and the division add
+    # gamma_{mK+1} of the mean |log p|.
+    m, K = Y.shape
+    log_p = np.abs(np.log(cache.A2[Y == 1]))
+    tol = _relative_bound(params, X) + 2 * _gamma(m * K + 1, 2.0**-53) * log_p.mean()
+    assert abs(float(L) - float(mnistref.loss(Y, cache.A2))) <= tol
+
+
+@pytest.mark.torch
+def test_eq14_relu_prime_at_zero_is_torch_autograd_convention() -> None:
+    """The port's ReLU'(0) = 0 is what torch.relu's backward gives at 0."""
+    torch = pytest.importorskip("torch")
+    port = _load(TORCH_PORT)
+    z = torch.tensor([-1.0, 0.0, 2.0], dtype=torch.float64, requires_grad=True)
+    torch.relu(z).sum().backward()
+    assert z.grad is not None
+    assert z.grad.tolist() == port.relu_prime(z.detach()).tolist() == [0.0, 0.0, 1.0]
+
+
+# ---------------------------------------------------------------------------
+# JAX: equations vs jax.grad vs mnistref
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.jax
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_eq10_to_eq16_jax_equations_match_jax_grad(dtype: str) -> None:
+    pytest.importorskip("jax")
+    port = _load(JAX_PORT)
+    params, X, Y = _problem(dtype)
+    tol = _grad_tolerance(params, X, Y)
+    by_hand = [np.asarray(g) for g in port.grads(params, X, Y, port.forward(params, X))]
+    by_grad = [np.asarray(g) for g in port.autograd_grads(params, X, Y)]
+    _assert_grads_close(by_hand, by_grad, tol, "jax equations vs jax.grad")
+    reference = mnistref.grads(params, X, Y, mnistref.forward(params, X))
+    _assert_grads_close(by_grad, reference, tol, "jax.grad vs mnistref")
+
+
+@pytest.mark.jax
+def test_eq14_relu_prime_at_zero_is_jax_grad_convention() -> None:
+    """The port's ReLU'(0) = 0 is what jax.grad(jax.nn.relu) gives at 0."""
+    jax = pytest.importorskip("jax")
+    port = _load(JAX_PORT)
+    z = np.array([-1.0, 0.0, 2.0])
+    by_grad = jax.vmap(jax.grad(jax.nn.relu))(z)
+    assert np.asarray(by_grad).tolist() == np.asarray(port.relu_prime(z)).tolist() == [0, 0, 1]
+
+
+@pytest.mark.jax
+def test_jax_port_enables_float64() -> None:
+    """Importing the port turns on 64-bit mode: float64 in stays float64."""
+    pytest.importorskip("jax")
+    port = _load(JAX_PORT)
+    params, X, _ = _problem("float64")
+    assert all(np.asarray(a).dtype == np.float64 for a in port.forward(params, X))
