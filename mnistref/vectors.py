@@ -81,7 +81,7 @@ INPUTS = ("X", "y", "Y", "W1", "b1", "W2", "b2", "lr")
 OUTPUTS = (
     "Z1", "A1", "Z2", "A2", "L", "dZ2", "dW2", "db2", "dA1", "relu_prime_Z1", "dZ1",
     "dW1", "db1", "W1_new", "b1_new", "W2_new", "b2_new", "y_pred", "accuracy",
-)  # fmt: skip
+)
 
 
 def complete(
@@ -136,7 +136,7 @@ def complete(
         "W1_new": eq.update_W1(W1, dW1, lr), "b1_new": eq.update_b1(b1, db1, lr),
         "W2_new": eq.update_W2(W2, dW2, lr), "b2_new": eq.update_b2(b2, db2, lr),
         "y_pred": y_pred, "accuracy": np.asarray(eq.accuracy(y, y_pred)),
-    }  # fmt: skip
+    }
 
 
 # ---------------------------------------------------------------------------
@@ -156,7 +156,7 @@ def _basic(rng: np.random.Generator) -> dict[str, Any]:
     W1, b1 = _layer(rng, D, H, 0.5)
     W2, b2 = _layer(rng, H, K, 0.5)
     return dict(X=rng.uniform(0, 1, (m, D)), y=rng.integers(0, K, m), W1=W1, b1=b1, W2=W2,
-                b2=b2, lr=0.1)  # fmt: skip
+                b2=b2, lr=0.1)
 
 
 def _relu_zero(rng: np.random.Generator) -> dict[str, Any]:
@@ -195,7 +195,7 @@ def _tiny_p(rng: np.random.Generator) -> dict[str, Any]:
     # in float32): an epsilon of 1e-7 or 1e-8 in the loss shows at once.
     b2 = np.array([0.0, np.log(1e-12), np.log(1e-30), np.log(1e-250), 0.0])
     return dict(X=rng.uniform(0, 1, (m, D)), y=np.array([1, 2, 3]), W1=W1, b1=b1, W2=W2,
-                b2=b2, lr=0.3)  # fmt: skip
+                b2=b2, lr=0.3)
 
 
 def _m1(rng: np.random.Generator) -> dict[str, Any]:
@@ -203,7 +203,7 @@ def _m1(rng: np.random.Generator) -> dict[str, Any]:
     W1, b1 = _layer(rng, D, H, 0.5)
     W2, b2 = _layer(rng, H, K, 0.5)
     return dict(X=rng.uniform(0, 1, (1, D)), y=np.array([2]), W1=W1, b1=b1, W2=W2, b2=b2,
-                lr=0.1)  # fmt: skip
+                lr=0.1)
 
 
 def _k2(rng: np.random.Generator) -> dict[str, Any]:
@@ -211,7 +211,7 @@ def _k2(rng: np.random.Generator) -> dict[str, Any]:
     W1, b1 = _layer(rng, D, H, 0.5)
     W2, b2 = _layer(rng, H, K, 0.5)
     return dict(X=rng.uniform(0, 1, (m, D)), y=np.array([0, 1, 1, 0, 1]), W1=W1, b1=b1,
-                W2=W2, b2=b2, lr=0.1)  # fmt: skip
+                W2=W2, b2=b2, lr=0.1)
 
 
 def _full(rng: np.random.Generator) -> dict[str, Any]:
@@ -228,7 +228,7 @@ def _train0(rng: np.random.Generator) -> dict[str, Any]:
     W1, b1 = _layer(rng, D, H, 0.5)
     W2, b2 = _layer(rng, H, K, 0.5)
     return dict(X=rng.uniform(0, 1, (m, D)), y=np.array([0, 1, 2, 0, 1, 2]), W1=W1, b1=b1,
-                W2=W2, b2=b2, lr=0.5)  # fmt: skip
+                W2=W2, b2=b2, lr=0.5)
 
 
 CaseBuilder = Callable[[np.random.Generator], dict[str, Any]]
@@ -258,8 +258,11 @@ CASES: dict[str, tuple[CaseBuilder, str, tuple[str, ...]]] = {
 TRAIN_STEPS = 3
 
 
-def generate(dtype: str) -> dict[str, Case]:
+def generate(dtype: str, *, every_case: bool = False) -> dict[str, Case]:
     """All golden cases of *dtype* ("float64" or "float32"), in a fixed order.
+
+    With *every_case*, also the cases stored in the other dtype only (the full-size
+    network in float64, which the files leave out to stay small).
 
     >>> cases = generate("float64")
     >>> cases["m1"]["X"].shape, cases["m1"]["dW1"].shape
@@ -269,7 +272,7 @@ def generate(dtype: str) -> dict[str, Case]:
         raise ValueError(f"golden vectors exist for {DTYPES}, got dtype {dtype!r}")
     out: dict[str, Case] = {}
     for index, (name, (build, _, dtypes)) in enumerate(CASES.items()):
-        if dtype not in dtypes:
+        if dtype not in dtypes and not every_case:
             continue
         raw = build(np.random.default_rng([SEED, index]))
         case = complete(dtype=dtype, **raw)
@@ -281,7 +284,7 @@ def generate(dtype: str) -> dict[str, Case]:
             case = complete(
                 case["X"], case["y"], case["W1_new"], case["b1_new"], case["W2_new"],
                 case["b2_new"], float(case["lr"]), dtype,
-            )  # fmt: skip
+            )
     return out
 
 
@@ -445,7 +448,7 @@ def load_json(path: str | Path) -> dict[str, Case]:
             key: np.array(spec["data"], dtype=np.float64 if spec["dtype"].startswith("float")
                           else np.int64).astype(spec["dtype"]).reshape(spec["shape"])
             for key, spec in case["arrays"].items()
-        }  # fmt: skip
+        }
     return out
 
 
