@@ -66,6 +66,7 @@ def interrupting_engine(after: int) -> type[Engine]:
     """An Engine that sends this process a SIGINT (Ctrl-C) during its *after*-th step."""
 
     class Interrupting(Engine):
+        PER_STEP_LR = False  # one step() per step, so that a stop can fall mid-epoch
         calls = 0
 
         def step(self, X, y, lr):

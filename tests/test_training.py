@@ -136,6 +136,7 @@ def interrupting_engine(after: int) -> type[Engine]:
     """An Engine that sends this process a SIGINT (Ctrl-C) during its *after*-th step."""
 
     class Interrupting(Engine):
+        PER_STEP_LR = False  # one step() per step, so that a stop can fall mid-epoch
         calls = 0
 
         def step(self, X, y, lr):
@@ -225,6 +226,20 @@ def test_fit_through_whole_epochs_equals_fit_through_steps(monkeypatch):
     assert WholeEpochs.calls == 4
     assert same(by_steps.params, by_epochs.params)
     assert by_steps.history == by_epochs.history
+
+
+def test_the_engines_whole_epochs_equal_its_steps(monkeypatch):
+    # fit's promise that a run resumed mid-epoch (by steps) equals an uninterrupted
+    # one (by whole epochs, when the engine offers them) needs them bit-identical.
+    X, y = blobs(200)
+    a = small_fit(X, y, schedule="cosine")
+
+    class Steps(Engine):
+        PER_STEP_LR = False
+
+    monkeypatch.setattr(training, "Engine", Steps)
+    b = small_fit(X, y, schedule="cosine")
+    assert same(a.params, b.params) and a.history == b.history
 
 
 def test_whole_epochs_are_interrupted_between_epochs_and_resume_exactly(monkeypatch):
