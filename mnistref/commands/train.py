@@ -10,7 +10,8 @@ progress and the loss, evaluates eq. (21) on the test set and writes to
 * ``predictions.png``, ``loss.png``, ``confusion.png`` (with matplotlib).
 
 An existing model in ``--out`` is never replaced without ``--force``.  Ctrl-C
-stops after the current step and saves ``checkpoint.npz`` atomically;
+stops after the current step (or epoch, for minibatch runs) and saves
+``checkpoint.npz`` atomically;
 ``--resume`` continues it, and the result equals an uninterrupted run.
 
 Exit codes: 0 done, 1 bad input or divergence, 130 interrupted (checkpoint saved).
