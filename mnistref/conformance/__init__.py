@@ -1074,6 +1074,9 @@ def check(target: ModuleType | str | os.PathLike[str] | Any, *, dtype: str = "fl
     """
     if str(dtype) not in ("float64", "float32"):
         raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
+    for name, value in (("seed", seed), ("n_random", n_random)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
     dt = np.dtype(str(dtype))
     module, label = _load_target(target)
     fns = {f: getattr(module, f) for f in FUNCTIONS if callable(getattr(module, f, None))}
@@ -1192,6 +1195,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the checks; exit code 0 if all pass, 1 if any fails, 2 for a usage error."""
+    if args.seed < 0:
+        print(f"mnistref conformance: --seed must be >= 0, got {args.seed}", file=sys.stderr)
+        return 2
     try:
         # With --json, stdout carries the one JSON object and nothing the port prints.
         with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
