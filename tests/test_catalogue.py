@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import difflib
 import keyword
+import re
 
 import pytest
-from ports.catalogue import BUGS, BUGS_DIR, SEED, Bug, plant
+from ports.catalogue import BUGS, BUGS_DIR, HERE, SEED, Bug, plant
 
 CONTROLS = [b for b in BUGS if b.first_failure is None]
 
@@ -79,3 +80,10 @@ def test_runner_fails_bug_first_at_its_equation(bug: Bug) -> None:
             f"{bug.name} ({bug.title}): first failure eq. ({report.first_failure}), "
             f"expected eq. ({bug.first_failure}):\n{report.format()}"
         )
+
+
+def test_readme_porting_guide_links_every_bug() -> None:
+    readme = (HERE.parent.parent / "README.md").read_text(encoding="utf-8")
+    guide = readme.partition("## Porting guide")[2].partition("\n## ")[0]
+    linked = set(re.findall(r"\(tests/ports/bugs/(\w+)\.py\)", guide))
+    assert linked == {b.name for b in BUGS}

@@ -71,7 +71,7 @@ def _problem(
     params = Params(*(p.astype(dtype) for p in (W1, b1, W2, b2)))
     X = X.astype(dtype)
     Z1 = mnistref.forward(params, X).Z1
-    u = np.finfo(dtype).eps / 2
+    u = float(np.finfo(dtype).eps) / 2
     Z1_magnitude = np.abs(X).astype(np.float64) @ np.abs(params.W1) + np.abs(params.b1)
     near = (Z1 != 0) & (np.abs(Z1) <= 2 * _gamma(D + 1, u) * Z1_magnitude)
     assert not near.any(), "the problem has a ReLU unit within rounding of its kink"
@@ -88,7 +88,7 @@ def _relative_bound(params: Params, X: Any) -> float:
     H, K = params.W2.shape
     aA1 = np.abs(X).astype(np.float64) @ np.abs(params.W1) + np.abs(params.b1)
     z = float(np.max(aA1 @ np.abs(params.W2) + np.abs(params.b2)))
-    return 2 * (2 * z + 3) * _gamma(D + H + K + m + 12, np.finfo(X.dtype).eps / 2)
+    return 2 * (2 * z + 3) * _gamma(D + H + K + m + 12, float(np.finfo(X.dtype).eps) / 2)
 
 
 def _grad_tolerance(params: Params, X: Any, Y: Any) -> list[Any]:
