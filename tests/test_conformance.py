@@ -8,12 +8,14 @@ that equation must be the first failure in dependency order.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -53,6 +55,23 @@ def test_reference_passes(dtype: str) -> None:
     assert statuses == {"pass"}, report.format()
     # every equation (1)-(21) is checked by at least one function
     assert {r.equation for r in report.results} == set(range(1, 22))
+
+
+@settings(max_examples=3)
+@given(st.integers(0, 2**32 - 1), st.sampled_from(["float64", "float32"]))
+def test_reference_passes_for_any_seed(seed: int, dtype: str) -> None:
+    # No false alarm on other random cases (and, for init, other draws).
+    report = check("mnistref", dtype=dtype, seed=seed, n_random=10)
+    assert report.passed, report.format()
+
+
+def test_python_dash_m_entry_point(tmp_path: Any) -> None:
+    port = tmp_path / "someport.py"
+    port.write_text("def db2(dZ2):\n    return dZ2.sum(axis=0)\n")
+    done = subprocess.run([sys.executable, "-m", "mnistref.conformance", str(port)],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 1
+    assert "First failure in dependency order: Eq. (12)" in done.stdout
 
 
 def _f32_matmul(A: Any, B: Any) -> Any:
