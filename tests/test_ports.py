@@ -110,7 +110,7 @@ def _assert_grads_close(got: Any, want: Any, tol: list[Any], what: str) -> None:
         g = np.asarray(g)
         assert g.shape == w.shape and g.dtype == w.dtype, f"{what}: d{name} {g.shape} {g.dtype}"
         err = np.abs(g.astype(np.float64) - w.astype(np.float64))
-        worst = np.unravel_index(np.argmax(err - t), err.shape)
+        worst = tuple(int(i) for i in np.unravel_index(np.argmax(err - t), err.shape))
         assert (err <= t).all(), (
             f"{what}: d{name}{list(worst)} differs by {err[worst]:.3g}, bound {t[worst]:.3g}"
         )
@@ -210,6 +210,17 @@ def test_eq10_to_eq16_torch_equations_match_torch_autograd(dtype: str) -> None:
 
 
 @pytest.mark.torch
+def test_eq10_to_eq16_torch_autograd_passes_gradcheck() -> None:
+    """torch.autograd's gradient agrees with complex-step derivatives of the reference loss."""
+    pytest.importorskip("torch")
+    from mnistref.gradcheck import check_grads
+
+    port = _load(TORCH_PORT)
+    report = check_grads(lambda p, X, Y, cache: port.autograd_grads(p, X, Y))
+    assert report.passed, report.format()
+
+
+@pytest.mark.torch
 def test_eq17_to_eq20_torch_autograd_step_matches_reference() -> None:
     """One training step by torch.autograd lands where mnistref's step does."""
     pytest.importorskip("torch")
@@ -260,6 +271,16 @@ def test_eq10_to_eq16_jax_equations_match_jax_grad(dtype: str) -> None:
     _assert_grads_close(by_hand, by_grad, tol, "jax equations vs jax.grad")
     reference = mnistref.grads(params, X, Y, mnistref.forward(params, X))
     _assert_grads_close(by_grad, reference, tol, "jax.grad vs mnistref")
+
+
+@pytest.mark.jax
+def test_eq10_to_eq16_jax_grad_passes_gradcheck(jax_compilation_cache: None) -> None:
+    """jax.grad's gradient agrees with complex-step derivatives of the reference loss."""
+    from mnistref.gradcheck import check_grads
+
+    port = _load(JAX_PORT)
+    report = check_grads(lambda p, X, Y, cache: port.autograd_grads(p, X, Y))
+    assert report.passed, report.format()
 
 
 @pytest.mark.jax
