@@ -424,7 +424,8 @@ def _compare(
     where = f"[{', '.join(map(str, idx))}]" if idx else ""
     ge, gg, tol = float(ev[idx]), float(gv[idx]), float(E[idx])
     msg = (
-        f"{name}{where}: expected {_num(ge)}, got {_num(gg)}; |error| {abs(gg - ge):.3g} > "
+        f"{name}{where}: expected {_num(ge, exp.dtype)}, got {_num(gg, got.dtype)}; "
+        f"|error| {abs(gg - ge):.3g} > "
         f"tolerance {tol:.3g}, relative error {float(rel[idx]):.3g}; "
         f"{n_bad} of {diff.size} entries out of tolerance"
     )
@@ -438,8 +439,11 @@ def _compare(
     return Outcome("fail", msg, float(ratio.flat[flat]), max_rel, idx, ge, gg, tol)
 
 
-def _num(x: float) -> str:
-    return repr(x) if math.isfinite(x) else str(x)
+def _num(x: float, dtype: np.dtype[Any]) -> str:
+    """*x* with the digits that identify it in *dtype* (float32: 9 at most)."""
+    if not math.isfinite(x):
+        return str(x)
+    return str(np.float32(x)) if dtype == np.float32 else repr(x)
 
 
 def _generic_hints(g: Array, e: Array, E: Array) -> str:
@@ -1112,13 +1116,14 @@ def check(target: ModuleType | str | os.PathLike[str] | Any, *, dtype: str = "fl
                 results.append(Result(n, fname, "skip", message="not provided"))
                 continue
             results.append(_summarise(n, fname, fns[fname], rows.get((n, fname), []), specs,
-                                      dt, stored))
+                                      dt, golden, stored))
     results.sort(key=lambda r: (r.equation, _ROW_ORDER.index(r.function)))
     return Report(label, str(dt), seed, results, len(golden), len(specs))
 
 
 def _summarise(n: int, fname: str, fn: Callable[..., Any], outcomes: list[tuple[str, Outcome]],
-               specs: list[Spec], dt: np.dtype[Any], stored: set[str]) -> Result:
+               specs: list[Spec], dt: np.dtype[Any], golden: Mapping[str, Case],
+               stored: set[str]) -> Result:
     if not outcomes:
         why = "no case could be judged"
         if fname == "grads":
@@ -1156,6 +1161,9 @@ def _summarise(n: int, fname: str, fn: Callable[..., Any], outcomes: list[tuple[
     elif case in stored:
         where = f"golden case {case!r} (spec/vectors/{dt}.json)"
         lines[0] = lines[0].replace(f"case {case!r}", where, 1)
+        inputs = {a: _arg(golden[case], a) for a in _INPUTS_OF[fname]}
+        if sum(np.size(v) for v in inputs.values()) <= 80:  # small enough to read
+            lines += [f"  inputs ({dt}):"] + ["    " + ln for ln in show(inputs).splitlines()]
     elif not case.startswith("train.chained") and case != "init":
         where = f"golden case {case!r} (stored in spec/vectors/ in the other dtype only)"
         lines[0] = lines[0].replace(f"case {case!r}", where, 1)
