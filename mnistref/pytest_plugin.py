@@ -94,6 +94,9 @@ def _report(config: pytest.Config, dtype: str) -> Any:
     return cache[dtype]
 
 
+# tryfirst: the items exist before -k and -m select among the collected items, so
+# `-k eq11` runs only that row.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:

@@ -78,6 +78,12 @@ def test_plugin_failure_carries_the_report(pytester: pytest.Pytester) -> None:
     assert result.ret == pytest.ExitCode.TESTS_FAILED
 
 
+def test_plugin_items_obey_k(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(badport=BAD_PORT)
+    result = pytester.runpytest("--mnistref-impl=badport.py", "-k", "eq11-dW2")
+    result.assert_outcomes(failed=1)
+
+
 def test_plugin_is_silent_without_the_option(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_own="def test_own():\n    assert True\n")
     result = pytester.runpytest()
