@@ -44,7 +44,7 @@ DTYPES = ("float64", "float32")
 PARAMS = ("W1", "b1", "W2", "b2")
 
 
-REQUIRED_IN_CI = frozenset({"torch"})
+REQUIRED_IN_CI = frozenset({"torch", "jax"})
 """Frameworks .ci/run installs: there a missing one fails its tests instead of skipping them."""
 
 
