@@ -13,6 +13,7 @@ The composites ``init``, ``forward``, ``loss``, ``grads`` and ``update`` call
 them.  The language-neutral definition is in ``spec/``.
 """
 
+from mnistref import gradcheck
 from mnistref.equations import (
     A1,
     A2,
@@ -66,6 +67,7 @@ __all__ = [
     "db2",
     "equation",
     "forward",
+    "gradcheck",
     "grads",
     "init",
     "init_W1_b1",
