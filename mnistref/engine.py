@@ -114,6 +114,8 @@ class Engine:
         self.D, self.H = self._params.W1.shape
         self.K = self._params.W2.shape[1]
         self._rows = 0  # rows the (m, ...) buffers hold
+        self._threads_now = 0  # the BLAS thread count last set, during a call
+        self._b2_column = self._params.b2[:, None]  # a view: b2 is updated in place
         self._batch_rows = 0  # rows the gathered-batch buffers hold
         self._alloc_chunk()
 
@@ -125,8 +127,6 @@ class Engine:
         self._mask = np.empty((c, H), bool)
         self._A2T = np.empty(K * c, dt)  # (K, n) views of its first K * n entries
         self._colmax = np.empty(c, dt)
-        self._flat = np.empty(c, np.intp)  # flat indices of (label, row) in a (K, n) chunk
-        self._arange = np.arange(c, dtype=np.intp)
         self._ones = np.ones(c, dt)
         self._p = np.empty(c, dt)
         self._dW1 = np.empty((D, H), dt)  # holds alpha * dW1 of eq. (15)
@@ -148,7 +148,6 @@ class Engine:
         """Make the gathered-minibatch buffers hold *bs* rows (epochs with an order only)."""
         if bs > self._batch_rows:
             self._Xb = np.empty((bs, self.D), self.dtype)
-            self._yb = np.empty(bs, np.intp)
             self._batch_rows = bs
 
     # -- threads ------------------------------------------------------------
@@ -170,19 +169,45 @@ class Engine:
 
     # -- the step -----------------------------------------------------------
 
-    def _step(self, X: Array, y: Array, lr: float, plan: dict[str, int]) -> float:
-        """One step on validated (X, y); returns the loss before it.  Buffers hold len(y) rows."""
+    def _threads(self, n: int) -> None:
+        """Set the BLAS thread count, skipping the library call when it is already *n*."""
+        if n != self._threads_now:
+            blas.set_threads(n)
+            self._threads_now = n
+
+    def _label_index(self, y: Array, batch: int) -> Array:
+        r"""Flat indices of (label, row) in each chunk's (K, n) A2^T, for all rows at once.
+
+        Row i of a batch of *batch* rows sits in the chunk starting at
+        :math:`s = c \lfloor j / c \rfloor` (j its place in the batch, c the chunk
+        rows), which holds n rows; its entry for label :math:`y_i` is at
+        :math:`y_i n + (j - s)`.  Computed once per call instead of per chunk.
+        """
+        i = np.arange(y.shape[0], dtype=np.intp)
+        b0 = i - i % batch  # first row of the batch
+        j = i - b0
+        s = j - j % self.chunk_rows
+        n = np.minimum(self.chunk_rows, np.minimum(batch, y.shape[0] - b0) - s)
+        return y * n + (j - s)
+
+    def _step(
+        self, X: Array, flat_all: Array, lr: float, plan: dict[str, int], ptrue: Array
+    ) -> None:
+        """One step on validated X with label indices *flat* (:meth:`_label_index`).
+
+        Writes each row's true-class probability into *ptrue* (the loss is taken
+        from it afterwards).  The buffers must hold X.shape[0] rows.
+        """
         m = X.shape[0]
         W1, b1, W2, b2 = self._params
         Z1 = self._Z1[:m]
-        ptrue = self._ptrue[:m]
         scale = lr / m  # alpha / m of eq. (11)-(20), a weak scalar: keeps the dtype
 
         # Eq. (5), the product: one large GEMM.
-        blas.set_threads(plan["X@W1"])
+        self._threads(plan["X@W1"])
         np.matmul(X, W1, out=Z1)
 
-        blas.set_threads(plan["K=10"])
+        self._threads(plan["K=10"])
         c = self.chunk_rows
         ones = self._ones
         for s in range(0, m, c):
@@ -200,7 +225,7 @@ class Engine:
             # softmax's reductions over the K classes run down contiguous rows.
             A2T = self._A2T[: self.K * n].reshape(self.K, n)
             np.matmul(W2.T, A1c.T, out=A2T)
-            A2T += b2[:, None]
+            A2T += self._b2_column
             colmax = self._colmax[:n]
             np.max(A2T, axis=0, out=colmax)
             A2T -= colmax
@@ -208,9 +233,7 @@ class Engine:
             np.sum(A2T, axis=0, out=colmax)
             A2T /= colmax
             # Eq. (9): the true-class probabilities, gathered; logs taken after the loop.
-            flat = self._flat[:n]
-            np.multiply(y[s:e], n, out=flat)
-            flat += self._arange[:n]
+            flat = flat_all[s:e]
             A2flat = A2T.reshape(-1)
             p = ptrue[s:e]
             np.take(A2flat, flat, out=p, mode="clip")
@@ -242,7 +265,7 @@ class Engine:
                 self._db1 += self._db1_part
 
         # Eq. (15), times alpha: one large GEMM over the dZ1 that replaced Z1.
-        blas.set_threads(plan["X.T@dZ1"])
+        self._threads(plan["X.T@dZ1"])
         np.matmul(X.T, Z1, out=self._dW1)
 
         # Eq. (17)-(20): the steps already carry alpha.
@@ -251,10 +274,11 @@ class Engine:
         W2 -= self._dW2T.T
         b2 -= self._db2
 
-        # Eq. (9), the loss before the step, with the reference's floor at tiny.
+
+    def _log_p(self, ptrue: Array) -> None:
+        """Eq. (9)'s logs, in place, with the reference's floor at the dtype's tiny."""
         np.maximum(ptrue, np.finfo(self.dtype).tiny, out=ptrue)
         np.log(ptrue, out=ptrue)
-        return -float(ptrue.sum()) / m
 
     # -- public API ---------------------------------------------------------
 
@@ -285,13 +309,17 @@ class Engine:
         m = X.shape[0]
         self._ensure_rows(m)
         saved = self.params
-        old = blas.get_threads()
+        flat = self._label_index(y, m)
+        ptrue = self._ptrue[:m]
+        old = self._threads_now = blas.get_threads()
         try:
             # No warning per operation on overflow or NaN: _verify checks the result.
             with np.errstate(all="ignore"):
-                value = self._step(X, y, lr, self.thread_plan(m))
+                self._step(X, flat, lr, self.thread_plan(m), ptrue)
+                self._log_p(ptrue)
         finally:
-            blas.set_threads(old)
+            self._threads(old)
+        value = -float(ptrue.sum()) / m  # eq. (9), before the step
         self._verify(saved, np.array([value]), X, "step")
         return value
 
@@ -371,26 +399,32 @@ class Engine:
         if order is not None:
             self._ensure_batch(bs)
         saved = self.params
-        old = blas.get_threads()
         plan = self.thread_plan(bs)
         last_plan = self.thread_plan(n % bs) if n % bs else plan
+        # Per-row work hoisted out of the loop: labels in visiting order, their
+        # indices into A2, and the true-class probabilities of the whole epoch.
+        flat = self._label_index(y if order is None else y[order], bs)
+        ptrue = np.empty(n, self.dtype)
+        old = self._threads_now = blas.get_threads()
         try:
             with np.errstate(all="ignore"):  # _verify checks the result instead
                 for i, s in enumerate(starts):
                     e = min(s + bs, n)
                     if order is None:
-                        Xb, yb = X[s:e], y[s:e]
+                        Xb = X[s:e]
                     else:
                         # Indices were checked above; mode="clip" skips numpy's bounds
                         # buffering of take(..., out=).
-                        idx = order[s:e]
-                        Xb = np.take(X, idx, axis=0, out=self._Xb[: e - s], mode="clip")
-                        yb = np.take(y, idx, out=self._yb[: e - s], mode="clip")
-                    losses[i] = self._step(
-                        Xb, yb, rates[i], plan if e - s == bs else last_plan
+                        Xb = np.take(X, order[s:e], axis=0, out=self._Xb[: e - s], mode="clip")
+                    self._step(
+                        Xb, flat[s:e], rates[i], plan if e - s == bs else last_plan, ptrue[s:e]
                     )
+                self._log_p(ptrue)
         finally:
-            blas.set_threads(old)
+            self._threads(old)
+        for i, s in enumerate(starts):
+            # The same pairwise sum over the same values as step(): bit-identical losses.
+            losses[i] = -float(ptrue[s : s + bs].sum()) / ptrue[s : s + bs].shape[0]
         self._verify(saved, losses, X, "epoch")
         return losses
 
