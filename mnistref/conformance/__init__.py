@@ -1105,6 +1105,12 @@ def check(target: ModuleType | str | os.PathLike[str] | Any, *, dtype: str = "fl
             add(fname, cname, _check_case(fname, fn, c, dt))
         for spec, c in randoms:
             add(fname, f"random #{spec.index}", _check_case(fname, fn, c, dt))
+        if fname == "grads":
+            # Every row of a golden case alone is an m = 1 case, where grads' internal
+            # eq. (10), (13), (14) can be read off (relu_zero's rows hold Z1 = 0).
+            for cname, c in golden.items():
+                for i in range(c["X"].shape[0] if c["X"].shape[0] > 1 else 0):
+                    add(fname, f"{cname}.row{i}", _check_grads(fn, _row_case(c, i, dt), dt)[0])
     if any(f in fns for f in ("forward", "loss", "grads", "update")):
         for fname, cname, checks in _chain(fns, golden["train.step0"], dt):
             add(fname, cname, checks)
@@ -1119,6 +1125,12 @@ def check(target: ModuleType | str | os.PathLike[str] | Any, *, dtype: str = "fl
                                       dt, golden, stored))
     results.sort(key=lambda r: (r.equation, _ROW_ORDER.index(r.function)))
     return Report(label, str(dt), seed, results, len(golden), len(specs))
+
+
+def _row_case(c: Case, i: int, dt: np.dtype[Any]) -> Case:
+    """Row *i* of case *c* as a case of its own (m = 1), computed by the reference."""
+    return complete(c["X"][i : i + 1], c["y"][i : i + 1], c["W1"], c["b1"], c["W2"], c["b2"],
+                    float(c["lr"]), str(dt))
 
 
 def _summarise(n: int, fname: str, fn: Callable[..., Any], outcomes: list[tuple[str, Outcome]],
@@ -1163,6 +1175,14 @@ def _summarise(n: int, fname: str, fn: Callable[..., Any], outcomes: list[tuple[
         lines[0] = lines[0].replace(f"case {case!r}", where, 1)
         inputs = {a: _arg(golden[case], a) for a in _INPUTS_OF[fname]}
         if sum(np.size(v) for v in inputs.values()) <= 80:  # small enough to read
+            lines += [f"  inputs ({dt}):"] + ["    " + ln for ln in show(inputs).splitlines()]
+    elif ".row" in case and case.split(".row")[0] in golden:
+        base, i = case.split(".row")[0], int(case.split(".row")[1])
+        where = f"row {i} of golden case {base!r} alone (m = 1; spec/vectors/{dt}.json)"
+        lines[0] = lines[0].replace(f"case {case!r}", where, 1)
+        row = _row_case(golden[base], i, dt)
+        inputs = {a: _arg(row, a) for a in _INPUTS_OF[fname]}
+        if sum(np.size(v) for v in inputs.values()) <= 120:  # small enough to read
             lines += [f"  inputs ({dt}):"] + ["    " + ln for ln in show(inputs).splitlines()]
     elif not case.startswith("train.chained") and case != "init":
         where = f"golden case {case!r} (stored in spec/vectors/ in the other dtype only)"
