@@ -229,8 +229,10 @@ def _rounds(
 
 
 def _row(
-    op: str, shape: str, dtype: Any, threads: str, seconds: float, flops: int, peak: float
+    op: str, shape: str, dtype: Any, threads: str, samples: Sequence[float], flops: int,
+    peak: float,
 ) -> dict[str, Any]:
+    seconds = statistics.median(samples)
     rate = flops / seconds / 1e9 if seconds > 0 else float("nan")
     return {
         "op": op,
@@ -238,14 +240,26 @@ def _row(
         "dtype": np.dtype(dtype).name,
         "threads": threads,
         "seconds": seconds,
+        "best": min(samples),
         "flops": flops,
         "gflops": rate,
         "pct_peak": 100 * rate / peak if peak else float("nan"),
     }
 
 
-def _median_ratio(num: Sequence[float], den: Sequence[float], scale: float = 1.0) -> float:
-    return statistics.median(a / (b * scale) for a, b in zip(num, den, strict=True))
+def _ratio(
+    what: str, dtype: Any, threads: str, num: Sequence[float], den: Sequence[float],
+    scale: float = 1.0,
+) -> dict[str, Any]:
+    """Median over rounds of num/den (paired in time), and best over best as a cross-check."""
+    return {
+        "what": what,
+        "dtype": np.dtype(dtype).name,
+        "threads": threads,
+        "value": statistics.median(a / (b * scale) for a, b in zip(num, den, strict=True)),
+        "best_ratio": min(num) / (min(den) * scale),
+        "target": TARGETS.get(what),
+    }
 
 
 def measure_memory(m: int = M_FULL, dtype: Any = np.float32, steps: int = 2) -> dict[str, Any]:
@@ -331,6 +345,7 @@ def run(
         "torch": tv,
         "load_start": list(os.getloadavg()),
         "rows_full": rows,
+        "note": "seconds = median over rounds, best = fastest round; GFLOP/s from the median",
         "batch": batch,
         "repeat": repeat,
         "quick": quick,
@@ -373,28 +388,17 @@ def run(
             for g, (a, b, c) in shapes.items():
                 n = label if th is not None else str(blas.threads_for(a, b, c))
                 report["rows"].append(
-                    _row(g, f"({a},{b})@({b},{c})", dt, n, statistics.median(full[g]),
-                         blas.gemm_flops(a, b, c), peak)
+                    _row(g, f"({a},{b})@({b},{c})", dt, n, full[g], blas.gemm_flops(a, b, c),
+                         peak)
                 )
             sf = step_flops(rows)
             report["rows"].append(
-                _row("GEMM floor (5 GEMMs)", f"m={rows}", dt, label, statistics.median(floor),
-                     sf, peak)
+                _row("GEMM floor (5 GEMMs)", f"m={rows}", dt, label, floor, sf, peak)
             )
             for name in ("engine step", "numpy step", "torch step"):
                 if name in full:
-                    report["rows"].append(
-                        _row(name, f"m={rows}", dt, label, statistics.median(full[name]), sf, peak)
-                    )
-                    report["ratios"].append(
-                        {
-                            "what": f"{name} / floor",
-                            "dtype": dt.name,
-                            "threads": label,
-                            "value": _median_ratio(full[name], floor),
-                            "target": TARGETS.get(f"{name} / floor"),
-                        }
-                    )
+                    report["rows"].append(_row(name, f"m={rows}", dt, label, full[name], sf, peak))
+                    report["ratios"].append(_ratio(f"{name} / floor", dt, label, full[name], floor))
 
             # Minibatch epoch: floor = the five GEMMs at `batch` rows, times rows / batch.
             # --quick times a quarter epoch: the per-step ratios are the same.
@@ -416,28 +420,21 @@ def run(
             for g, (a, b, c) in gemm_shapes(batch).items():
                 n = label if th is not None else str(blas.threads_for(a, b, c))
                 report["rows"].append(
-                    _row(g, f"({a},{b})@({b},{c})", dt, n, statistics.median(mb[f"{g} [b]"]),
+                    _row(g, f"({a},{b})@({b},{c})", dt, n, mb[f"{g} [b]"],
                          blas.gemm_flops(a, b, c), peak)
                 )
             ef = int(step_flops(batch) * per_epoch)
             report["rows"].append(
                 _row("GEMM floor epoch", f"{rows_e}/{batch}", dt, label,
-                     statistics.median(floor_b) * per_epoch, ef, peak)
+                     [t * per_epoch for t in floor_b], ef, peak)
             )
             for name in ("engine epoch", "numpy epoch", "torch epoch"):
                 if name in mb:
                     report["rows"].append(
-                        _row(name, f"{rows_e}/{batch}", dt, label, statistics.median(mb[name]), ef,
-                             peak)
+                        _row(name, f"{rows_e}/{batch}", dt, label, mb[name], ef, peak)
                     )
                     report["ratios"].append(
-                        {
-                            "what": f"{name} / floor",
-                            "dtype": dt.name,
-                            "threads": label,
-                            "value": _median_ratio(mb[name], floor_b, per_epoch),
-                            "target": TARGETS.get(f"{name} / floor"),
-                        }
+                        _ratio(f"{name} / floor", dt, label, mb[name], floor_b, per_epoch)
                     )
             del eng, tor, fns, full, mb
     if with_memory:
@@ -475,12 +472,12 @@ def format_report(report: dict[str, Any]) -> str:
         + ", ".join(f"{k} {v:.1f} GFLOP/s" for k, v in report["square_gemm"].items()),
         "",
     ]
-    head = ("op", "shape", "dtype", "thr", "median", "GFLOP/s", "% peak")
+    head = ("op", "shape", "dtype", "thr", "median", "best", "GFLOP/s", "% peak")
     table = [head]
     for r in report["rows"]:
         table.append(
             (r["op"], r["shape"], r["dtype"], r["threads"], _fmt_time(r["seconds"]),
-             f"{r['gflops']:.1f}", f"{r['pct_peak']:.0f}")
+             _fmt_time(r["best"]), f"{r['gflops']:.1f}", f"{r['pct_peak']:.0f}")
         )
     widths = [max(len(row[i]) for row in table) for i in range(len(head))]
     for i, row in enumerate(table):
@@ -490,15 +487,19 @@ def format_report(report: dict[str, Any]) -> str:
         )
         if i == 0:
             lines.append("  ".join("-" * w for w in widths))
-    lines += ["", "ratios to the GEMM floor measured in the same rounds (median over rounds):"]
+    lines += [
+        "",
+        "ratios to the GEMM floor measured in the same rounds "
+        "(median over rounds; best time over best time in brackets):",
+    ]
     for q in report["ratios"]:
         target = q.get("target")
         verdict = ""
         if target is not None:
             verdict = f"  (target <= {target:.2f}: {'met' if q['value'] <= target else 'NOT met'})"
         lines.append(
-            f"  {q['what']:<22} {q['dtype']:<8} threads {q['threads']:<4} {q['value']:6.3f}x"
-            + verdict
+            f"  {q['what']:<22} {q['dtype']:<8} threads {q['threads']:<4} {q['value']:6.3f}x "
+            f"[{q['best_ratio']:6.3f}x]" + verdict
         )
     mem = report.get("memory")
     if mem:
