@@ -311,6 +311,24 @@ def test_a_function_that_raises_is_an_error_row_not_a_crash() -> None:
     assert report.first_failure == 13
 
 
+def test_eq1_nan_weights_fail_rather_than_slip_past_the_tests() -> None:
+    def init(rng: Any, n_in: int = 784, n_hidden: int = 128, n_out: int = 10, **kw: Any) -> Any:
+        p = mnistref.init(rng, n_in, n_hidden, n_out, **kw)
+        W1 = p.W1.copy()
+        W1.flat[7] = np.nan
+        return p._replace(W1=W1)
+
+    r = row(check(only(init=init)), 1, "init")
+    assert r.status == "fail" and "non-finite" in r.message
+
+
+def test_a_port_calling_sys_exit_is_an_error_row() -> None:
+    def db2(dZ2: Any) -> Any:
+        raise SystemExit(3)
+
+    assert row(check(only(db2=db2), n_random=1), 12, "db2").status == "error"
+
+
 def test_writing_into_an_argument_fails() -> None:
     def update(params: Any, grads: Any, lr: float) -> Any:
         for p, g in zip(params, grads, strict=True):

@@ -269,7 +269,7 @@ def _call(fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]
             # reported with the equation and index instead.
             warnings.simplefilter("ignore", RuntimeWarning)
             out = fn(*copies, **(kwargs or {}))
-    except Exception as e:  # the port's failure is a result, never a crash of the runner
+    except (Exception, SystemExit) as e:  # the port's failure is a result, not the runner's
         return None, _raised(e)
     for pos, (before, after) in enumerate(zip(args, copies, strict=True)):
         for name, b, a in _leaves(pos, before, after):
@@ -294,7 +294,7 @@ _SYMBOL_EQ = {
 _LIBRARY_DIRS = ("/numpy/", "/torch/", "/jax/", "/jaxlib/", "/mnistref/conformance/")
 
 
-def _raised(e: Exception) -> _Raised:
+def _raised(e: BaseException) -> _Raised:
     """The message for a port's exception, naming the port's line and, where the
     function or the assigned variable is a paper symbol, its equation."""
     frames = [f for f in traceback.extract_tb(e.__traceback__)
@@ -830,6 +830,9 @@ def _weight_stats(name: str, W: Array, std: float = 0.1) -> str:
     from scipy import stats
 
     w = W.astype(np.float64).ravel()
+    if not np.isfinite(w).all():
+        i = int(np.argmax(~np.isfinite(w)))
+        return f"{name} holds non-finite values, the first at flat index {i}: {w[i]}"
     n = w.size
     mean, s = float(w.mean()), float(w.std(ddof=1))
     z = mean / (std / math.sqrt(n))
