@@ -889,10 +889,10 @@ def _check_layer(n: int, call: Callable[[int, int, int], Any], sizes: tuple[int,
         other = _to_numpy(call(seed + 1, *sizes)[0])
     except Exception as e:
         return Outcome("error", f"{label}: raised {type(e).__name__}: {e}")
-    if not np.array_equal(first, again):
+    if not np.array_equal(first, again, equal_nan=True):
         return Outcome("fail", f"{label}: two calls with seed {seed} gave different {wn} "
                                "(the seed must fix the draw)")
-    if np.array_equal(first, other):
+    if np.array_equal(first, other, equal_nan=True):
         return Outcome("fail", f"{label}: seeds {seed} and {seed + 1} gave the same {wn} "
                                "(the seed is ignored)")
     problem = _weight_stats(wn, first)
