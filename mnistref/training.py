@@ -496,7 +496,7 @@ def fit(
                     raise TrainingInterrupted(_snapshot(engine, state))
                 rates = [rate(lr, epoch * n_steps + i, T) for i in range(n_steps)]
                 try:
-                    losses = engine.epoch(X, y, bs, np.array(rates), order)  # type: ignore[arg-type]
+                    losses = engine.epoch(X, y, bs, np.array(rates), order)
                 except ValueError as e:
                     raise _engine_error(e, engine, epoch, 0, n_steps, rates[0], state) from None
                 for i, value in enumerate(losses):
