@@ -46,6 +46,10 @@ from mnistref.network import Params
 
 Array = NDArray[Any]
 
+class NonFiniteError(ValueError):
+    """Finite inputs produced a non-finite loss or parameter (divergence); rolled back."""
+
+
 CHUNK_ROWS = 512
 """Rows per chunk of the in-cache part of a step.
 
@@ -539,7 +543,7 @@ class Engine:
                 f"Engine.{where}: X has {int(bad.sum())} non-finite value(s) (NaN or inf), "
                 f"the first at index {first}: {X[first]!r}; the parameters are unchanged"
             )
-        raise ValueError(
+        raise NonFiniteError(
             f"Engine.{where}: the step produced non-finite values from finite inputs "
             "(the learning rate is probably too large); the parameters are unchanged"
         )
