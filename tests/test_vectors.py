@@ -63,9 +63,18 @@ def test_regenerated_vectors_equal_the_committed_ones(
                 case, key)  # fmt: skip
 
 
-def test_regenerated_files_are_byte_identical_here() -> None:
-    # ... and on the machine that generated them (this one, with the same BLAS) the
-    # files are byte for byte what the generator writes, manifest included.
+def test_regenerated_files_are_byte_identical_here(
+    generated: dict[str, dict[str, dict[str, np.ndarray]]],
+) -> None:
+    # ... and where the BLAS rounds as on the generating machine, the files are byte
+    # for byte what the generator writes, manifest included.
+    for dtype in vectors.DTYPES:
+        committed = vectors.load_npz(SPEC / f"{dtype}.npz")
+        differ = [f"{c}/{k}" for c, arrays in generated[dtype].items() for k, a in arrays.items()
+                  if a.tobytes() != committed[c][k].tobytes()]
+        if differ:
+            pytest.skip(f"this BLAS rounds {len(differ)} {dtype} outputs differently (e.g. "
+                        f"{differ[0]}); they agree within tolerance, tested above")
     files = vectors.build_files((SPEC / "README.md").read_bytes())
     for name, data in files.items():
         assert (SPEC / name).read_bytes() == data, name
