@@ -46,7 +46,7 @@ from numpy.typing import DTypeLike, NDArray
 
 from mnistref import _checks, network
 from mnistref import equations as eq
-from mnistref.engine import Engine
+from mnistref.engine import Engine, NonFiniteError
 from mnistref.network import Params
 
 Array = NDArray[Any]
@@ -547,10 +547,10 @@ def _engine_error(
     """A DivergenceError if the engine refused non-finite values, else *e* itself.
 
     fit checked its inputs before the first step, so non-finite values can only
-    come from the parameters.  Engines name them: the reference refuses a
-    non-finite W1 in eq. (5), the fast engine rolls a non-finite step back.
+    come from the parameters: the engine rolls such a step back and raises
+    :class:`~mnistref.engine.NonFiniteError`.
     """
-    if "non-finite" in str(e) or not _finite(engine.params):
+    if isinstance(e, NonFiniteError) or not _finite(engine.params):
         return _diverged(epoch, step, n_steps, alpha, state, str(e))
     return e
 
