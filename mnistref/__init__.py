@@ -40,6 +40,7 @@ from mnistref.equations import (
 )
 from mnistref.network import Cache, Grads, Params, forward, grads, init, one_hot, predict, update
 from mnistref.registry import EQUATIONS, Equation, equation
+from mnistref.training import FitResult, fit
 
 __version__ = "0.1.0"
 
@@ -55,6 +56,7 @@ __all__ = [
     "Z2",
     "Cache",
     "Equation",
+    "FitResult",
     "Grads",
     "Params",
     "accuracy",
@@ -66,6 +68,7 @@ __all__ = [
     "db1",
     "db2",
     "equation",
+    "fit",
     "forward",
     "gradcheck",
     "grads",
