@@ -365,7 +365,7 @@ def run(
             label = "auto" if th is None else str(th)
             say(f"{dt.name}, threads {label}: square GEMM")
             peak = blas.gemm_rate(
-                1024 if quick else 2048, dtype=dt, threads=ncpu if th is None else th, repeat=3
+                1024 if quick else 2048, dtype=dt, threads=ncpu if th is None else th, repeat=5
             )
             report["square_gemm"][f"{dt.name}/{label}"] = peak
 
