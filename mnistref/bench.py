@@ -512,6 +512,46 @@ def format_report(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def format_markdown(report: dict[str, Any]) -> str:
+    """The README's table: per dtype and thread setting, each step and epoch as time and ratio."""
+    times = {(r["op"], r["dtype"], r["threads"]): r["seconds"] for r in report["rows"]}
+    ratios = {(q["what"], q["dtype"], q["threads"]): q["value"] for q in report["ratios"]}
+    configs = list(dict.fromkeys((q["dtype"], q["threads"]) for q in report["ratios"]))
+    names = [("engine", "engine"), ("numpy", "NumPy tutorial"), ("torch", "PyTorch eager")]
+    head = ["dtype", "threads", "floor step"] + [f"{n} step" for _, n in names]
+    head += ["floor epoch"] + [f"{n} epoch" for _, n in names]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for dt, th in configs:
+        cells = [dt, th]
+        for kind, floor in (("step", "GEMM floor (5 GEMMs)"), ("epoch", "GEMM floor epoch")):
+            cells.append(_fmt_time(times[(floor, dt, th)]))
+            for key, _ in names:
+                t = times.get((f"{key} {kind}", dt, th))
+                q = ratios.get((f"{key} {kind} / floor", dt, th))
+                cells.append("-" if t is None or q is None else f"{_fmt_time(t)} ({q:.2f}x)")
+        lines.append("| " + " | ".join(cells) + " |")
+    prov = report["provenance"]
+    lines += [
+        "",
+        f"BLAS: {blas.describe(prov)}; PyTorch {report.get('torch') or 'not installed'}; "
+        f"m = {report['rows_full']}, batch {report['batch']}, {report['repeat']} rounds, "
+        "median times, ratios = median over rounds of time / GEMM floor of the same round.",
+        "Load average (1 min) at start / end: "
+        f"{report['load_start'][0]:.2f} / {report.get('load_end', [float('nan')])[0]:.2f}.",
+        "Square-GEMM rate: "
+        + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in report["square_gemm"].items())
+        + ".",
+    ]
+    mem = report.get("memory")
+    if mem:
+        lines.append(
+            f"Peak traced memory of full-batch {mem['dtype']} training on {mem['rows']} rows "
+            f"(X included): {mem['peak_bytes'] / 2**20:.0f} MiB = "
+            f"{mem['peak_over_baseline']:.2f}x X plus the step's activations."
+        )
+    return "\n".join(lines)
+
+
 def _key(r: dict[str, Any]) -> tuple[str, str, str, str]:
     return (r["op"], r["shape"], r["dtype"], r["threads"])
 

@@ -59,6 +59,10 @@ def test_report_text_and_json_round_trip(tiny_report: dict[str, Any], tmp_path: 
     bench.save(tiny_report, path)
     again = bench.load(path)
     assert again["rows"] == json.loads(json.dumps(tiny_report["rows"]))
+    md = bench.format_markdown(again).splitlines()
+    assert md[0].startswith("| dtype | threads | floor step | engine step")
+    assert len(md[2].split("|")) == len(md[0].split("|"))  # the rows fill every column
+    assert any(line.startswith("| float32 | 1 |") for line in md)
     cmp = bench.format_compare(again, again, ("a.json", "b.json"))
     assert "b.json/a.json" in cmp and "1.000" in cmp
 

@@ -95,6 +95,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", metavar="FILE", type=Path, help="also save the report as JSON")
     parser.add_argument(
+        "--markdown",
+        action="store_true",
+        help="print the summary as a Markdown table (the README's), after the text report; "
+        "with --compare FILE FILE, print each file's table",
+    )
+    parser.add_argument(
         "--compare",
         nargs=2,
         metavar=("A.json", "B.json"),
@@ -113,6 +119,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"mnistref bench: {e}", file=sys.stderr)
             return 2
         print(bench.format_compare(a, b, (args.compare[0].name, args.compare[1].name)))
+        if args.markdown:
+            for path, rep in zip(args.compare, (a, b), strict=True):
+                print(f"\n{path.name}:\n\n{bench.format_markdown(rep)}")
         return 0
     if args.json is not None and not args.json.parent.is_dir():
         print(f"mnistref bench: cannot write {args.json}: no directory {args.json.parent}",
@@ -130,6 +139,8 @@ def run(args: argparse.Namespace) -> int:
         progress=lambda msg: print(f"... {msg}", file=sys.stderr, flush=True),
     )
     print(bench.format_report(report))
+    if args.markdown:
+        print("\n" + bench.format_markdown(report))
     if args.json is not None:
         bench.save(report, args.json)
         print(f"\nsaved {args.json}", file=sys.stderr)
