@@ -35,6 +35,7 @@ import contextlib
 import importlib
 import importlib.util
 import json
+import linecache
 import math
 import os
 import re
@@ -291,14 +292,29 @@ _SYMBOL_EQ = {
     "relu_prime": 14, "dW1": 15, "db1": 16, "update_W1": 17, "W1": 17, "update_b1": 18,
     "b1": 18, "update_W2": 19, "W2": 19, "update_b2": 20, "b2": 20, "accuracy": 21,
 }
-_LIBRARY_DIRS = ("/numpy/", "/torch/", "/jax/", "/jaxlib/", "/mnistref/conformance/")
+_LIBRARIES = ("numpy", "scipy", "torch", "jax", "jaxlib")
+
+
+def _library_roots() -> tuple[str, ...]:
+    """Directories of the array libraries a port calls into, and of this runner: their
+    frames are skipped when looking for the port's line.  Taken from the imported
+    packages themselves, so that a port living in a directory named ``jax/`` or
+    ``numpy/`` is not mistaken for the library (which would change its verdict)."""
+    roots = [os.path.dirname(os.path.abspath(__file__))]
+    for name in _LIBRARIES:
+        mod = sys.modules.get(name)
+        where = getattr(mod, "__file__", None)
+        if where:
+            roots.append(os.path.dirname(os.path.abspath(where)))
+    return tuple(os.path.join(r, "") for r in roots)
 
 
 def _raised(e: BaseException) -> _Raised:
     """The message for a port's exception, naming the port's line and, where the
     function or the assigned variable is a paper symbol, its equation."""
+    roots = _library_roots()
     frames = [f for f in traceback.extract_tb(e.__traceback__)
-              if not any(d in f.filename.replace(os.sep, "/") for d in _LIBRARY_DIRS)]
+              if not os.path.abspath(f.filename).startswith(roots)]
     text = f"raised {type(e).__name__}: {e}"
     blame = None
     for f in reversed(frames):
@@ -504,7 +520,7 @@ def _bound_for(fname: str, c: Case, dt: np.dtype[Any]) -> tuple[Array, Array]:
         "A2": lambda: bounds.softmax(c["Z2"], c["A2"], dt),
         "Z1": lambda: bounds.affine(c["X"], c["W1"], c["b1"], dt),
         "Z2": lambda: bounds.affine(c["A1"], c["W2"], c["b2"], dt),
-        "loss": lambda: bounds.loss(c["Y"], c["A2"], dt),
+        "loss": lambda: bounds.loss(c["Y"], c["A2"], dt, c["Z2"]),
         "dZ2": lambda: bounds.dZ2(c["A2"], c["Y"], dt),
         "dW2": lambda: bounds.mean_product(c["A1"], c["dZ2"], dt),
         "db2": lambda: bounds.mean_rows(c["dZ2"], dt),
@@ -636,7 +652,7 @@ def _check_grads(fn: Callable[..., Any], c: Case, dt: np.dtype[Any], params: Any
         parts = _unpack(out, ("dW1", "db1", "dW2", "db2"), ("W1", "b1", "W2", "b2"))
     except TypeError as e:
         return _fail_all(eqs, f"grads(params, X, Y, cache) {e}"), None
-    B = bounds.grads_chain(c["X"], c["Y"], c["A1"], c["A2"], c["Z1"], c["W2"], dt)
+    B = bounds.grads_chain(c["X"], c["Y"], c["A1"], c["A2"], c["Z1"], c["W2"], c["Z2"], dt)
     names = ("dW1", "db1", "dW2", "db2")
     hint = (
         "grads does not return dZ2 (10), dA1 (13) or dZ1 (14): an error found here may "
@@ -675,7 +691,7 @@ def _infer_grads(c: Case, parts: Sequence[Any], dt: np.dtype[Any]) -> Checks:
         D2 = db2p[None, :]
         dZ2_own = D2
         o = _compare("dZ2 (read off db2, which equals dZ2 at m = 1)", D2, c["dZ2"],
-                     bounds.dZ2(c["A2"], c["Y"], dt), dt)
+                     bounds.grads_dZ2(c["A2"], c["Y"], c["Z2"], dt), dt)
         res.append((10, o))
     if dW1p is None or db1p is None:
         return res
@@ -1035,15 +1051,21 @@ def _load_target(target: Any) -> tuple[Any, str]:
         if spec is None or spec.loader is None:
             raise TargetError(f"cannot import {text} as a Python module")
         module = importlib.util.module_from_spec(spec)
+        try:
+            source = path.read_bytes()
+            code = compile(source, str(path), "exec", dont_inherit=True)
+        except (OSError, SyntaxError, ValueError) as e:
+            raise TargetError(f"importing {text} raised {_one_line(e)}") from e
+        _pin_source(str(path), source)
         # Registered before it runs, as an import would: dataclasses and pickling in the
         # port look their module up in sys.modules.
         sys.modules[name] = module
         sys.path.insert(0, str(path.parent))  # so the port can import its own siblings
         try:
-            spec.loader.exec_module(module)
-        except Exception as e:
+            exec(code, module.__dict__)
+        except (Exception, SystemExit) as e:
             del sys.modules[name]
-            raise TargetError(f"importing {text} raised {type(e).__name__}: {e}") from e
+            raise TargetError(f"importing {text} raised {_one_line(e)}") from e
         finally:
             sys.path.remove(str(path.parent))
         return module, str(path)
@@ -1053,9 +1075,30 @@ def _load_target(target: Any) -> tuple[Any, str]:
         if e.name and text.startswith(e.name):
             raise TargetError(f"no module named {text!r} (give a module name or a path to a "
                               ".py file)") from e
-        raise TargetError(f"importing {text} raised ModuleNotFoundError: {e}") from e
-    except Exception as e:
-        raise TargetError(f"importing {text} raised {type(e).__name__}: {e}") from e
+        raise TargetError(f"importing {text} raised {_one_line(e)}") from e
+    except (Exception, SystemExit) as e:
+        raise TargetError(f"importing {text} raised {_one_line(e)}") from e
+
+
+def _one_line(e: BaseException) -> str:
+    """``Type: message`` on one line (the CLI prints a usage error as one line)."""
+    return " ".join(f"{type(e).__name__}: {e}".split())
+
+
+def _pin_source(filename: str, source: bytes) -> None:
+    """Serve *source* as *filename*'s lines to tracebacks.
+
+    The equation an exception is filed under is read off the port's line that raised
+    (``b1 = ...`` is eq. (18)).  Tracebacks read lines from disk when they are
+    formatted, so a file rewritten while the runner runs (a regenerated port, an
+    editor's save) would change the verdict; the lines compiled are the lines read.
+    An entry without a modification time is one ``linecache.checkcache`` keeps.
+    """
+    text = source.decode("utf-8", errors="replace")
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    linecache.cache[filename] = (len(text), None, lines, filename)
 
 
 def check(target: ModuleType | str | os.PathLike[str] | Any, *, dtype: str = "float64",
@@ -1086,6 +1129,14 @@ def check(target: ModuleType | str | os.PathLike[str] | Any, *, dtype: str = "fl
             raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
     dt = np.dtype(str(dtype))
     module, label = _load_target(target)
+    where = getattr(module, "__file__", None)
+    pinned = linecache.cache.get(where, ()) if isinstance(where, str) else ()
+    if isinstance(where, str) and where.endswith(".py") and not (
+        len(pinned) == 4 and pinned[1] is None
+    ):
+        # A module imported before (or by name): its lines as of now, for the whole run.
+        with contextlib.suppress(OSError):
+            _pin_source(where, Path(where).read_bytes())
     fns = {f: getattr(module, f) for f in FUNCTIONS if callable(getattr(module, f, None))}
     if not fns:
         raise TargetError(f"{label} provides none of the functions the runner checks: "

@@ -22,6 +22,7 @@ used for relative errors, both of the output's shape.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -62,36 +63,111 @@ def affine(A: Any, W: Any, b: Any, dtype: np.dtype[Any]) -> tuple[Array, Array]:
     return 2.0 * (n + 2) * u * S + 2.0 * tiny, S
 
 
-def softmax(Z: Any, expected: Any, dtype: np.dtype[Any]) -> tuple[Array, Array]:
-    r"""Eq. (4) and (8), relative to each entry.
+LIBM_ULPS = 4
+"""Error allowed for each ``exp`` and ``log`` a softmax or a loss evaluates, in ulps
+(one ulp is up to 2u relative).  glibc's and Sleef's (PyTorch's) are within 1 ulp; 4
+leaves room for vectorised float32 paths and XLA's own approximations, and costs
+little: it adds a constant number of u to a bound, never a multiple of the data."""
 
-    ``exp(z_i - c)`` carries the rounding of the subtraction, :math:`u |z_i - c|`,
-    plus one ulp of ``exp``; the sum of K terms adds :math:`(K - 1) u`, the
-    division :math:`u`: :math:`u (|z_i - c| + K + 4)` in all, relative.  The factor
-    4 (rather than 2 for two sides) admits ports that take the maximum differently or
-    go through log-sum-exp.
+
+def _lib(K: int) -> tuple[float, float]:
+    r"""``(l, s)`` in units of u: the relative error of one exp or log (2 LIBM_ULPS),
+    and that of the row sum :math:`s = \sum_j e^{z_j - c}`.
+
+    Each term of the sum carries its exponent's error :math:`u|z_j - c|` and one exp;
+    as :math:`|t| e^{-|t|} \le 1/e` and the sum is at least 1 (its largest term is
+    :math:`e^0`), the exponent errors weigh at most :math:`(K - 1)/e`, and K - 1
+    additions add K - 1: :math:`(K - 1)/e + l + K - 1 \le 1.4 K + l - 1`.
     """
-    u, tiny = units(dtype)
-    Z, A = _f(Z), _f(expected)
+    lib = 2.0 * LIBM_ULPS
+    return lib, 1.4 * K + lib - 1.0
+
+
+def softmax_sides(Z: Any, dtype: np.dtype[Any]) -> tuple[Array, Array]:
+    r"""The two sides of eq. (4)'s bound, in the exponent: ``(R, P)``.
+
+    A computed probability is :math:`p_i e^{\delta}` with :math:`|\delta| \le` the
+    budget returned here, for the reference, ``R``, and for any of the backward-stable
+    formulations a port uses, ``P`` (``c = max z``, :math:`\ell = \log s`):
+
+    * ``exp(z - c) / s`` (the reference, NumPy, SciPy, JAX, ``torch.softmax``):
+      :math:`u|z_i - c|` from the subtraction, one exp, the sum's ``s`` and the
+      division (two roundings if by a reciprocal).
+    * ``exp((z - c) - log s)`` (``exp(log_softmax)``): the subtraction's
+      :math:`u|z_i - c|` twice (forming :math:`z_i - c`, then subtracting
+      :math:`\ell \le \log K`), :math:`l u \log K` from the log, ``s`` and one exp.
+    * ``exp(z - (c + log s))`` (``exp(z - logsumexp(z))``): rounding
+      :math:`c + \ell` costs :math:`u(|c| + \log K)`, subtracting it from
+      :math:`z_i` :math:`u(|z_i - c| + \log K)`, plus the log, ``s`` and one exp.
+
+    The third is the only one whose error grows with :math:`|\max z|` rather than
+    with :math:`|z_i - c|`: it is what softmax's condition number allows (a relative
+    perturbation u of the logits moves :math:`\log p_i` by up to :math:`u(|z_i| +
+    \max_j |z_j|)`), so every backward-stable softmax is admitted; an unshifted
+    ``exp(z)`` overflows and a float32 computation errs by :math:`10^8` u, which no
+    such term covers.  Upper envelope of the three:
+
+    .. math::
+
+        R = u(|z_i - c| + s + l + 1), \qquad
+        P = u(2|z_i - c| + |c| + (l + 2)\log K + s + l + 2)
+    """
+    u, _ = units(dtype)
+    Z = _f(Z)
     K = Z.shape[-1]
+    lib, s = _lib(K)
     c = Z.max(axis=-1, keepdims=True)
-    rel = 4.0 * u * (np.abs(Z - c) + K + 4)
-    return rel * A + 2.0 * tiny, A
+    d = np.abs(Z - c)
+    R = u * (d + s + lib + 1.0)
+    P = u * (2.0 * d + np.abs(c) + (lib + 2.0) * math.log(K) + s + lib + 2.0)
+    return R, P
 
 
-def loss(Y: Any, A2: Any, dtype: np.dtype[Any]) -> tuple[Array, Array]:
+def softmax(Z: Any, expected: Any, dtype: np.dtype[Any]) -> tuple[Array, Array]:
+    r"""Eq. (4) and (8), relative to each entry: :math:`|\hat p - \tilde p| \le
+    \tilde p\,(e^{R + P} - 1)` for the reference's :math:`\tilde p = p e^{\beta}`,
+    :math:`|\beta| \le R`, and a port's :math:`\hat p = p e^{\alpha}`,
+    :math:`|\alpha| \le P` (:func:`softmax_sides`); ``expm1`` keeps the bound rigorous
+    where u|max z| is not small (float32 logits of 1e5)."""
+    _, tiny = units(dtype)
+    A = _f(expected)
+    R, P = softmax_sides(Z, dtype)
+    return A * np.expm1(R + P) + 2.0 * tiny, A
+
+
+def loss(Y: Any, A2: Any, dtype: np.dtype[Any], Z2: Any = None) -> tuple[Array, Array]:
     r"""Eq. (9): :math:`-\frac1m \sum_i \log p_i`, with :math:`p_i` capped below at tiny.
 
-    Each :math:`\log p_i` is within two ulps relative (one for ``log``, one for
-    forming it from :math:`p_i`); the sum of m terms and the division add
-    :math:`(m + 1) u \sum |\log p_i|`.
+    Written as the paper writes it, each side's :math:`-\log p_i` is within
+    :math:`l u |\log p_i|` (one log) and the m-term sum and division add
+    :math:`m u \sum |\log p_i| / m`.  A port may instead take the log-softmax of
+    :math:`w = \log A_2` (``cross_entropy(log(A2), y)``): that renormalises the
+    row, moving each term by :math:`g_i = |\log \sum_j A_{2,ij}|` (measured here
+    exactly, with ``fsum``: it is the softmax's rounding, not the loss's), and its
+    own rounding adds :math:`u((2 + l)|w_y| + (4 + 2l)\log K + s)` per row (the
+    analysis of :func:`softmax_sides` on :math:`w`, whose maximum is
+    within :math:`\log K` of 0 and whose :math:`p`-weighted mean :math:`|w|` is an
+    entropy, at most :math:`\log K`).  Both sides:
+
+    .. math:: u\bigl((2l + 2m + 2) S + (4 + 2l)\log K + s\bigr) + \overline{g}
+
+    Given the logits *Z2*, each :math:`g_i` is capped at what a conforming softmax
+    can leave, :math:`\sum_j A_{2,ij} (e^{R + P} - 1)`, so a badly normalised A2 (a
+    port's own, in the chained steps) cannot widen the loss's bound.
     """
     u, tiny = units(dtype)
     Y, A2 = _f(Y), _f(A2)
-    m = A2.shape[0]
+    m, K = A2.shape
+    lib, s = _lib(K)
     p = np.maximum((Y * A2).sum(axis=1), tiny)
     S = np.abs(np.log(p)).sum() / m
-    return np.asarray(2.0 * (m + 4) * u * S + 2.0 * tiny), np.asarray(S)
+    row_sums = np.array([math.fsum(r) for r in A2])
+    g = np.abs(np.log1p(row_sums - 1.0))
+    if Z2 is not None:
+        g = np.minimum(g, softmax(Z2, A2, dtype)[0].sum(axis=1))
+    g = g.mean()
+    E = u * ((2.0 * lib + 2.0 * m + 2.0) * S + (4.0 + 2.0 * lib) * math.log(K) + s) + g
+    return np.asarray(E + 2.0 * tiny), np.asarray(S)
 
 
 def dZ2(A2: Any, Y: Any, dtype: np.dtype[Any]) -> tuple[Array, Array]:
@@ -143,8 +219,15 @@ def accuracy(expected: Any, dtype: np.dtype[Any]) -> tuple[Array, Array]:
     return 4.0 * u * e, e
 
 
+def grads_dZ2(A2: Any, Y: Any, Z2: Any, dtype: np.dtype[Any]) -> tuple[Array, Array]:
+    """Eq. (10) inside ``grads``: ``A2 - Y``, where a port may take A2 from the cache
+    or recompute it from the cache's Z2 with its own softmax (eq. (4)'s bound)."""
+    E, S = dZ2(A2, Y, dtype)
+    return E + softmax(Z2, A2, dtype)[0], S
+
+
 def grads_chain(
-    X: Any, Y: Any, A1: Any, A2: Any, Z1: Any, W2: Any, dtype: np.dtype[Any]
+    X: Any, Y: Any, A1: Any, A2: Any, Z1: Any, W2: Any, Z2: Any, dtype: np.dtype[Any]
 ) -> dict[str, tuple[Array, Array]]:
     r"""Bounds on the four outputs of ``grads`` given the cache, whose intermediates
     dZ2, dA1, dZ1 a port does not return: each stage's error is carried into the
@@ -153,7 +236,7 @@ def grads_chain(
     X, Y, A1, A2, Z1, W2 = (_f(a) for a in (X, Y, A1, A2, Z1, W2))
     m = A2.shape[0]
     dZ2v = A2 - Y
-    E_dZ2, _ = dZ2(A2, Y, dtype)
+    E_dZ2, _ = grads_dZ2(A2, Y, Z2, dtype)
     E, S = mean_product(A1, dZ2v, dtype)
     out = {"dW2": (E + np.abs(A1).T @ E_dZ2 / m, S)}
     E, S = mean_rows(dZ2v, dtype)
@@ -180,13 +263,13 @@ def logits_chain(X: Any, W1: Any, b1: Any, W2: Any, b2: Any, dtype: np.dtype[Any
 
 TEXT = {
     3: "exact (ReLU rounds nothing)",
-    4: "4u(|z_i - max z| + K + 4) relative",
+    4: "expm1(u(3|z_i-c| + |c| + 10 ln K + 2.8K + 33)), c = max z, relative",
     5: "2(D+3)u (|X||W1| + |b1|)",
     6: "exact (ReLU rounds nothing)",
     7: "2(H+3)u (|A1||W2| + |b2|)",
-    8: "4u(|z_i - max z| + K + 4) relative",
-    9: "2(m+4)u mean|log p_i|",
-    10: "2u (|A2| + |Y|)",
+    8: "expm1(u(3|z_i-c| + |c| + 10 ln K + 2.8K + 33)), c = max z, relative",
+    9: "u((2m+18)S + 20 ln K + 1.4K + 7) + mean|log sum_j A2_ij|, S = mean|log p_i|",
+    10: "2u (|A2| + |Y|); in grads + eq. (4)'s bound",
     11: "2(m+2)u |A1|^T|dZ2|/m",
     12: "2(m+2)u sum|dZ2|/m",
     13: "2(K+1)u |dZ2||W2|^T",
