@@ -299,9 +299,10 @@ STABLE_SOFTMAX = {
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("name", list(STABLE_SOFTMAX))
 def test_eq4_every_backward_stable_softmax_passes(name: str, dtype: str) -> None:
-    # Finding F2: exp(z - logsumexp(z)) failed 'large_logits' at 15.3 x the previous
-    # bound (float64; 10.8 x in float32).  Each form also feeds forward, grads (which may
-    # recompute A2 from the cache's Z2) and, through its rows' sums, the loss.
+    # exp(z - logsumexp(z)) failed 'large_logits' at 15.3 x the previous bound
+    # (float64; 10.8 x in float32), although it is a correct port.  Each form also
+    # feeds forward, grads (which may recompute A2 from the cache's Z2) and, through
+    # its rows' sums, the loss.
     f = STABLE_SOFTMAX[name]
     report = check(only(softmax=f, A2=f, grads=_grads_recompute(f), loss=_loss_log_softmax),
                    dtype=dtype, n_random=6)
@@ -310,7 +311,7 @@ def test_eq4_every_backward_stable_softmax_passes(name: str, dtype: str) -> None
     assert max(r.max_error_ratio or 0.0 for r in report.results) > 1e-3
 
 
-def test_eq4_logsumexp_softmax_case_of_finding_f2() -> None:
+def test_eq4_logsumexp_softmax_on_large_logits() -> None:
     # The entry that failed: A2[0, 0] of 'large_logits', relative error 5.45e-14.
     r = row(check(only(softmax=_softmax_lse), n_random=0), 4, "softmax")
     assert r.status == "pass" and r.max_error_ratio is not None

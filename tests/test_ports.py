@@ -3,7 +3,9 @@ r"""The correct ports pass the conformance runner; the worked ports agree with t
 Ports under test: ``tests/ports/numpy_port.py`` (the seed of the bug catalogue),
 ``tests/ports/numpy_alt_port.py`` (log-sum-exp and einsum), and the worked ports
 ``spec/ports/torch_port.py`` and ``spec/ports/jax_port.py`` (run when PyTorch / JAX
-is installed; CI installs PyTorch).
+is installed; CI installs PyTorch), and variants of the NumPy and PyTorch ports that
+compute softmax through log-sum-exp or log-softmax (also inside ``grads``) and the loss
+through a log-softmax: correct rewrites the runner must pass.
 
 Tolerance of a comparison between two computations of eq. (10)-(16)
 --------------------------------------------------------------------
@@ -151,6 +153,105 @@ def test_torch_port_passes_conformance(dtype: str) -> None:
     from mnistref.conformance import check
 
     report = check(str(TORCH_PORT), dtype=dtype)
+    assert report.passed and report.first_failure is None, report.format()
+
+
+def _variant(path: Path, **overrides: Any) -> ModuleType:
+    """A fresh copy of the port at *path* with some functions replaced.
+
+    The port's own ``forward`` and ``grads`` call the replacements, since they look
+    ``softmax`` and the rest up in their module when they run.  Each override is given
+    the original module, so that it can wrap the port's own function.
+    """
+    spec = importlib.util.spec_from_file_location(f"_mnistref_variant_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for name, make in overrides.items():
+        setattr(module, name, make(module))
+    return module
+
+
+def _recompute_A2(port: ModuleType) -> Any:
+    """grads taking A2 = softmax(cache's Z2), the port's own softmax (a correct choice)."""
+    grads = port.grads
+
+    def recomputing(params: Any, X: Any, Y: Any, cache: Any) -> Any:
+        Z1, A1, Z2, _ = cache
+        return grads(params, X, Y, (Z1, A1, Z2, port.softmax(Z2)))
+
+    return recomputing
+
+
+def _np_logsumexp(Z: Any) -> Any:
+    c = Z.max(axis=-1, keepdims=True)
+    return c + np.log(np.exp(Z - c).sum(axis=-1, keepdims=True))
+
+
+NUMPY_VARIANTS = {
+    # exp(z - logsumexp(z)): backward stable, u|max z| in every exponent.
+    "softmax_via_logsumexp": {
+        "softmax": lambda port: lambda Z: np.exp(Z - _np_logsumexp(Z)),
+        "grads": _recompute_A2,
+    },
+    # -log_softmax(log A2)[y], as cross_entropy(log(A2), y) computes it: renormalises rows.
+    "loss_via_log_softmax": {
+        "loss": lambda port: lambda Y, A2: -np.sum(
+            Y * (lambda w: w - _np_logsumexp(w))(np.log(np.maximum(A2, np.finfo(A2.dtype).tiny)))
+        ) / A2.dtype.type(A2.shape[0]),
+    },
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("variant", list(NUMPY_VARIANTS))
+def test_correct_numpy_port_variant_passes_conformance(variant: str, dtype: str) -> None:
+    """Negative controls: correct rewrites of eq. (4) and (9) the runner must not flag."""
+    from mnistref.conformance import check
+
+    port = _variant(NUMPY_PORTS[0], **NUMPY_VARIANTS[variant])
+    report = check(port, dtype=dtype, n_random=8)
+    assert report.passed and report.first_failure is None, report.format()
+
+
+def _torch_variants() -> dict[str, dict[str, Any]]:
+    torch = _framework("torch")
+    F = torch.nn.functional
+
+    def cross_entropy(port: ModuleType) -> Any:
+        def loss(Y: Any, A2: Any) -> Any:
+            A2 = torch.as_tensor(A2)
+            tiny = torch.finfo(A2.dtype).tiny
+            return F.cross_entropy(torch.log(A2.clamp_min(tiny)), torch.as_tensor(Y).to(A2.dtype))
+
+        return loss
+
+    return {
+        # spec/ports/torch_port.py itself uses torch.softmax (test_torch_port_passes_conformance).
+        "exp_log_softmax": {
+            "softmax": lambda port: lambda Z: torch.exp(torch.log_softmax(port._t(Z), dim=-1)),
+            "grads": _recompute_A2,
+        },
+        "exp_minus_logsumexp": {
+            "softmax": lambda port: lambda Z: (lambda z: torch.exp(
+                z - torch.logsumexp(z, dim=-1, keepdim=True)))(port._t(Z)),
+            "grads": _recompute_A2,
+            "loss": cross_entropy,
+        },
+    }
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("variant", ["exp_log_softmax", "exp_minus_logsumexp"])
+def test_torch_port_variant_passes_conformance(variant: str, dtype: str) -> None:
+    """Negative controls: torch.exp(torch.log_softmax(z)), torch.exp(z - logsumexp(z)) in
+    forward and in grads (recomputed from the cache's Z2), and the loss as
+    F.cross_entropy(log(A2), Y)."""
+    from mnistref.conformance import check
+
+    port = _variant(TORCH_PORT, **_torch_variants()[variant])
+    report = check(port, dtype=dtype, n_random=8)
     assert report.passed and report.first_failure is None, report.format()
 
 
