@@ -579,8 +579,9 @@ def test_json_stdout_holds_only_the_report_even_if_the_port_prints(
         ("raise ValueError('bad\\nconfig')\n", "raised ValueError: bad config"),
         ("import sys\nsys.exit(3)\n", "raised SystemExit: 3"),
         ("x = 1\n", "provides none of the functions the runner checks"),
+        ("<directory>", "is a directory"),
     ],
-    ids=["missing", "syntax-error", "raises", "sys-exit", "nothing"],
+    ids=["missing", "syntax-error", "raises", "sys-exit", "nothing", "directory"],
 )
 def test_unusable_target_is_one_line_and_exit_code_2(
     source: str | None, message: str, tmp_path: Any, capsys: pytest.CaptureFixture[str]
@@ -588,7 +589,10 @@ def test_unusable_target_is_one_line_and_exit_code_2(
     from mnistref.cli import main as cli_main
 
     target = tmp_path / "port.py"
-    if source is not None:
+    if source == "<directory>":
+        target = tmp_path / "ports"
+        target.mkdir()
+    elif source is not None:
         target.write_text(source)
     for entry in (main, lambda argv: cli_main(["conformance", *argv])):
         assert entry([str(target)]) == 2

@@ -1044,6 +1044,9 @@ def _load_target(target: Any) -> tuple[Any, str]:
     text = os.fspath(target)
     if text.endswith(".py") or os.sep in text or Path(text).is_file():
         path = Path(text).resolve()
+        if path.is_dir():
+            raise TargetError(f"{text} is a directory: give a .py file, or a package's "
+                              "module name")
         if not path.is_file():
             raise TargetError(f"no such file: {text}")
         name = f"_mnistref_target_{path.stem}"
