@@ -263,8 +263,11 @@ def jax_compilation_cache(request: pytest.FixtureRequest) -> None:
     cases costs about 30 s of compilation per dtype on 2 shared cores, a warm one
     a few seconds.  The setting is process-wide and changes no result.
     """
-    jax = pytest.importorskip("jax")
-    jax.config.update("jax_compilation_cache_dir", str(request.config.cache.mkdir("jax-xla")))
+    jax = _framework("jax")
+    cache = getattr(request.config, "cache", None)
+    if cache is None:  # run with -p no:cacheprovider: compile afresh, nothing else changes
+        return
+    jax.config.update("jax_compilation_cache_dir", str(cache.mkdir("jax-xla")))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
 
 
