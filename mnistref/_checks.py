@@ -18,8 +18,11 @@ def inexact(x: Any, name: str, eq: int, *, ndim: int, shape: str) -> NDArray[Any
     """Return *x* as an array of real or complex floats with *ndim* axes and finite entries.
 
     Complex arrays are accepted so that complex-step differentiation can run
-    the reference itself (see :mod:`mnistref.gradcheck`).
+    the reference itself (see :mod:`mnistref.gradcheck`).  float16 is rejected
+    (``spec/semantics.md``, "Dtype"): its smallest normal number, 6.1e-5, would
+    cap the loss of eq. (9) at 9.7 and change the result of ordinary inputs.
     """
+    not_masked(x, name, eq)
     a = np.asarray(x)
     if a.dtype.kind not in "fc":
         hint = " (convert with .astype(np.float32) and scale to [0, 1])"
@@ -27,12 +30,52 @@ def inexact(x: Any, name: str, eq: int, *, ndim: int, shape: str) -> NDArray[Any
             f"Eq. ({eq}): {name} must be a floating-point array, got dtype {a.dtype}"
             + (hint if a.dtype.kind in "iub" else "")
         )
+    if a.dtype == np.float16:
+        raise TypeError(
+            f"Eq. ({eq}): {name} must be float32 or float64, got float16 "
+            "(convert with .astype(np.float32))"
+        )
     if a.ndim != ndim:
         raise ValueError(
             f"Eq. ({eq}): {name} must be {ndim}-D of shape {shape}, got shape {a.shape}"
         )
     finite(a, name, eq)
     return a
+
+
+def not_masked(x: Any, name: str, eq: int) -> None:
+    """Raise TypeError if *x* is a masked array with masked entries.
+
+    ``np.asarray`` would silently drop the mask and compute with whatever the
+    masked entries hold.  A masked array with nothing masked is plain data.
+    """
+    if isinstance(x, np.ma.MaskedArray):
+        masked = np.ma.getmaskarray(x)
+        if masked.any():
+            first = tuple(int(i) for i in np.argwhere(masked)[0])
+            raise TypeError(
+                f"Eq. ({eq}): {name} is a masked array with {int(masked.sum())} masked "
+                f"entries (the first at index {first}); the equations have no missing "
+                f"values: pass {name}.filled(value) or drop those rows"
+            )
+
+
+def same_precision(eq: int, *named: tuple[str, NDArray[Any]]) -> None:
+    """Raise TypeError unless the (name, array) pairs share one real precision.
+
+    float64 and complex128 share one (so do float32 and complex64): complex-step
+    differentiation runs the forward equations on complex128 parameters with a
+    float64 X.  Any other mixture would be promoted by NumPy's rules and
+    silently return a dtype the caller did not ask for.
+    """
+    first_name, first = named[0]
+    precision = np.finfo(first.dtype).dtype
+    for name, a in named[1:]:
+        if np.finfo(a.dtype).dtype != precision:
+            raise TypeError(
+                f"Eq. ({eq}): {first_name} is {first.dtype} but {name} is {a.dtype}; "
+                "the reference does not mix precisions (convert one with .astype)"
+            )
 
 
 def finite(a: NDArray[Any], name: str, eq: int) -> None:
@@ -87,6 +130,7 @@ def nonempty_rows(eq: int, a: NDArray[Any], name: str) -> None:
 
 def one_hot_rows(Y: Any, eq: int, *, like: NDArray[Any]) -> NDArray[Any]:
     """Return *Y* as a one-hot (m, K) array in *like*'s dtype, or raise naming *eq*."""
+    not_masked(Y, "Y", eq)
     Y = np.asarray(Y)
     if Y.dtype.kind not in "biuf":
         raise TypeError(f"Eq. ({eq}): Y must be a numeric one-hot array, got dtype {Y.dtype}")
@@ -128,6 +172,7 @@ def learning_rate(lr: Any, eq: int) -> float:
 
 def labels(y: Any, name: str, eq: int) -> NDArray[Any]:
     """Return *y* as a 1-D integer label vector, or raise naming *eq*."""
+    not_masked(y, name, eq)
     a = np.asarray(y)
     if a.dtype.kind not in "iu":
         hint = ""

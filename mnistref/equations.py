@@ -251,6 +251,7 @@ def Z1(X: Array, W1: Array, b1: Array) -> Array:
     X = _checks.inexact(X, "X", 5, ndim=2, shape="(m, D)")
     W1 = _checks.inexact(W1, "W1", 5, ndim=2, shape="(D, H)")
     b1 = _checks.inexact(b1, "b1", 5, ndim=1, shape="(H,)")
+    _checks.same_precision(5, ("X", X), ("W1", W1), ("b1", b1))
     _checks.same_axis(5, X, "X", 1, W1, "W1", 0)
     _checks.same_axis(5, b1, "b1", 0, W1, "W1", 1)
     return X @ W1 + b1
@@ -305,6 +306,7 @@ def Z2(A1: Array, W2: Array, b2: Array) -> Array:
     A1 = _checks.inexact(A1, "A1", 7, ndim=2, shape="(m, H)")
     W2 = _checks.inexact(W2, "W2", 7, ndim=2, shape="(H, K)")
     b2 = _checks.inexact(b2, "b2", 7, ndim=1, shape="(K,)")
+    _checks.same_precision(7, ("A1", A1), ("W2", W2), ("b2", b2))
     _checks.same_axis(7, A1, "A1", 1, W2, "W2", 0)
     _checks.same_axis(7, b2, "b2", 0, W2, "W2", 1)
     return A1 @ W2 + b2
@@ -441,6 +443,7 @@ def dW2(A1: Array, dZ2: Array) -> Array:
     """
     A1 = _checks.inexact(A1, "A1", 11, ndim=2, shape="(m, H)")
     dZ2 = _checks.inexact(dZ2, "dZ2", 11, ndim=2, shape="(m, K)")
+    _checks.same_precision(11, ("A1", A1), ("dZ2", dZ2))
     _checks.same_axis(11, A1, "A1", 0, dZ2, "dZ2", 0)
     _checks.nonempty_rows(11, dZ2, "dZ2")
     return (A1.T @ dZ2) / A1.shape[0]
@@ -485,6 +488,7 @@ def dA1(dZ2: Array, W2: Array) -> Array:
     """
     dZ2 = _checks.inexact(dZ2, "dZ2", 13, ndim=2, shape="(m, K)")
     W2 = _checks.inexact(W2, "W2", 13, ndim=2, shape="(H, K)")
+    _checks.same_precision(13, ("dZ2", dZ2), ("W2", W2))
     _checks.same_axis(13, dZ2, "dZ2", 1, W2, "W2", 1)
     return dZ2 @ W2.T
 
@@ -510,6 +514,7 @@ def dZ1(dA1: Array, Z1: Array) -> Array:
     """
     dA1 = _checks.inexact(dA1, "dA1", 14, ndim=2, shape="(m, H)")
     Z1 = _checks.inexact(Z1, "Z1", 14, ndim=2, shape="(m, H)")
+    _checks.same_precision(14, ("dA1", dA1), ("Z1", Z1))
     _checks.same_shape(14, dA1, "dA1", Z1, "Z1")
     return dA1 * relu_prime(Z1)
 
@@ -541,6 +546,7 @@ def dW1(X: Array, dZ1: Array) -> Array:
     """
     X = _checks.inexact(X, "X", 15, ndim=2, shape="(m, D)")
     dZ1 = _checks.inexact(dZ1, "dZ1", 15, ndim=2, shape="(m, H)")
+    _checks.same_precision(15, ("X", X), ("dZ1", dZ1))
     _checks.same_axis(15, X, "X", 0, dZ1, "dZ1", 0)
     _checks.nonempty_rows(15, dZ1, "dZ1")
     return (X.T @ dZ1) / X.shape[0]
@@ -575,6 +581,7 @@ def db1(dZ1: Array) -> Array:
 def _step(eq: int, name: str, P: Array, dP: Array, lr: float, ndim: int, shape: str) -> Array:
     P = _checks.inexact(P, name, eq, ndim=ndim, shape=shape)
     dP = _checks.inexact(dP, "d" + name, eq, ndim=ndim, shape=shape)
+    _checks.same_precision(eq, (name, P), ("d" + name, dP))
     _checks.same_shape(eq, P, name, dP, "d" + name)
     # A Python float lr is a "weak" scalar: it keeps P's dtype (NEP 50).
     return P - _checks.learning_rate(lr, eq) * dP
