@@ -449,6 +449,21 @@ def run(
 # ---------------------------------------------------------------------------
 
 
+def _table(table: Sequence[Sequence[str]]) -> list[str]:
+    """Lines of a text table: *table*'s first row is the head, underlined; the first
+    four columns (names) align left, the rest (numbers) right."""
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    lines = []
+    for i, row in enumerate(table):
+        lines.append(
+            "  ".join(c.ljust(w) if j < 4 else c.rjust(w) for j, (c, w) in
+                      enumerate(zip(row, widths, strict=True)))
+        )
+        if i == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return lines
+
+
 def _fmt_time(s: float) -> str:
     if s >= 1:
         return f"{s:.3f} s"
@@ -479,14 +494,7 @@ def format_report(report: dict[str, Any]) -> str:
             (r["op"], r["shape"], r["dtype"], r["threads"], _fmt_time(r["seconds"]),
              _fmt_time(r["best"]), f"{r['gflops']:.1f}", f"{r['pct_peak']:.0f}")
         )
-    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
-    for i, row in enumerate(table):
-        lines.append(
-            "  ".join(c.ljust(w) if j < 4 else c.rjust(w) for j, (c, w) in
-                      enumerate(zip(row, widths, strict=True)))
-        )
-        if i == 0:
-            lines.append("  ".join("-" * w for w in widths))
+    lines += _table(table)
     lines += [
         "",
         "ratios to the GEMM floor measured in the same rounds "
@@ -580,14 +588,7 @@ def format_compare(
     if len(table) == 1:
         lines.append("no measurement appears in both reports (different sizes, dtypes or threads)")
         return "\n".join(lines)
-    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
-    for i, row in enumerate(table):
-        lines.append(
-            "  ".join(c.ljust(w) if j < 4 else c.rjust(w) for j, (c, w) in
-                      enumerate(zip(row, widths, strict=True)))
-        )
-        if i == 0:
-            lines.append("  ".join("-" * w for w in widths))
+    lines += _table(table)
     bq = {(q["what"], q["dtype"], q["threads"]): q["value"] for q in b["ratios"]}
     lines += ["", f"ratios to each build's own GEMM floor ({na} | {nb}):"]
     for q in a["ratios"]:

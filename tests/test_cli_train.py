@@ -5,12 +5,11 @@ synthetic IDX data set (200 training and 100 test images, written with
 from __future__ import annotations
 
 import json
-import os
-import signal
 import sys
 
 import numpy as np
 import pytest
+from training_helpers import interrupting_engine
 
 from mnistref import data, plots, training
 from mnistref.cli import main
@@ -60,23 +59,6 @@ def train_args(data_dir, out, *extra):
         "0.1",
         *extra,
     ]
-
-
-def interrupting_engine(after: int) -> type[Engine]:
-    """An Engine that sends this process a SIGINT (Ctrl-C) during its *after*-th step."""
-
-    class Interrupting(Engine):
-        PER_STEP_LR = False  # one step() per step, so that a stop can fall mid-epoch
-        calls = 0
-
-        def step(self, X, y, lr):
-            value = super().step(X, y, lr)
-            Interrupting.calls += 1
-            if Interrupting.calls == after:
-                os.kill(os.getpid(), signal.SIGINT)
-            return value
-
-    return Interrupting
 
 
 def test_train_end_to_end(data_dir, tmp_path, capsys):

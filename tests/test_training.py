@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from training_helpers import interrupting_engine
 
 import mnistref
 from mnistref import network, training
@@ -130,23 +131,6 @@ def test_same_seed_gives_bit_identical_parameters():
     assert same(a.params, b.params) and a.history == b.history
     c = small_fit(X, y, seed=4, schedule="cosine")
     assert not np.array_equal(a.params.W1, c.params.W1)
-
-
-def interrupting_engine(after: int) -> type[Engine]:
-    """An Engine that sends this process a SIGINT (Ctrl-C) during its *after*-th step."""
-
-    class Interrupting(Engine):
-        PER_STEP_LR = False  # one step() per step, so that a stop can fall mid-epoch
-        calls = 0
-
-        def step(self, X, y, lr):
-            value = super().step(X, y, lr)
-            Interrupting.calls += 1
-            if Interrupting.calls == after:
-                os.kill(os.getpid(), signal.SIGINT)
-            return value
-
-    return Interrupting
 
 
 # 200 samples in batches of 32: 7 steps per epoch, 28 in 4 epochs.

@@ -50,18 +50,6 @@ def _batch_size(text: str) -> int | None:
     return n
 
 
-def _init_std(text: str) -> float | str:
-    if text.strip().lower() == "he":
-        return "he"
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0 or 'he', got {text!r}") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0 or 'he', got {text!r}")
-    return v
-
-
 def _positive(kind: type) -> Any:
     def parse(text: str) -> Any:
         try:
@@ -73,6 +61,15 @@ def _positive(kind: type) -> Any:
         return v
 
     return parse
+
+
+def _init_std(text: str) -> float | str:
+    if text.strip().lower() == "he":
+        return "he"
+    try:
+        return float(_positive(float)(text))
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0 or 'he', got {text!r}") from None
 
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
