@@ -132,6 +132,18 @@ def init_W2_b2(
 
     Same conventions as :func:`init_W1_b1`.
 
+    Parameters
+    ----------
+    rng : numpy.random.Generator or int
+        Source of randomness; an int is a seed for ``np.random.default_rng``.
+        :func:`mnistref.init` passes the generator that drew W1, so W2 comes after it.
+    n_hidden, n_out : int
+        H and K.
+    std : float
+        Standard deviation of every weight.
+    dtype : float32 or float64
+        Weights are drawn in float64 and rounded to *dtype*.
+
     Returns
     -------
     W2 : ndarray of shape (H, K)
@@ -164,6 +176,18 @@ def relu(Z: Array) -> Array:
     For complex input (complex-step differentiation) the branch is taken on the
     real part: :math:`z` where :math:`\Re z > 0`, else 0.
 
+    Parameters
+    ----------
+    Z : ndarray of any shape
+        float32, float64 or complex.
+
+    Returns
+    -------
+    ReLU(Z) : ndarray of Z's shape and dtype
+        Z where Z > 0, else +0.
+
+    Examples
+    --------
     >>> relu(np.array([-1.0, 0.0, 2.5]))
     array([0. , 0. , 2.5])
     """
@@ -179,6 +203,18 @@ def relu_prime(Z: Array) -> Array:
     At the kink the subgradient 0 is chosen, as PyTorch and JAX do
     (``spec/semantics.md``, Eq. (14)).
 
+    Parameters
+    ----------
+    Z : ndarray of any shape
+        In eq. (14), Z1 of shape (m, H).
+
+    Returns
+    -------
+    ReLU'(Z) : ndarray of Z's shape and dtype
+        1 where Z > 0 (the real part, for complex Z), else 0.
+
+    Examples
+    --------
     >>> relu_prime(np.array([-1.0, 0.0, 2.5]))
     array([0., 0., 1.])
     """
@@ -204,6 +240,18 @@ def softmax(Z: Array) -> Array:
     which equals the formula exactly in real arithmetic and never overflows:
     the largest exponent is 0 (``spec/semantics.md``, Eq. (4)).
 
+    Parameters
+    ----------
+    Z : ndarray of shape (m, K) or (K,)
+        Logits, K >= 1.
+
+    Returns
+    -------
+    softmax(Z) : ndarray of Z's shape and dtype
+        Each row lies in [0, 1] and sums to 1 within rounding.
+
+    Examples
+    --------
     >>> softmax(np.array([[1e4, 0.0, -1e4]]))
     array([[1., 0., 0.]])
     """
@@ -272,6 +320,14 @@ def A1(Z1: Array) -> Array:
     .. math:: \mathbf{A}_1 = \text{ReLU}(\mathbf{Z}_1)
 
     Semantics: ``spec/semantics.md``, Eq. (6).
+
+    Parameters
+    ----------
+    Z1 : ndarray of shape (m, H)
+
+    Returns
+    -------
+    A1 : ndarray of shape (m, H)
     """
     _checks.inexact(Z1, "Z1", 6, ndim=2, shape="(m, H)")
     return relu(Z1)
@@ -327,6 +383,15 @@ def A2(Z2: Array) -> Array:
     .. math:: \mathbf{A}_2 = \operatorname{softmax}(\mathbf{Z}_2)
 
     Semantics: ``spec/semantics.md``, Eq. (8).
+
+    Parameters
+    ----------
+    Z2 : ndarray of shape (m, K)
+
+    Returns
+    -------
+    A2 : ndarray of shape (m, K)
+        Class probabilities; each row sums to 1 within rounding.
     """
     _checks.inexact(Z2, "Z2", 8, ndim=2, shape="(m, K)")
     return softmax(Z2)
@@ -375,6 +440,8 @@ def loss(Y: Array, A2: Array) -> Any:
     -------
     L : NumPy scalar of A2's dtype
 
+    Examples
+    --------
     >>> loss(np.array([[0, 1]]), np.array([[0.5, 0.5]]))
     np.float64(0.6931471805599453)
     """
@@ -411,6 +478,16 @@ def dZ2(A2: Array, Y: Array) -> Array:
 
     This is :math:`m\,\partial L / \partial \mathbf{Z}_2`; the :math:`1/m` of eq. (9)
     is applied in eq. (11), (12), (15) and (16), as in the paper.
+
+    Parameters
+    ----------
+    A2 : ndarray of shape (m, K)
+    Y : array of shape (m, K), one-hot
+        Converted exactly to A2's dtype.
+
+    Returns
+    -------
+    dZ2 : ndarray of shape (m, K)
     """
     A2 = _checks.inexact(A2, "A2", 10, ndim=2, shape="(m, K)")
     return A2 - _checks.one_hot_rows(Y, 10, like=A2)
@@ -464,6 +541,15 @@ def db2(dZ2: Array) -> Array:
     .. math:: \mathbf{db}_2 = \frac{1}{m} \sum_{i=1}^{m} \mathbf{dZ}_2
 
     Semantics: ``spec/semantics.md``, Eq. (12).
+
+    Parameters
+    ----------
+    dZ2 : ndarray of shape (m, K)
+        m >= 1.
+
+    Returns
+    -------
+    db2 : ndarray of shape (K,)
     """
     dZ2 = _checks.inexact(dZ2, "dZ2", 12, ndim=2, shape="(m, K)")
     _checks.nonempty_rows(12, dZ2, "dZ2")
@@ -485,6 +571,15 @@ def dA1(dZ2: Array, W2: Array) -> Array:
     .. math:: \mathbf{dA}_1 = \mathbf{dZ}_2 \mathbf{W}_2^{\top}
 
     Semantics: ``spec/semantics.md``, Eq. (13).
+
+    Parameters
+    ----------
+    dZ2 : ndarray of shape (m, K)
+    W2 : ndarray of shape (H, K)
+
+    Returns
+    -------
+    dA1 : ndarray of shape (m, H)
     """
     dZ2 = _checks.inexact(dZ2, "dZ2", 13, ndim=2, shape="(m, K)")
     W2 = _checks.inexact(W2, "W2", 13, ndim=2, shape="(H, K)")
@@ -511,6 +606,16 @@ def dZ1(dA1: Array, Z1: Array) -> Array:
     Semantics: ``spec/semantics.md``, Eq. (14).
 
     With ReLU'(0) = 0 (:func:`relu_prime`).
+
+    Parameters
+    ----------
+    dA1 : ndarray of shape (m, H)
+    Z1 : ndarray of shape (m, H)
+        The pre-activation of eq. (5); only its sign is used.
+
+    Returns
+    -------
+    dZ1 : ndarray of shape (m, H)
     """
     dA1 = _checks.inexact(dA1, "dA1", 14, ndim=2, shape="(m, H)")
     Z1 = _checks.inexact(Z1, "Z1", 14, ndim=2, shape="(m, H)")
@@ -567,6 +672,15 @@ def db1(dZ1: Array) -> Array:
     .. math:: \mathbf{db}_1 = \frac{1}{m} \sum_{i=1}^{m} \mathbf{dZ}_1
 
     Semantics: ``spec/semantics.md``, Eq. (16).
+
+    Parameters
+    ----------
+    dZ1 : ndarray of shape (m, H)
+        m >= 1.
+
+    Returns
+    -------
+    db1 : ndarray of shape (H,)
     """
     dZ1 = _checks.inexact(dZ1, "dZ1", 16, ndim=2, shape="(m, H)")
     _checks.nonempty_rows(16, dZ1, "dZ1")
@@ -602,6 +716,20 @@ def update_W1(W1: Array, dW1: Array, lr: float) -> Array:
     .. math:: \mathbf{W}_1 \leftarrow \mathbf{W}_1 - \alpha \mathbf{dW}_1
 
     Semantics: ``spec/semantics.md``, Eq. (17).
+
+    Parameters
+    ----------
+    W1 : ndarray of shape (D, H)
+        Not modified.
+    dW1 : ndarray of shape (D, H)
+        Of W1's precision.
+    lr : float
+        The learning rate :math:`\alpha`, finite and >= 0; used in W1's dtype.
+
+    Returns
+    -------
+    W1 : ndarray of shape (D, H)
+        A new array, W1 - lr * dW1.
     """
     return _step(17, "W1", W1, dW1, lr, 2, "(D, H)")
 
@@ -621,6 +749,20 @@ def update_b1(b1: Array, db1: Array, lr: float) -> Array:
     .. math:: \mathbf{b}_1 \leftarrow \mathbf{b}_1 - \alpha \mathbf{d} \mathbf{b}_1
 
     Semantics: ``spec/semantics.md``, Eq. (18).
+
+    Parameters
+    ----------
+    b1 : ndarray of shape (H,)
+        Not modified.
+    db1 : ndarray of shape (H,)
+        Of b1's precision.
+    lr : float
+        The learning rate :math:`\alpha`, finite and >= 0; used in b1's dtype.
+
+    Returns
+    -------
+    b1 : ndarray of shape (H,)
+        A new array, b1 - lr * db1.
     """
     return _step(18, "b1", b1, db1, lr, 1, "(H,)")
 
@@ -640,6 +782,20 @@ def update_W2(W2: Array, dW2: Array, lr: float) -> Array:
     .. math:: \mathbf{W}_2 \leftarrow \mathbf{W}_2 - \alpha \mathbf{dW}_2
 
     Semantics: ``spec/semantics.md``, Eq. (19).
+
+    Parameters
+    ----------
+    W2 : ndarray of shape (H, K)
+        Not modified.
+    dW2 : ndarray of shape (H, K)
+        Of W2's precision.
+    lr : float
+        The learning rate :math:`\alpha`, finite and >= 0; used in W2's dtype.
+
+    Returns
+    -------
+    W2 : ndarray of shape (H, K)
+        A new array, W2 - lr * dW2.
     """
     return _step(19, "W2", W2, dW2, lr, 2, "(H, K)")
 
@@ -659,6 +815,20 @@ def update_b2(b2: Array, db2: Array, lr: float) -> Array:
     .. math:: \mathbf{b}_2 \leftarrow \mathbf{b}_2 - \alpha \mathbf{db}_2
 
     Semantics: ``spec/semantics.md``, Eq. (20).
+
+    Parameters
+    ----------
+    b2 : ndarray of shape (K,)
+        Not modified.
+    db2 : ndarray of shape (K,)
+        Of b2's precision.
+    lr : float
+        The learning rate :math:`\alpha`, finite and >= 0; used in b2's dtype.
+
+    Returns
+    -------
+    b2 : ndarray of shape (K,)
+        A new array, b2 - lr * db2.
     """
     return _step(20, "b2", b2, db2, lr, 1, "(K,)")
 
@@ -689,6 +859,20 @@ def accuracy(y_true: Array, y_pred: Array) -> float:
 
     Semantics: ``spec/semantics.md``, Eq. (21).
 
+    Parameters
+    ----------
+    y_true : integer ndarray of shape (m,)
+        The true labels, m >= 1.
+    y_pred : integer ndarray of shape (m,)
+        The predicted labels (:func:`mnistref.predict`).
+
+    Returns
+    -------
+    accuracy : float
+        In [0, 100].
+
+    Examples
+    --------
     >>> accuracy(np.array([0, 1, 2, 3]), np.array([0, 1, 2, 0]))
     75.0
     """

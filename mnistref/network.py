@@ -169,6 +169,37 @@ def grads(params: Params, X: Array, Y: Array, cache: Cache) -> Params:
     _checks.same_axis(15, X, "X", 1, W1, "W1", 0)
     Z1 = _checks.inexact(Z1, "cache.Z1", 14, ndim=2, shape="(m, H)")
     _checks.same_axis(15, X, "X", 0, Z1, "cache.Z1", 0)
+    _, dW2, db2, _, _, dW1, db1 = _backward(W2, X, Y, Z1, A1, A2)
+    return Params(dW1, db1, dW2, db2)
+
+
+def _backward(
+    W2: Array, X: Array, Y: Array, Z1: Array, A1: Array, A2: Array
+) -> tuple[Array, Array, Array, Array, Array, Array, Array]:
+    """Eq. (10)-(16) in order; the one spelling of the backward chain.
+
+    :func:`grads` returns four of its arrays; :mod:`mnistref.vectors` records all seven.
+
+    Parameters
+    ----------
+    W2 : ndarray of shape (H, K)
+    X : ndarray of shape (m, D)
+    Y : array of shape (m, K), one-hot
+    Z1, A1 : ndarray of shape (m, H)
+        From the forward pass.
+    A2 : ndarray of shape (m, K)
+        From the forward pass.
+
+    Returns
+    -------
+    dZ2 : ndarray of shape (m, K)
+    dW2 : ndarray of shape (H, K)
+    db2 : ndarray of shape (K,)
+    dA1 : ndarray of shape (m, H)
+    dZ1 : ndarray of shape (m, H)
+    dW1 : ndarray of shape (D, H)
+    db1 : ndarray of shape (H,)
+    """
     dZ2 = eq.dZ2(A2, Y)
     dW2 = eq.dW2(A1, dZ2)
     db2 = eq.db2(dZ2)
@@ -176,7 +207,7 @@ def grads(params: Params, X: Array, Y: Array, cache: Cache) -> Params:
     dZ1 = eq.dZ1(dA1, Z1)
     dW1 = eq.dW1(X, dZ1)
     db1 = eq.db1(dZ1)
-    return Params(dW1, db1, dW2, db2)
+    return dZ2, dW2, db2, dA1, dZ1, dW1, db1
 
 
 def update(params: Params, grads: Params, lr: float) -> Params:
@@ -184,6 +215,20 @@ def update(params: Params, grads: Params, lr: float) -> Params:
 
     .. math:: \theta \leftarrow \theta - \alpha\, \mathbf{d}\theta
         \quad \text{for } \theta \in \{\mathbf{W}_1, \mathbf{b}_1, \mathbf{W}_2, \mathbf{b}_2\}
+
+    Parameters
+    ----------
+    params : Params
+        (W1, b1, W2, b2) of shapes (D, H), (H,), (H, K), (K,); not modified.
+    grads : Params
+        (dW1, db1, dW2, db2), each of its parameter's shape and precision.
+    lr : float
+        The learning rate :math:`\alpha`, finite and >= 0; used in the parameters' dtype.
+
+    Returns
+    -------
+    Params
+        New arrays (W1 - lr dW1, b1 - lr db1, W2 - lr dW2, b2 - lr db2).
     """
     W1, b1, W2, b2 = _params(params, 17)
     dW1, db1, dW2, db2 = _params(grads, 17)
@@ -198,9 +243,18 @@ def update(params: Params, grads: Params, lr: float) -> Params:
 def predict(params: Params, X: Array) -> NDArray[np.intp]:
     """The predicted class of each row of X: the argmax of eq. (8).
 
+    Ties go to the lowest class index, as ``numpy.argmax`` does.
+
+    Parameters
+    ----------
+    params : Params
+        (W1, b1, W2, b2) of shapes (D, H), (H,), (H, K), (K,).
+    X : ndarray of shape (m, D)
+
     Returns
     -------
-    ndarray of shape (m,), integer labels in [0, K)
+    y_pred : ndarray of shape (m,)
+        Integer labels in [0, K).
     """
     return np.argmax(forward(params, X).A2, axis=1)
 
@@ -208,6 +262,22 @@ def predict(params: Params, X: Array) -> NDArray[np.intp]:
 def one_hot(y: Array, K: int = 10, *, dtype: DTypeLike = np.float64) -> Array:
     """The one-hot matrix Y of the integer labels *y*, as the paper encodes them (section 2).
 
+    Parameters
+    ----------
+    y : integer ndarray of shape (m,)
+        Labels in [0, K).
+    K : int
+        The number of classes.
+    dtype : data-type
+        Of the result; give the network's dtype (float32 or float64).
+
+    Returns
+    -------
+    Y : ndarray of shape (m, K)
+        ``Y[i, y[i]] = 1``, every other entry 0.
+
+    Examples
+    --------
     >>> one_hot(np.array([2, 0]), K=3)
     array([[0., 0., 1.],
            [1., 0., 0.]])

@@ -114,19 +114,11 @@ def complete(
     X, W1, b1, W2, b2 = (np.asarray(a, dtype=dt) for a in (X, W1, b1, W2, b2))
     y = np.asarray(y, dtype=np.int64)
     Y = network.one_hot(y, W2.shape[1], dtype=dt)
-    Z1 = eq.Z1(X, W1, b1)
-    A1 = eq.A1(Z1)
-    Z2 = eq.Z2(A1, W2, b2)
-    A2 = eq.A2(Z2)
+    params = network.Params(W1, b1, W2, b2)
+    Z1, A1, Z2, A2 = network.forward(params, X)
     L = np.asarray(eq.loss(Y, A2), dtype=dt)
-    dZ2 = eq.dZ2(A2, Y)
-    dW2 = eq.dW2(A1, dZ2)
-    db2 = eq.db2(dZ2)
-    dA1 = eq.dA1(dZ2, W2)
-    dZ1 = eq.dZ1(dA1, Z1)
-    dW1 = eq.dW1(X, dZ1)
-    db1 = eq.db1(dZ1)
-    y_pred = network.predict(network.Params(W1, b1, W2, b2), X).astype(np.int64)
+    dZ2, dW2, db2, dA1, dZ1, dW1, db1 = network._backward(W2, X, Y, Z1, A1, A2)
+    y_pred = network.predict(params, X).astype(np.int64)
     return {
         "X": X, "y": y, "Y": Y, "W1": W1, "b1": b1, "W2": W2, "b2": b2,
         "lr": np.asarray(float(lr)),

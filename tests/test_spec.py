@@ -17,6 +17,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -126,3 +127,45 @@ def test_spec_readme_links_every_part() -> None:
     for part in ("equations.json", "semantics.md", "vectors/", "conformance.md", "ports/"):
         assert f"]({part})" in text, part
     assert "python -m mnistref.registry --write spec/equations.json" in text
+
+
+# The reference's public functions: the 21 equations, eq. (14)'s helper and the network.
+DOCUMENTED = [
+    *(e.fn for e in EQUATIONS.values()),
+    mnistref.relu_prime,
+    mnistref.init,
+    mnistref.forward,
+    mnistref.grads,
+    mnistref.update,
+    mnistref.predict,
+    mnistref.one_hot,
+]
+
+
+def _section(doc: str, title: str) -> list[str]:
+    """The lines of a numpydoc section, up to the next section's title or the end."""
+    lines = doc.splitlines()
+    underlined = [i for i in range(1, len(lines)) if lines[i] and set(lines[i]) == {"-"}]
+    for i in underlined:
+        if lines[i - 1] == title:
+            later = [k - 1 for k in underlined if k > i]
+            return lines[i + 1 : later[0] if later else len(lines)]
+    return []
+
+
+@pytest.mark.parametrize("fn", DOCUMENTED, ids=lambda f: f.__name__)
+def test_docstring_has_numpydoc_parameters_and_returns_with_shapes(fn: Any) -> None:
+    # STYLE.md: every array entry names its shape, in m, D, H, K.
+    doc = inspect.getdoc(fn) or ""
+    params = _section(doc, "Parameters")
+    returns = _section(doc, "Returns")
+    assert params and returns, f"{fn.__name__}: no Parameters or Returns section"
+    entries = [line for line in params if line and not line.startswith(" ")]
+    documented = {n.strip() for e in entries for n in e.split(" : ")[0].split(",")}
+    assert set(inspect.signature(fn).parameters) <= documented, (fn.__name__, documented)
+    for entry in entries + [line for line in returns if line and not line.startswith(" ")]:
+        if "ndarray" in entry or entry.split(" : ")[-1].startswith("array"):
+            assert re.search(r"of shape \(|of [A-Za-z0-9']+'s shape|any shape", entry), (
+                fn.__name__,
+                entry,
+            )
