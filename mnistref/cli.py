@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -50,6 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``mnistref`` with *argv* (default ``sys.argv[1:]``); return the exit code."""
+    # `python -m mnistref` puts the working directory on sys.path; the console script
+    # does not.  Do the same here, so `--grads mygrads:grads` and `conformance myport`
+    # find the user's module from either spelling of the command.
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
