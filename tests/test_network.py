@@ -244,14 +244,9 @@ def test_one_hot_rejects_bad_labels(y: Any, K: Any, error: type, match: str) -> 
 
 def test_eq5_to_eq9_float32_forward_agrees_with_float64() -> None:
     # One network and batch, exactly representable in float32, run in both dtypes.
-    # The difference is float32 rounding alone (u = 6e-8).  Eq. (5) sums D + 1 = 785
-    # terms: the deterministic bound gamma_785 sum|x w| (asserted below on Z1) is
-    # ~3e-3 here; rounding errors in practice add like a random walk over partial sums
-    # of size |Z1| <~ 3 (Higham & Mary's probabilistic analysis), u sqrt(785) 3 = 5e-6.
-    # Eq. (7) carries that through H = 128 weights of std 0.1 with random signs
-    # (factor sqrt(128) 0.1 = 1.1) and softmax halves it in the max norm (its
-    # Jacobian diag(p) - p p^T has row sums 2 p (1 - p) <= 1/2): about 3e-6 in A2.
-    # 1e-5 is three times that; the measured difference is about 2e-7.
+    # The difference is rounding alone; each stage is bounded deterministically from
+    # the measured difference of the stage before plus both dtypes' rounding of this
+    # stage (Higham's gamma_n = n u / (1 - n u) for an n-term sum of products).
     rng = np.random.default_rng(0)
     p32 = init(0, dtype=np.float32)
     p64 = Params(*(a.astype(np.float64) for a in p32))
@@ -260,15 +255,60 @@ def test_eq5_to_eq9_float32_forward_agrees_with_float64() -> None:
     X64 = X32.astype(np.float64)
     c32, c64 = forward(p32, X32), forward(p64, X64)
     assert all(a.dtype == np.float32 for a in c32)
-    u32 = 2.0**-24
-    gamma = 785 * u32 / (1 - 785 * u32)
-    assert (np.abs(c32.Z1 - c64.Z1) <= gamma * (np.abs(X64) @ np.abs(p64.W1))).all()
-    np.testing.assert_allclose(c32.A2, c64.A2, rtol=0, atol=1e-5)
+    u32, u64 = 2.0**-24, 2.0**-53
+
+    def gamma(n: int) -> float:
+        return n * u32 / (1 - n * u32) + n * u64 / (1 - n * u64)
+
+    # Eq. (5): D + 1 = 785 terms, identical inputs.
+    dZ1 = np.abs(c32.Z1 - c64.Z1)
+    assert (dZ1 <= gamma(785) * (np.abs(X64) @ np.abs(p64.W1) + np.abs(p64.b1))).all()
+    # Eq. (6): ReLU is exact and 1-Lipschitz.
+    dA1 = np.abs(c32.A1 - c64.A1.astype(np.float64))
+    assert (dA1 <= dZ1).all()
+    # Eq. (7): the inputs differ by dA1, carried through |W2|; then H + 1 = 129 terms.
+    absW2 = np.abs(p64.W2)
+    bound_Z2 = dA1 @ absW2 + gamma(129) * (np.abs(c64.A1) @ absW2 + dA1 @ absW2)
+    assert (np.abs(c32.Z2 - c64.Z2) <= bound_Z2).all()
+    # Eq. (8): softmax's Jacobian diag(p) - p p^T changes p_i by at most
+    # 2 p_i (1 - p_i) max_j |dz_j| <= max_j |dz_j| / 2 (mean value theorem, per entry).
+    # Each dtype's own rounding is (K + 2 + |z_i - max z|) u relative (spec/semantics.md,
+    # Eq. (4)) with exp correctly rounded; an exp of up to 4 ulps (8 u) makes it
+    # (K + 9 + |z - c|) u, which 4 (K + 2 + |z - c|) u covers for any K >= 1.
+    K = c64.A2.shape[1]
+    carried = bound_Z2.max(axis=1, keepdims=True) / 2
+    # |z - c| of the float32 row: the float64 one, moved by at most 2 max|dz|.
+    spread = np.abs(c64.Z2 - c64.Z2.max(axis=1, keepdims=True)) + 2 * carried * 2
+    own = 4 * (K + 2 + spread) * (u32 + u64) * (c64.A2 + carried)
+    dA2 = np.abs(c32.A2 - c64.A2)
+    # Worst case ~3e-5 here (gamma_129 |A1| |W2| dominates); measured ~1.3e-7.
+    assert (dA2 <= carried + own).all()
     y = rng.integers(0, 10, 64)
     L32 = eq.loss(one_hot(y, 10, dtype=np.float32), c32.A2)
     L64 = eq.loss(one_hot(y, 10), c64.A2)
-    # |d(-log p)| = |dp| / p with p >= ~0.02 here, averaged: 1e-5 / 0.02 = 5e-4 worst case.
-    assert abs(float(L32) - float(L64)) < 5e-4
+    # -log p changes by at most |dp| / (p - |dp|) (mean value theorem).  The float32
+    # loss's own rounding: each -log p_i within 4 ulps (8 u) of itself, an m-term sum
+    # of positive terms ((m - 1) u) and the division by m (u): (8 + m) u |L|.
+    p_true = c64.A2[np.arange(64), y]
+    dp = (carried + own)[np.arange(64), y]
+    bound_L = float(np.mean(dp / (p_true - dp))) + (8 + 64) * u32 * abs(float(L64))
+    assert abs(float(L32) - float(L64)) <= bound_L
+
+
+def test_eq5_eq17_composites_reject_mixed_precisions() -> None:
+    # spec/semantics.md, "Dtype": a float32 network fed float64 data (or float64
+    # gradients) is an error, not a silent promotion to float64.
+    p32 = init(0, 4, 3, 2, dtype=np.float32)
+    with pytest.raises(TypeError, match=r"Eq\. \(5\): X is float64 but W1 is float32"):
+        forward(p32, np.ones((1, 4)))
+    X = np.ones((5, 4), np.float32)
+    c = forward(p32, X)
+    # Y may be float64: it is exactly one-hot and converted (spec, Eq. (9)).
+    g = grads(p32, X, one_hot(np.zeros(5, dtype=int), 2), c)
+    assert all(a.dtype == np.float32 for a in g)
+    g64 = Params(*(a.astype(np.float64) for a in g))
+    with pytest.raises(TypeError, match=r"Eq\. \(17\): W1 is float32 but dW1 is float64"):
+        update(p32, g64, 0.1)
 
 
 def test_eq10_to_eq15_grads_reject_inconsistent_arguments() -> None:
