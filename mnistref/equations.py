@@ -6,8 +6,11 @@ Every function
 * computes exactly one equation, whose number starts its docstring and under which
   it is registered (:func:`mnistref.equation`);
 * is pure: it never writes into its arguments and returns new arrays;
-* keeps the dtype it was given (float32 in, float32 out; complex128 is accepted by
-  the forward equations (3)-(9) so that complex-step differentiation runs this code);
+* keeps the dtype it was given (float32 in, float32 out; complex128 is accepted
+  so that complex-step differentiation runs this code);
+* takes its float arrays in one precision: float32 with float64 is a ``TypeError``
+  naming both (complex128 goes with float64, complex64 with float32); float16 and
+  masked entries are rejected too;
 * rejects bad input with ``TypeError``/``ValueError`` naming the equation and shapes.
 
 The semantics behind each choice (init std, ReLU'(0), overflow-free softmax, the

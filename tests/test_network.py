@@ -276,9 +276,10 @@ def test_eq5_to_eq9_float32_forward_agrees_with_float64() -> None:
     # Eq. (4)) with exp correctly rounded; an exp of up to 4 ulps (8 u) makes it
     # (K + 9 + |z - c|) u, which 4 (K + 2 + |z - c|) u covers for any K >= 1.
     K = c64.A2.shape[1]
-    carried = bound_Z2.max(axis=1, keepdims=True) / 2
+    dz = bound_Z2.max(axis=1, keepdims=True)
+    carried = dz / 2
     # |z - c| of the float32 row: the float64 one, moved by at most 2 max|dz|.
-    spread = np.abs(c64.Z2 - c64.Z2.max(axis=1, keepdims=True)) + 2 * carried * 2
+    spread = np.abs(c64.Z2 - c64.Z2.max(axis=1, keepdims=True)) + 2 * dz
     own = 4 * (K + 2 + spread) * (u32 + u64) * (c64.A2 + carried)
     dA2 = np.abs(c32.A2 - c64.A2)
     # Worst case ~3e-5 here (gamma_129 |A1| |W2| dominates); measured ~1.3e-7.
