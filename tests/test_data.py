@@ -399,15 +399,20 @@ def test_load_reads_mnistref_data_env(fake: Fake, monkeypatch: pytest.MonkeyPatc
 
 
 def test_data_dir_that_is_not_a_directory(fake: Fake) -> None:
-    with pytest.raises(FileNotFoundError, match=r"nowhere \(from data_dir\) is not a directory"):
+    with pytest.raises(
+        FileNotFoundError, match=r"nowhere \(named by data_dir, --data-dir\) does not exist"
+    ):
         data.load_mnist(fake.root / "nowhere", cache_dir=fake.cache)
+    (fake.root / "a-file").write_text("x")
+    with pytest.raises(FileNotFoundError, match=r"a-file \(named by .*\) is not a directory"):
+        data.load_mnist(fake.root / "a-file", cache_dir=fake.cache)
 
 
 def test_mnistref_data_env_that_is_not_a_directory(
     fake: Fake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MNISTREF_DATA", str(fake.root / "typo"))
-    with pytest.raises(FileNotFoundError, match=r"typo \(from the MNISTREF_DATA environment"):
+    with pytest.raises(FileNotFoundError, match=r"typo \(named by the MNISTREF_DATA environment"):
         data.load_mnist(cache_dir=fake.cache)
 
 
@@ -422,25 +427,98 @@ def test_wrong_file_in_data_dir_is_a_checksum_error_and_left_alone(fake: Fake) -
     assert str(bad) in msg
     assert data.FILES["train_labels"].sha256_gz in msg
     assert sha(bad.read_bytes()) in msg
-    assert "verify=False" in msg and "--no-verify" in msg
+    # Read right from Python and from any command (train, evaluate, fetch): no other command named.
+    assert "pass verify=False (--no-verify on the command line)" in msg
+    assert "mnistref fetch" not in msg
     assert snapshot(d) == before
     assert not fake.cache.exists()
 
 
-def test_missing_file_in_data_dir_comes_from_the_cache_or_download(fake: Fake) -> None:
+NEVER = [Fails(AssertionError("a named data_dir must never lead to a download"))]
+
+
+def test_data_dir_with_some_files_is_an_error_never_mixed_with_the_cache(fake: Fake) -> None:
     d = fake.put(fake.root / "user")
     (d / "t10k-labels-idx1-ubyte.gz").unlink()
-    before = snapshot(d)
-    src = Copy(fake.published)
-    located = data.fetch_mnist(d, cache_dir=fake.cache, sources=[src])
-    assert src.calls == ["t10k-labels-idx1-ubyte.gz"]
-    assert located["test_labels"].origin == "copy"
-    assert located["test_labels"].path == fake.cache / "t10k-labels-idx1-ubyte.gz"
-    assert {located[r].origin for r in ("train_images", "train_labels", "test_images")} == {
-        "data_dir"
-    }
-    assert snapshot(d) == before
-    assert_loaded(data.load_mnist(d, cache_dir=fake.cache, download=False), fake)
+    (d / "t10k-images-idx3-ubyte.gz").unlink()
+    fake.put(fake.cache)  # the missing two are in the cache: they must not be taken from it
+    before, cached = snapshot(d), snapshot(fake.cache)
+    for verify in (True, False):
+        with pytest.raises(data.DataDirError) as e:
+            data.load_mnist(d, verify=verify, cache_dir=fake.cache, sources=NEVER)
+        msg = str(e.value)
+        assert f"{d} (named by data_dir, --data-dir) holds only 2 of the four MNIST files" in msg
+        assert (
+            "it has train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz but not "
+            "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz" in msg
+        )
+        assert "never mixed with the cache" in msg
+    assert snapshot(d) == before and snapshot(fake.cache) == cached
+
+
+def test_empty_data_dir_is_an_error_not_the_cache(fake: Fake) -> None:
+    d = fake.root / "empty"
+    d.mkdir()
+    (d / "notes.txt").write_text("x")
+    fake.put(fake.cache)
+    with pytest.raises(data.DataDirError) as e:
+        data.load_mnist(d, cache_dir=fake.cache, sources=NEVER)
+    msg = str(e.value)
+    assert f"{d} (named by data_dir, --data-dir) holds none of the four MNIST files" in msg
+    assert "it holds notes.txt." in msg  # what is there
+    assert "Expected train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz" in msg
+    assert (
+        f"leave data_dir (--data-dir) and MNISTREF_DATA unset to use the cache {fake.cache}" in msg
+    )
+    (d / "notes.txt").unlink()
+    with pytest.raises(data.DataDirError, match="it holds nothing \\(it is empty\\)"):
+        data.fetch_mnist(d, cache_dir=fake.cache, sources=NEVER)
+
+
+def test_empty_mnistref_data_env_is_an_error_not_the_cache(
+    fake: Fake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    d = fake.root / "empty"
+    d.mkdir()
+    fake.put(fake.cache)
+    monkeypatch.setenv("MNISTREF_DATA", str(d))
+    with pytest.raises(data.DataDirError, match="named by the MNISTREF_DATA environment variable"):
+        data.load_mnist(cache_dir=fake.cache, sources=NEVER)
+
+
+@pytest.mark.parametrize(
+    "named, holder", [("tv/MNIST", "tv/MNIST/raw"), ("a/b", "a"), ("x", "x/y")]
+)
+def test_data_dir_next_to_the_files_says_where_they_are(
+    fake: Fake, named: str, holder: str
+) -> None:
+    # torchvision's root/MNIST/raw named one level too deep, a subfolder, a parent.
+    fake.put(fake.root / holder, compressed=False)
+    (fake.root / named).mkdir(parents=True, exist_ok=True)
+    with pytest.raises(data.DataDirError) as e:
+        data.load_mnist(fake.root / named, cache_dir=fake.cache, sources=NEVER)
+    assert f"They are in {fake.root / holder}: name that directory instead." in str(e.value)
+    assert_loaded(data.load_mnist(fake.root / holder, cache_dir=fake.cache, sources=NEVER), fake)
+
+
+def test_origin_says_where_the_files_came_from(fake: Fake) -> None:
+    d = fake.put(fake.root / "user")
+    got = data.load_mnist(d, cache_dir=fake.cache, sources=NEVER)
+    assert got.origin == f"{d} (data_dir; all 4 files SHA-256 verified)"
+    assert len(got) == 4  # origin is no field: the tuple still unpacks into four arrays
+    src = Copy(fake.published, "mirror")
+    fake.cache.mkdir(exist_ok=True)
+    (fake.cache / "train-images-idx3-ubyte.gz").write_bytes(
+        (fake.published / "train-images-idx3-ubyte.gz").read_bytes()
+    )
+    got2 = data.load_mnist(cache_dir=fake.cache, sources=[src], validation=2)
+    assert got2.origin == (
+        f"{fake.cache} (the cache, 3 files downloaded just now from mirror; "
+        "all 4 files SHA-256 verified)"
+    )
+    assert data.load_mnist(cache_dir=fake.cache, download=False).origin == (
+        f"{fake.cache} (the cache; all 4 files SHA-256 verified)"
+    )
 
 
 def test_no_verify_loads_other_mnist_format_data(fake: Fake) -> None:
@@ -469,7 +547,7 @@ def test_no_verify_never_mixes_with_mnist(fake: Fake) -> None:
     d = fake.put(fake.root / "user")
     (d / "train-images-idx3-ubyte.gz").unlink()
     fake.put(fake.cache)
-    with pytest.raises(data.MNISTUnavailableError, match="all four files must be in data_dir"):
+    with pytest.raises(data.DataDirError, match="holds only 3 of the four MNIST files"):
         data.load_mnist(d, verify=False, cache_dir=fake.cache)
 
 
@@ -571,11 +649,14 @@ def test_no_source_works_lists_every_attempt(fake: Fake) -> None:
     assert down.calls == ["train-images-idx3-ubyte.gz"]
     assert msg.count("skipped, unreachable for an earlier file") == 3
     assert "To place the files by hand" in msg and "MNISTREF_DATA" in msg
+    assert "any directory named by data_dir (--data-dir) or the MNISTREF_DATA" in msg
     assert [p.name for p in fake.cache.iterdir()] == []
 
 
 def test_offline_without_files(fake: Fake) -> None:
-    with pytest.raises(data.MNISTUnavailableError, match=r"not tried \(download=False\)"):
+    with pytest.raises(
+        data.MNISTUnavailableError, match=r"not tried \(download=False, --offline\)"
+    ):
         data.load_mnist(cache_dir=fake.cache, download=False)
     assert not fake.cache.exists()
 

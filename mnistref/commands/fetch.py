@@ -1,7 +1,8 @@
 """``mnistref fetch``: get the four MNIST files, verify them, and say where they are.
 
-Looks in ``--data-dir`` (or ``$MNISTREF_DATA``), then the user cache, then
-downloads into the cache (see :mod:`mnistref.data`), with a progress bar when
+Takes all four files from ``--data-dir`` (or ``$MNISTREF_DATA``) when one is
+named (a folder without them is an error, never passed over); otherwise looks
+in the user cache, then downloads into the cache (see :mod:`mnistref.data`), with a progress bar when
 stderr is a terminal.  Then it decodes the files once, which checks their IDX
 structure and warms the cache of decoded arrays that ``load_mnist`` reads.
 
@@ -26,14 +27,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         type=Path,
         default=None,
-        help="a directory holding the MNIST files (.gz or uncompressed); read, never "
-        "written (default: $MNISTREF_DATA)",
+        help="a directory holding the four MNIST files (.gz or uncompressed); read, never "
+        "written, and used whole: all four must be there (default: $MNISTREF_DATA)",
     )
     parser.add_argument(
         "--no-verify",
         action="store_true",
         help="accept files in --data-dir that are not the canonical MNIST ones "
-        "(e.g. Fashion-MNIST); all four must then be there",
+        "(e.g. Fashion-MNIST)",
     )
     parser.add_argument(
         "--cache-dir",
@@ -77,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
     for loc in located.values():
         status = "verified" if loc.verified else f"NOT canonical MNIST, SHA-256 {loc.sha256}"
         print(f"{loc.path}  ({loc.origin}; {status})")
+    print(f"data: {loaded.origin}")
     X_train, y_train, X_test, y_test = loaded
     print(
         f"train: {X_train.shape[0]} images of {X_train.shape[1]} pixels; "
