@@ -114,6 +114,19 @@ def load_model(
     """
     path = Path(path)
     where = f"model file {path}"
+    # np.load takes anything that is neither zip nor .npy for a pickle and says
+    # "contains pickled (object) data ... allow_pickle": tell what the file is instead.
+    try:
+        with open(path, "rb") as f:
+            head = f.read(24)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{where}: no such file") from None
+    except IsADirectoryError:
+        raise ModelFileError(f"{where}: is a directory, expected an .npz file") from None
+    except OSError as e:
+        raise ModelFileError(f"{where}: cannot be read ({e})") from None
+    if not head.startswith(_ZIP_MAGIC):
+        raise ModelFileError(f"{where}: not an .npz (zip) archive: {_what_it_is(head)}")
     try:
         archive = np.load(path, allow_pickle=False)
     except FileNotFoundError:
@@ -158,6 +171,28 @@ def load_model(
         if want is not None and want != got:
             raise ModelFileError(f"{where}: the network has {got} {name}, expected {want}")
     return params, meta
+
+
+# A local file header; an empty zip (only an end record) holds no model either.
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+def _what_it_is(head: bytes) -> str:
+    """What a file starting with *head* looks like, for an error message."""
+    if not head:
+        return "the file is empty"
+    if head.startswith(b"\x93NUMPY"):
+        return "it is a single .npy array"
+    if head.startswith(b"\x80"):
+        return "it starts like a pickle, which a model file never holds"
+    if head.startswith(b"PK"):
+        return "it is an empty or damaged zip archive"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"it starts with the bytes {head.hex(' ')}"
+    kind = "JSON text (metrics.json?)" if text.lstrip()[:1] in ("{", "[") else "text"
+    return f"it is {kind}, starting {text!r}"
 
 
 def _validated(params: Params, where: str) -> tuple[np.ndarray[Any, Any], ...]:

@@ -100,21 +100,39 @@ def test_wrong_network_size_for_the_caller(tmp_path, params):
 
 
 @pytest.mark.parametrize(
-    ("content", "match"),
+    ("content", "what"),
     [
-        (b"not a zip file at all", "not an .npz archive"),
-        (None, "holds a single ndarray"),
+        (b"not a zip file at all", "it is text, starting 'not a zip file at all'"),
+        (
+            b'{"test_accuracy": 97.9}',
+            "it is JSON text (metrics.json?), starting '{\"test_accuracy\": 97.9}'",
+        ),
+        (b"", "the file is empty"),
+        (None, "it is a single .npy array"),
+        (b"\x80\x04\x95\x00\x00\x00\x00\x00", "it starts like a pickle"),
+        (b"PK\x05\x06" + bytes(18), "it is an empty or damaged zip archive"),
+        (b"\xff\xfe\x00\x01\x02\x03\x04\x05", "it starts with the bytes ff fe 00 01"),
     ],
 )
-def test_not_a_model_archive(tmp_path, content, match):
+def test_not_a_model_archive_says_what_the_file_is(tmp_path, content, what):
+    # np.load alone calls any such file "pickled (object) data" and suggests
+    # allow_pickle=True: misleading for a text file, and contrary to "no pickle".
     path = tmp_path / "m.npz"
     if content is None:
         with open(path, "wb") as f:
             np.save(f, np.zeros(3))
     else:
         path.write_bytes(content)
-    with pytest.raises(ModelFileError, match=match):
+    with pytest.raises(ModelFileError) as info:
         load_model(path)
+    msg = str(info.value)
+    assert msg.startswith(f"model file {path}: not an .npz (zip) archive: {what}")
+    assert "allow_pickle" not in msg and "pickled" not in msg
+
+
+def test_a_directory_is_not_a_model_file(tmp_path):
+    with pytest.raises(ModelFileError, match=r"is a directory, expected an \.npz file"):
+        load_model(tmp_path)
 
 
 def test_truncated_archive(tmp_path, params):
