@@ -2,9 +2,10 @@
 
 Takes all four files from ``--data-dir`` (or ``$MNISTREF_DATA``) when one is
 named (a folder without them is an error, never passed over); otherwise looks
-in the user cache, then downloads into the cache (see :mod:`mnistref.data`), with a progress bar when
-stderr is a terminal.  Then it decodes the files once, which checks their IDX
-structure and warms the cache of decoded arrays that ``load_mnist`` reads.
+in the user cache, then downloads into the cache (see :mod:`mnistref.data`),
+with a progress bar when stderr is a terminal.  Then it decodes the files once,
+which checks their IDX structure and warms the cache of decoded arrays that
+``load_mnist`` reads.
 
 Exit code 0 when all four files are there and verified (or, with
 ``--no-verify``, readable), 1 otherwise with the reason on stderr.
