@@ -9,16 +9,18 @@ from __future__ import annotations
 import math
 import os
 import signal
+from typing import ClassVar
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from training_helpers import interrupting_engine
+from training_helpers import assert_step_close, interrupting_engine, reference_step, step_bound
 
 import mnistref
 from mnistref import network, training
 from mnistref.engine import Engine
+from mnistref.network import Params
 from mnistref.training import (
     RECIPES,
     SCHEDULES,
@@ -57,45 +59,75 @@ def same(a: network.Params, b: network.Params) -> bool:
 # The update is the paper's: fit equals a loop over the reference functions
 
 
-def reference_run(X, y, *, epochs, lr, batch_size, seed, schedule, init_std, dtype):
-    """fit's documented semantics, written out with the reference equations."""
-    params = init_params(seed, D, H, K, init_std=init_std, dtype=dtype)
-    m = len(y)
-    bs = m if batch_size is None else batch_size
-    n = -(-m // bs)
-    history = []
-    for e in range(epochs):
-        order = (
-            np.arange(m) if batch_size is None else np.random.default_rng([seed, e]).permutation(m)
-        )
-        total = 0.0
-        for i in range(n):
-            idx = order[i * bs : (i + 1) * bs]
-            Xb, Yb = X[idx], network.one_hot(y[idx], K, dtype=dtype)
-            cache = network.forward(params, Xb)
-            total += float(mnistref.loss(Yb, cache.A2)) * len(idx)
-            alpha = SCHEDULES[schedule](lr, e * n + i, epochs * n)
-            params = network.update(params, network.grads(params, Xb, Yb, cache), alpha)
-        history.append(total / m)
-    return params, history
+def documented_rate(schedule: str, lr: float, t: int, T: int) -> float:
+    """Step t's rate as SCHEDULES's docstring states it, written out here, not taken from it."""
+    if schedule == "constant":
+        return lr
+    if schedule == "linear":
+        return lr * (1 - t / T)
+    assert schedule == "cosine"
+    return lr / 2 * (1 + math.cos(math.pi * t / T))
+
+
+class Recording(Engine):
+    """An engine taking one step() per step that records each: (params before, X, y,
+    lr, loss, params after)."""
+
+    PER_STEP_LR = False
+    log: ClassVar[list[tuple[Params, np.ndarray, np.ndarray, float, float, Params]]] = []
+
+    def step(self, X, y, lr):
+        before = self.params
+        value = super().step(X, y, lr)
+        Recording.log.append((before, np.array(X), np.array(y), lr, value, self.params))
+        return value
 
 
 @pytest.mark.parametrize(
     ("batch_size", "schedule", "init_std"),
     [(None, "constant", 0.1), (32, "cosine", "he"), (50, "linear", 0.1), (64, "constant", "he")],
 )
-def test_eq17_to_eq20_fit_is_the_reference_update(batch_size, schedule, init_std):
+def test_eq17_to_eq20_fit_is_the_reference_update(monkeypatch, batch_size, schedule, init_std):
+    """fit's documented semantics, step by step: batches from default_rng([seed, epoch]),
+    the schedule's formula, and each step the reference's from the same parameters."""
     X, y = blobs(200, dtype=np.float64)
     kw = dict(epochs=3, lr=0.3, batch_size=batch_size, seed=5, schedule=schedule, init_std=init_std)
-    got = small_fit(X, y, dtype=np.float64, **kw)
-    want, history = reference_run(X, y, dtype=np.float64, **kw)
-    # float64: the engine may sum in another order than the reference; each entry
-    # is a sum of at most m = 200 products of O(1) numbers, so reassociation moves
-    # it by ~m * eps = 4e-14 relative per step, and 3 * 7 steps of a contracting
-    # map keep that below 1e-11.  A wrong equation moves entries by > 1e-3.
-    for g, w in zip(got.params, want, strict=True):
-        np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(got.history, history, rtol=1e-10)
+    got = small_fit(X, y, dtype=np.float64, **kw)  # through the engine's whole epochs
+    monkeypatch.setattr(training, "Engine", Recording)
+    Recording.log = []
+    by_steps = small_fit(X, y, dtype=np.float64, **kw)
+    # Whole epochs are bit-identical to their steps, so checking the steps checks fit.
+    assert same(by_steps.params, got.params) and by_steps.history == got.history
+
+    m = len(y)
+    bs = m if batch_size is None else batch_size
+    n = -(-m // bs)
+    T = kw["epochs"] * n
+    assert len(Recording.log) == T
+    params = init_params(5, D, H, K, init_std=init_std, dtype=np.float64)
+    u = np.finfo(np.float64).eps / 2
+    for e in range(kw["epochs"]):
+        order = np.arange(m) if batch_size is None else np.random.default_rng([5, e]).permutation(m)
+        total = 0.0
+        for i in range(n):
+            before, Xb, yb, alpha, value, after = Recording.log[e * n + i]
+            idx = order[i * bs : (i + 1) * bs]
+            assert same(before, params)  # each step starts where the last one ended
+            np.testing.assert_array_equal(Xb, X[idx])
+            np.testing.assert_array_equal(yb, y[idx])
+            # Either formula is lr times a number in [0, 1] that each evaluation gets
+            # within 6u (pi t / T: 2 roundings, times pi; cos, 1 +, 1 - t / T: one
+            # each), so two evaluations, in any algebraic form, agree within 12 u lr.
+            rate = documented_rate(schedule, kw["lr"], e * n + i, T)
+            assert alpha == pytest.approx(rate, rel=0, abs=12 * u * kw["lr"]), (e, i)
+            want_loss, want = reference_step(before, Xb, yb, alpha)
+            bound = step_bound(before, Xb, yb, alpha, np.float64)
+            assert_step_close(value, after, want_loss, want, bound, f"epoch {e}, step {i}")
+            total += value * len(idx)
+            params = after
+        # The epoch's loss is the mean over its rows of the batch losses, in step order.
+        assert got.history[e] == total / m
+    assert same(got.params, params)
 
 
 def test_fit_learns_separable_data():
@@ -328,10 +360,12 @@ def test_eq1_eq2_init_params_with_a_number_is_mnistref_init():
 
 def test_eq1_eq2_he_init_scales_each_layer_by_its_fan_in():
     W1, b1, W2, b2 = init_params(0, 784, 128, 10, init_std="he", dtype=np.float64)
-    # The sample std of N draws has relative standard error 1/sqrt(2N): 0.2% for
-    # W1 (100352 draws) and 2% for W2 (1280); 4% and 10% are over 5 such errors.
-    assert W1.std() == pytest.approx(math.sqrt(2 / 784), rel=0.04)
-    assert W2.std() == pytest.approx(math.sqrt(2 / 128), rel=0.10)
+    # The sample std of N normal draws has relative standard error 1/sqrt(2N):
+    # 0.22% for W1 (100352 draws), 2% for W2 (1280).  4 standard errors (a
+    # chance of 6e-5 for a correct init and a random seed) still tell sqrt(2 / fan_in)
+    # from sqrt(2.1 / fan_in) for W1 (2.5% apart) and from sqrt(2 / fan_out) (3.5x) for W2.
+    for W, fan_in in ((W1, 784), (W2, 128)):
+        assert W.std() == pytest.approx(math.sqrt(2 / fan_in), rel=4 / math.sqrt(2 * W.size))
     assert not b1.any() and not b2.any()
 
 
@@ -342,6 +376,25 @@ def test_schedules_start_at_lr_and_stay_in_range(lr, T, data):
         assert f(lr, 0, T) == lr, name
         assert 0 < f(lr, t, T) <= lr, name
     assert SCHEDULES["cosine"](lr, T // 2, T) == pytest.approx(lr / 2, abs=lr * math.pi / T)
+
+
+@given(lr=st.floats(0.001, 10), q=st.integers(1, 2_500))
+def test_schedules_closed_forms(lr, q):
+    """Points where each decay has a closed form, T = 4q steps: linear is lr/2 at T/2,
+    lr/4 at 3T/4 and lr/T at T - 1; cosine is lr/2 at T/2 and lr (1 +- 1/sqrt 2)/2 at
+    T/4 and 3T/4."""
+    T = 4 * q
+    u = np.finfo(np.float64).eps / 2
+    lin, cos = SCHEDULES["linear"], SCHEDULES["cosine"]
+    # Each value is lr times a number in [0, 1] computed within 6u absolute (see
+    # test_eq17_to_eq20_fit_is_the_reference_update), plus lr's own product (u, relative).
+    tol = 7 * u * lr
+    assert lin(lr, 2 * q, T) == pytest.approx(lr / 2, rel=0, abs=tol)
+    assert lin(lr, 3 * q, T) == pytest.approx(lr / 4, rel=0, abs=tol)
+    assert lin(lr, T - 1, T) == pytest.approx(lr / T, rel=0, abs=tol)
+    assert cos(lr, 2 * q, T) == pytest.approx(lr / 2, rel=0, abs=tol)
+    assert cos(lr, q, T) == pytest.approx(lr * (1 + math.sqrt(0.5)) / 2, rel=0, abs=tol)
+    assert cos(lr, 3 * q, T) == pytest.approx(lr * (1 - math.sqrt(0.5)) / 2, rel=0, abs=tol)
 
 
 def test_recipes_use_only_the_papers_network_and_update():
