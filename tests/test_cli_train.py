@@ -185,7 +185,7 @@ def test_evaluate_prints_accuracy_table_and_confusion(data_dir, tmp_path, capsys
     assert main(args) == 0
     text = capsys.readouterr().out
     assert f"test accuracy {acc:.2f}%" in text
-    assert "class  support  correct  accuracy  precision" in text
+    assert "class  support  correct    recall  precision" in text
     assert "confusion matrix (rows: true class, columns: predicted class)" in text
     assert main([*args, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)

@@ -1,8 +1,13 @@
 """``mnistref evaluate MODEL``: the paper's section 8 on the MNIST test set.
 
 Prints the accuracy, eq. (21), the test loss, eq. (9), a per-class table
-(support, correct, accuracy and precision per digit) and the confusion matrix
+(support, correct, recall and precision per digit) and the confusion matrix
 (rows: true class, columns: predicted class).  ``--json`` prints the same as JSON.
+
+Per class k, *recall* is correct / support: the share of the images of digit k
+that the model calls k (eq. (21) restricted to that class; some call it the
+per-class accuracy), and *precision* is correct / the number of images the model
+calls k.
 
 Exit codes: 0 done, 1 bad model file or missing data.
 """
@@ -58,15 +63,33 @@ def load_model_and_test_set(args: argparse.Namespace, command: str) -> Any:
     return params, meta, X_test.astype(params.W1.dtype, copy=False), y_test
 
 
+def per_class_rows(ev: Any) -> list[dict[str, Any]]:
+    """Per class: ``class``, ``support``, ``correct``, ``recall`` and ``precision`` (%).
+
+    ``recall`` is what :meth:`~mnistref.training.Evaluation.per_class` calls the
+    class's accuracy (correct / support), named for what it is.
+    """
+    rows = []
+    for r in ev.per_class():
+        row = dict(r)
+        row["recall"] = row.pop("accuracy", row.get("recall"))
+        rows.append({k: row[k] for k in ("class", "support", "correct", "recall", "precision")})
+    return rows
+
+
 def format_report(ev: Any) -> str:
     """The per-class table and the confusion matrix as text."""
     K = ev.confusion.shape[0]
-    lines = [f"{'class':>5}  {'support':>7}  {'correct':>7}  {'accuracy':>8}  {'precision':>9}"]
-    for row in ev.per_class():
+    lines = [f"{'class':>5}  {'support':>7}  {'correct':>7}  {'recall':>8}  {'precision':>9}"]
+    for row in per_class_rows(ev):
         lines.append(
             f"{row['class']:>5}  {row['support']:>7}  {row['correct']:>7}  "
-            f"{row['accuracy']:>7.2f}%  {row['precision']:>8.2f}%"
+            f"{row['recall']:>7.2f}%  {row['precision']:>8.2f}%"
         )
+    lines.append(
+        "recall: correct / support (of the images of the class, the share called it); "
+        "precision: correct / images called the class"
+    )
     width = max(5, len(str(int(ev.confusion.max()))) + 1)
     lines += ["", "confusion matrix (rows: true class, columns: predicted class)"]
     lines.append("true\\pred" + "".join(f"{j:>{width}}" for j in range(K)))
@@ -89,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         rows = [
             {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
-            for r in ev.per_class()
+            for r in per_class_rows(ev)
         ]
         print(
             json.dumps(

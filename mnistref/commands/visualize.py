@@ -5,7 +5,8 @@ in red) and ``confusion.png`` into ``--out`` (default: the model's directory),
 and ``loss.png`` too when a ``metrics.json`` with the loss history lies next to
 the model.  Needs matplotlib (``pip install "mnistref[plot]"``).
 
-Exit codes: 0 done, 1 bad model file, missing data or no matplotlib.
+Exit codes: 0 done, 1 bad model file, missing data or no matplotlib, 2 an
+``--out`` that cannot be a directory (checked first; nothing is written then).
 """
 
 from __future__ import annotations
@@ -35,12 +36,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _not_a_directory(out: Path) -> str | None:
+    """Why *out* cannot be (made) a directory, or None; looks, creates nothing."""
+    for p in (out, *out.parents):
+        if p.is_dir():
+            return None
+        if p.exists() or p.is_symlink():
+            return "is an existing file" if p == out else f"{p} is an existing file"
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     import json
 
     from mnistref import plots, training
     from mnistref.commands.evaluate import load_model_and_test_set
 
+    model_dir = args.model if args.model.is_dir() else args.model.parent
+    out: Path = args.out if args.out is not None else model_dir
+    blocked = _not_a_directory(out)
+    if blocked is not None:
+        print(f"mnistref {NAME}: --out {out}: {blocked}; name a directory", file=sys.stderr)
+        return 2
     if not plots.available():
         print(
             f"mnistref {NAME}: the pictures need matplotlib; install it with: {plots.INSTALL_HINT}",
@@ -51,9 +68,11 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(loaded, int):
         return loaded
     params, _meta, X_test, y_test = loaded
-    model_dir = args.model if args.model.is_dir() else args.model.parent
-    out: Path = args.out if args.out is not None else model_dir
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        print(f"mnistref {NAME}: --out {out}: cannot create it ({e})", file=sys.stderr)
+        return 1
     history = None
     log_every = None
     metrics = model_dir / "metrics.json"
