@@ -62,7 +62,7 @@ class StepBound(NamedTuple):
 
 
 def step_bound(P: Params, X: np.ndarray, y: np.ndarray, lr: float, dtype: Any) -> StepBound:
-    r"""How far the engine's step (in *dtype*) may lie from the reference's, from *P*.
+    r"""How far the engine's step (in *dtype*) on (X, y) from *P* may lie from the reference's.
 
     One step maps P to :math:`P' = P - \alpha G(P)`.  The engine and the
     reference compute G (eq. 5-16) with the same operations in other orders
@@ -103,10 +103,10 @@ def step_bound(P: Params, X: np.ndarray, y: np.ndarray, lr: float, dtype: Any) -
     .. math:: \epsilon = \lambda u \sqrt{2D + H + 2K + m + 8},
               \qquad \epsilon_1 = \lambda u \sqrt{D + 8}.
 
-    Both implementations err by up to that when they work in the same precision
-    (a factor 2); an engine in float32 against the float64 reference adds the
+    The reference is computed in float64 from the same P and X.  A float64
+    engine and it both err by up to that (a factor 2); a float32 engine adds the
     rounding of X and P to float32 (2 more single roundings) while the float64
-    reference's own error is :math:`2^{-29}` of it and is neglected.
+    reference's own error is :math:`2^{-29}` of its and is neglected.
 
     *Loss.*  Per row, eq. (9) is :math:`\log\sum_k e^{Z_{2,k}} - Z_{2,y}`, whose
     gradient in Z2 has absolute sum :math:`|p - e_y|_1 \le 2`; with the log's and
@@ -123,7 +123,7 @@ def step_bound(P: Params, X: np.ndarray, y: np.ndarray, lr: float, dtype: Any) -
     u = float(np.finfo(dt).eps) / 2
     m, D = X.shape
     H, K = P.W2.shape
-    same = X.dtype == dt and all(p.dtype == dt for p in P)
+    same = dt == np.float64  # the reference is computed in float64 here
     singles = 8 if same else 10
     eps = LAMBDA * u * math.sqrt(2 * D + H + 2 * K + m + singles)
     eps1 = LAMBDA * u * math.sqrt(D + singles)  # Z1's own: D terms, b1 and the inputs' rounding
