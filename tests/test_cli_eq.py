@@ -36,6 +36,7 @@ def test_eq11_lookup_prints_formula_function_source_and_tests(
     assert "tests/test_equations.py::test_eq11_dW2_divides_by_m" in out
     assert "tests/test_equations.py::test_eq11_eq15_weight_gradient_is_mean_outer_product" in out
     assert "test_eq1_" not in out  # eq. (1)'s tests are not eq. (11)'s
+    assert 'run exactly these with: pytest tests -k "test_eq11_ or test_eq5_to_eq20_ or ' in out
 
 
 @pytest.mark.parametrize("text", ["11", "(11)", "eq11", "EQ11", "eq.11", "Eq. (11)", " eq(11) "])
@@ -54,6 +55,15 @@ def test_eq11_number_may_be_written_as_in_the_paper_or_a_test_name(
         ("x", "mnistref eq: 'x' is not an equation number; write 11, (11) or eq11\n"),
         ("11.5", "mnistref eq: '11.5' is not an equation number; write 11, (11) or eq11\n"),
         ("-1", "mnistref eq: '-1' is not an equation number; write 11, (11) or eq11\n"),
+        ("(11", "mnistref eq: '(11' is not an equation number; write 11, (11) or eq11\n"),
+        ("11)", "mnistref eq: '11)' is not an equation number; write 11, (11) or eq11\n"),
+        ("eq(11", "mnistref eq: 'eq(11' is not an equation number; write 11, (11) or eq11\n"),
+        # Digits of other scripts (Arabic-Indic three, fullwidth 11) are not the paper's.
+        ("\u0663", "mnistref eq: '\u0663' is not an equation number; write 11, (11) or eq11\n"),
+        (
+            "\uff11\uff11",
+            "mnistref eq: '\uff11\uff11' is not an equation number; write 11, (11) or eq11\n",
+        ),
     ],
 )
 def test_unknown_numbers_are_a_one_line_error_and_exit_2(
@@ -146,6 +156,8 @@ def test_eq5_tests_found_in_a_given_dir_with_classes(
         ("test_eq5_to_eq7_and_eq9", {5, 6, 7}),
         ("test_softmax", set()),
     ],
+    # Ids without the names: "test_eq11_dW2" in an id would be matched by `pytest -k test_eq11_`.
+    ids=["one", "zero-padded", "pair", "range", "broken-range", "range-then-stop", "none"],
 )
 def test_pinned_numbers_read_a_test_name(name: str, numbers: set[int]) -> None:
     assert eq_command.pinned_numbers(name) == numbers
@@ -158,10 +170,11 @@ def test_eq5_from_a_wheel_says_how_to_find_the_tests(
     code, out, _ = run(capsys, "5", "--no-source")
     assert code == 0
     assert "tests: the tests are not installed with the package" in out
-    assert "pytest -k test_eq5_" in out
+    assert "`mnistref eq 5` lists them and the pytest command that runs exactly them" in out
+    assert "pytest -k test_eq5_" not in out  # it would miss test_eq3_to_eq6_... and the like
     code, out, _ = run(capsys, "5", "--json")
     record = json.loads(out)
-    assert record["tests"] is None and "pytest -k test_eq5_" in record["tests_hint"]
+    assert record["tests"] is None and "`mnistref eq 5` lists them" in record["tests_hint"]
 
 
 def test_eq9_with_no_pinning_tests_says_so(
@@ -187,3 +200,67 @@ def test_eq11_runs_as_a_command() -> None:
         check=False,
     )
     assert proc.returncode == 0 and proc.stdout.startswith("Eq. (11) ")
+
+
+@pytest.mark.parametrize(
+    ("name", "number", "prefix"),
+    [
+        ("test_eq11_dW2", 11, "test_eq11_"),
+        ("test_eq11_eq15_x", 15, "test_eq11_eq15_"),
+        ("test_eq5_to_eq20_step", 11, "test_eq5_to_eq20_"),
+        ("test_eq05_x", 5, "test_eq05_"),
+        ("test_eq1_eq2_x", 11, None),
+    ],
+    ids=["plain", "second", "range", "zero-padded", "other"],
+)
+def test_pin_prefix_is_the_shortest_start_that_pins(name: str, number: int, prefix: str) -> None:
+    assert eq_command.pin_prefix(name, number) == prefix
+
+
+def test_k_expression_names_each_way_of_pinning_once() -> None:
+    ids = [
+        "t/test_a.py::test_eq11_a",
+        "t/test_a.py::test_eq11_eq15_b",
+        "t/test_b.py::T::test_eq9_to_eq16_c",
+        "t/test_b.py::test_eq10_to_eq16_d",
+        "t/test_b.py::test_eq10_to_eq16_e",
+    ]
+    assert eq_command.k_expression(11, ids) == (
+        "test_eq11_ or test_eq9_to_eq16_ or test_eq10_to_eq16_"
+    )
+
+
+def test_eq11_printed_pytest_command_selects_exactly_the_listed_tests(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(capsys, "11", "--json", "--no-source")
+    assert code == 0
+    record = json.loads(out)
+    listed = set(record["tests"])
+    # This repository pins eq. (11) by ranges too: `-k test_eq11_` alone misses them.
+    assert any(t.rsplit("::", 1)[1].startswith("test_eq5_to_eq20_") for t in listed)
+    command = record["pytest_command"]
+    assert command.startswith('pytest tests -k "test_eq11_ or ')
+    expression = command.split(" -k ", 1)[1].strip('"')
+    tests_dir = Path(record["tests_dir"])
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--collect-only",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            tests_dir.name,
+            "-k",
+            expression,
+        ],
+        cwd=tests_dir.parent,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    collected = {line.split("[", 1)[0] for line in proc.stdout.splitlines() if "::" in line}
+    assert collected == listed

@@ -29,7 +29,10 @@ NAME = "eq"
 HELP = "look an equation up by number: formula, implementing function, source and tests"
 ORDER = 10
 
-_NUMBER = re.compile(r"^\s*(?:eq\.?\s*)?\(?\s*(\d{1,3})\s*\)?\s*$", re.IGNORECASE)
+# ASCII digits only (\d would take '٣'), and parentheses only in pairs.
+_NUMBER = re.compile(
+    r"^\s*(?:eq\.?\s*)?(?:\(\s*([0-9]{1,3})\s*\)|([0-9]{1,3}))\s*$", re.IGNORECASE | re.ASCII
+)
 _TEST_DEF = re.compile(r"^\s*(?:async\s+)?def\s+(test_eq\d+_\w*)\s*\(")
 _EQ_TOKEN = re.compile(r"^eq(\d+)$")
 _TEST_CLASS = re.compile(r"^class\s+(Test\w*)")
@@ -57,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def parse_number(text: str) -> int | None:
     """The equation number written in *text* (``11``, ``(11)``, ``eq11``), or None."""
     match = _NUMBER.match(text)
-    return int(match.group(1)) if match else None
+    return int(match.group(1) or match.group(2)) if match else None
 
 
 def default_tests_dir() -> Path | None:
@@ -92,6 +95,36 @@ def pinned_numbers(test_name: str) -> set[int]:
             continue
         break
     return numbers
+
+
+def pin_prefix(test_name: str, number: int) -> str | None:
+    """The shortest start of *test_name*, ending in ``_``, that already pins *number*.
+
+    ``test_eq11_eq15_x`` -> ``test_eq11_``, ``test_eq5_to_eq20_x`` -> ``test_eq5_to_eq20_``
+    (for 11); None if the name does not pin *number*.  Every name that starts with
+    the prefix pins *number* too, so the prefix can select tests by substring.
+    """
+    tokens = test_name.split("_")
+    for end in range(2, len(tokens)):
+        if number in pinned_numbers("_".join(tokens[:end])):
+            return "_".join(tokens[:end]) + "_"
+    return None
+
+
+def k_expression(number: int, node_ids: list[str]) -> str:
+    """A ``pytest -k`` expression that selects the tests *node_ids* (which pin *number*).
+
+    One prefix (:func:`pin_prefix`) per way of naming the pin, joined with ``or``:
+    ``test_eq11_`` alone would leave out ``test_eq5_to_eq20_...`` and the like.
+    """
+    prefixes: list[str] = []
+    for node in node_ids:
+        prefix = pin_prefix(node.rsplit("::", 1)[-1], number)
+        if prefix is not None and prefix not in prefixes:
+            prefixes.append(prefix)
+    # -k matches substrings: a prefix containing another one adds nothing.
+    kept = [p for p in prefixes if not any(q != p and q in p for q in prefixes)]
+    return " or ".join(kept)
 
 
 def find_tests(number: int, tests_dir: Path) -> list[str]:
@@ -138,6 +171,11 @@ def _record(number: int, tests_dir: Path | None, with_source: bool) -> dict[str,
     if tests_dir is not None:
         record["tests"] = find_tests(number, tests_dir)
         record["tests_dir"] = str(tests_dir)
+        record["pytest_command"] = (
+            f'pytest {tests_dir.name} -k "{k_expression(number, record["tests"])}"'
+            if record["tests"]
+            else None
+        )
     else:
         record["tests"] = None
         record["tests_dir"] = None
@@ -147,8 +185,9 @@ def _record(number: int, tests_dir: Path | None, with_source: bool) -> dict[str,
 
 def _no_tests_hint(number: int) -> str:
     return (
-        "the tests are not installed with the package; in a source checkout of mnistref "
-        f"run `pytest -k test_eq{number}_` (or pass --tests DIR)"
+        "the tests are not installed with the package; in a source checkout of mnistref, "
+        f"`mnistref eq {number}` lists them and the pytest command that runs exactly them "
+        "(or pass --tests DIR)"
     )
 
 
@@ -179,7 +218,7 @@ def _print_record(r: dict[str, Any]) -> None:
     elif not r["tests"]:
         out.append(f"tests: none named test_eq{n}_* in {r['tests_dir']}")
     else:
-        out.append(f"tests ({len(r['tests'])}, run them with `pytest -k test_eq{n}_`):")
+        out.append(f"tests ({len(r['tests'])}; run exactly these with: {r['pytest_command']}):")
         out += [f"  {t}" for t in r["tests"]]
     print("\n".join(out))
 
