@@ -5,12 +5,17 @@ Registered by entry point, so installing mnistref is enough::
     pytest --mnistref-impl=myport.py                 # or a module name
     pytest --mnistref-impl=myport.py --mnistref-dtype=float32
     pytest --mnistref-impl=myport.py --mnistref-dtype=both
+    pytest --mnistref-impl=myport.py --mnistref-require=forward,grads,update
+    pytest --mnistref-impl=myport.py --mnistref-require-all
 
 adds one test item per (equation, function) row of the conformance report
 (:func:`mnistref.conformance.check`), in dependency order, named like
 ``mnistref[float64]::eq11-dW2``.  A failing item prints the runner's message:
 the equation, the case, the worst index, expected and got, the relative error.
-Rows for functions the port does not provide are reported as skipped.
+Rows for functions the port does not provide are reported as skipped, and the
+terminal summary says how many rows were checked; a row of a function named in
+``--mnistref-require`` (every function with ``--mnistref-require-all``) fails
+instead of being skipped.
 
 Without ``--mnistref-impl`` the plugin does nothing; it imports nothing heavy
 until its items run.
@@ -45,6 +50,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=0,
         help="seed of the conformance runner's random cases (default 0)",
     )
+    group.addoption(
+        "--mnistref-require",
+        metavar="NAMES",
+        action="append",
+        default=[],
+        help="comma-separated functions the port must provide (their rows fail, not skip, "
+        "when missing); repeatable",
+    )
+    group.addoption(
+        "--mnistref-require-all",
+        action="store_true",
+        default=False,
+        help="require every function of the interface: no row may be skipped",
+    )
 
 
 class ConformanceError(Exception):
@@ -63,8 +82,15 @@ class ConformanceItem(pytest.Item):
     def runtest(self) -> None:
         report = _report(self.config, self.dtype)
         r = report.results[self.index]
+        if r.status == "skip" and r.function in report.required:
+            why = "not provided" if r.message == "not provided" else f"not checked: {r.message}"
+            raise ConformanceError(
+                f"MISSING Eq. ({r.equation}) {r.title}: {r.function} is required but {why} "
+                f"({report.target})"
+            )
         if r.status == "skip":
-            pytest.skip(f"{r.function} not provided by {report.target}")
+            pytest.skip(f"{r.function} not provided by {report.target}"
+                        if r.message == "not provided" else f"{r.function}: {r.message}")
         if r.status != "pass":
             first = report.first_failure
             raise ConformanceError(
@@ -90,8 +116,26 @@ def _report(config: pytest.Config, dtype: str) -> Any:
             config.getoption("mnistref_impl"),
             dtype=dtype,
             seed=config.getoption("mnistref_seed"),
+            require=",".join(config.getoption("mnistref_require")),
+            require_all=_all(config),
         )
     return cache[dtype]
+
+
+def _all(config: pytest.Config) -> bool:
+    return bool(config.getoption("mnistref_require_all"))
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """One line per dtype: how much of the interface the port's run checked."""
+    reports = config.stash.get(_REPORTS, {})
+    for dtype, report in reports.items():
+        partial = "" if report.complete else ", partial"
+        terminalreporter.write_line(
+            f"mnistref[{dtype}]: {len(report.checked)} of {len(report.results)} rows checked "
+            f"({len(report.provided)} functions provided, {len(report.skipped)} rows "
+            f"skipped{partial}); {'PASSED' if report.passed else 'FAILED'}"
+        )
 
 
 # tryfirst: the items exist before -k and -m select among the collected items, so
@@ -103,8 +147,12 @@ def pytest_collection_modifyitems(
     target = config.getoption("mnistref_impl")
     if not target:
         return
-    from mnistref.conformance import TargetError
+    from mnistref.conformance import TargetError, _required
 
+    try:
+        _required(",".join(config.getoption("mnistref_require")))
+    except ValueError as e:
+        raise pytest.UsageError(f"--mnistref-{e}") from e
     choice = config.getoption("mnistref_dtype")
     dtypes = ("float64", "float32") if choice == "both" else (choice,)
     for dtype in dtypes:

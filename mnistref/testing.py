@@ -9,18 +9,29 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
-from mnistref.conformance import Report, check
+from mnistref.conformance import FUNCTIONS, Report, check
 
 __all__ = ["assert_conforms"]
 
 
 def assert_conforms(
-    module: ModuleType | str | Any, *, dtype: str = "float64", seed: int = 0
+    module: ModuleType | str | Any,
+    *,
+    dtype: str = "float64",
+    seed: int = 0,
+    require: Sequence[str] | str = (),
+    require_all: bool = False,
 ) -> Report:
     """Check *module* with the conformance runner; raise AssertionError unless it passes.
+
+    By default only what *module* provides is judged: a port of one function passes
+    if that function does.  The returned report says how much was checked
+    (``report.complete``, ``report.skipped``); *require* or *require_all* make a
+    function that is missing (or a row that could not be checked) fail.
 
     Parameters
     ----------
@@ -29,6 +40,11 @@ def assert_conforms(
     dtype : "float64" or "float32"
     seed : int
         Seed of the random cases.
+    require : sequence of str, or str
+        Functions (names in :data:`mnistref.conformance.FUNCTIONS`, or one string of
+        comma-separated names) that must be provided and checked in full.
+    require_all : bool
+        Require every function of the interface.
 
     Returns
     -------
@@ -38,13 +54,20 @@ def assert_conforms(
     Raises
     ------
     AssertionError
-        If any provided function fails; the message is the runner's report: one row per
-        equation, and for each failure the equation, case, worst index, expected and got,
-        and the relative error, ending with the first failure in dependency order.
+        If any provided function fails, or a required one is missing; the message says
+        how many rows were checked, then gives the runner's report: one row per
+        equation, and for each failure the equation, case, worst index, expected and
+        got, and the relative error, ending with the first failure in dependency order.
     mnistref.conformance.TargetError
         If *module* cannot be imported or provides nothing to check.
+    ValueError
+        If *require* names a function the runner does not check.
     """
-    report = check(module, dtype=dtype, seed=seed)
+    report = check(module, dtype=dtype, seed=seed, require=require, require_all=require_all)
     if not report.passed:
-        raise AssertionError(f"{report.target} does not conform to mnistref:\n{report.format()}")
+        raise AssertionError(
+            f"{report.target} does not conform to mnistref ({dtype}; {len(report.checked)} of "
+            f"{len(report.results)} rows checked, {len(report.provided)} of {len(FUNCTIONS)} "
+            f"functions provided):\n{report.format()}"
+        )
     return report

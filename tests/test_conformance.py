@@ -59,6 +59,9 @@ def test_reference_passes(dtype: str) -> None:
     assert statuses == {"pass"}, report.format()
     # every equation (1)-(21) is checked by at least one function
     assert {r.equation for r in report.results} == set(range(1, 22))
+    assert report.complete and not report.skipped and report.unchecked_equations == []
+    assert report.provided == list(dict.fromkeys(f for _, f in TABLE_ORDER))
+    assert report.format().endswith(f"PASSED: all {len(TABLE_ORDER)} checks pass.")
 
 
 @settings(max_examples=3)
@@ -593,6 +596,72 @@ def test_verdict_does_not_depend_on_where_the_port_lives(folder: str, tmp_path: 
 
 
 # ---------------------------------------------------------------------------
+# A partial port: its verdict is on what it provides, and says how much that was
+# ---------------------------------------------------------------------------
+
+
+def test_a_partial_port_passes_on_what_it_provides_and_says_how_little() -> None:
+    report = check(only(db2=mnistref.db2), n_random=2)
+    assert report.passed  # the contract: a verdict on every function provided
+    assert not report.complete
+    assert report.provided == ["db2"]
+    assert [(r.equation, r.function) for r in report.checked] == [(12, "db2")]
+    assert len(report.skipped) == len(TABLE_ORDER) - 1
+    assert report.unchecked_equations == [*range(1, 12), *range(13, 22)]
+    text = report.format()
+    rows = len(TABLE_ORDER)
+    assert f"Checked: 1 of {rows} rows, 1 of {len(FUNCTIONS)} functions provided; " \
+           f"{rows - 1} rows skipped." in text
+    assert "Equations no provided function checks: (1)-(11), (13)-(21)." in text
+    assert "A skipped row is not a pass: --require NAMES (or --require-all)" in text
+    assert text.endswith(f"PASSED, PARTIAL: every check of the provided functions passes "
+                         f"(1 of {rows} rows checked).")
+
+
+def test_require_fails_a_port_missing_a_required_function() -> None:
+    target = only(db2=mnistref.db2)
+    assert check(target, n_random=2, require=["db2"]).passed
+    report = check(target, n_random=2, require="db2, dW2")  # one string, like the CLI
+    assert not report.passed
+    assert report.required == ("dW2", "db2")
+    assert [(r.equation, r.function) for r in report.missing] == [(11, "dW2")]
+    assert report.first_failure is None  # no equation failed: one is missing
+    assert report.format().endswith("FAILED: required but not provided: dW2.")
+
+
+def test_require_all_fails_unless_every_row_is_checked() -> None:
+    report = check(only(db2=mnistref.db2), n_random=2, require_all=True)
+    assert not report.passed
+    assert report.required == FUNCTIONS
+    assert len(report.missing) == len(TABLE_ORDER) - 1
+    absent = ", ".join(f for f in FUNCTIONS if f != "db2")
+    assert f"FAILED: required but not provided: {absent}." in report.format()
+    # and the complete reference still passes under it
+    assert check("mnistref", n_random=2, require_all=True).passed
+
+
+def test_require_does_not_hide_a_failure() -> None:
+    report = check(only(db2=lambda dZ2: dZ2.sum(axis=0)), n_random=2, require=["dW2"])
+    assert not report.passed and report.first_failure == 12
+    text = report.format()
+    assert "FAILED: required but not provided: dW2." in text
+    assert "First failure in dependency order: Eq. (12)" in text
+
+
+@pytest.mark.parametrize(
+    ("require", "match"),
+    [
+        (["dw2"], r"no function 'dw2' \('dw2': did you mean 'dW2'\?\); it checks init, "),
+        ("forward,backward", r"no function 'backward'"),
+        ([3], r"require must be function names, got \[3\]"),
+    ],
+)
+def test_require_names_an_unknown_function(require: Any, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        check(only(db2=mnistref.db2), require=require)
+
+
+# ---------------------------------------------------------------------------
 # Usage, JSON and exit codes
 # ---------------------------------------------------------------------------
 
@@ -607,6 +676,31 @@ def test_cli_json_is_one_object_and_exit_codes(capsys: pytest.CaptureFixture[str
     keys = {"equation", "function", "status", "max_rel_error", "worst_index", "message"}
     assert all(keys <= set(r) for r in doc["results"])
     assert {r["status"] for r in doc["results"]} == {"pass", "skip"}
+    # passed, and partial: how much was checked is in the object
+    rows = len(TABLE_ORDER)
+    assert (doc["complete"], doc["rows"], doc["checked"], doc["skipped"]) == (False, rows, 2,
+                                                                              rows - 2)
+    assert (doc["provided"], doc["functions"]) == (2, len(FUNCTIONS))
+    assert doc["functions_provided"] == ["dW2", "db2"]
+    assert doc["unchecked_equations"] == [*range(1, 11), *range(13, 22)]
+    assert doc["required"] == [] and doc["missing_required"] == []
+
+    # opt-in strictness: a required function missing is a failure (exit 1)
+    assert main([str(good), "--require", "dW2", "--require", "db2"]) == 0
+    capsys.readouterr()
+    assert main([str(good), "--json", "--require", "db2,dZ2"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["passed"] is False and doc["first_failure"] is None
+    assert doc["missing_required"] == [
+        {"function": "dZ2", "equation": 10, "reason": "not provided"}
+    ]
+    assert main([str(good), "--require-all"]) == 1
+    assert capsys.readouterr().out.rstrip().endswith("FAILED: required but not provided: "
+                                                     + ", ".join(FUNCTIONS[:11]) + ", "
+                                                     + ", ".join(FUNCTIONS[13:]) + ".")
+    assert main([str(good), "--require", "dw2"]) == 2
+    err = capsys.readouterr().err
+    assert "--require: the runner checks no function 'dw2'" in err and "'dW2'?" in err
 
     bad = tmp_path / "badport.py"
     bad.write_text("def db2(dZ2):\n    return dZ2.sum(axis=0)\n")
@@ -690,9 +784,11 @@ def test_target_errors() -> None:
 def test_mnistref_conformance_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
     from mnistref.cli import main as cli_main
 
-    assert cli_main(["conformance", "mnistref", "--dtype", "float32"]) == 0
+    assert cli_main(["conformance", "mnistref", "--dtype", "float32", "--require-all"]) == 0
     out = capsys.readouterr().out
     assert "PASSED" in out and "(21)  accuracy" in out
+    assert cli_main(["conformance", "mnistref.equations", "--require", "forward"]) == 1
+    assert capsys.readouterr().out.rstrip().endswith("required but not provided: forward.")
 
 
 # ---------------------------------------------------------------------------

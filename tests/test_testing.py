@@ -53,6 +53,32 @@ def test_assert_conforms_message_is_the_per_equation_report() -> None:
     assert "First failure in dependency order: Eq. (11)" in text
 
 
+def test_assert_conforms_passes_a_partial_port_and_says_so() -> None:
+    report = assert_conforms(SimpleNamespace(db2=mnistref.db2))
+    assert report.passed and not report.complete
+    assert len(report.checked) == 1 and len(report.skipped) == ROWS - 1
+
+
+def test_assert_conforms_require_all_fails_a_partial_port_saying_how_much_was_checked() -> None:
+    with pytest.raises(AssertionError) as info:
+        assert_conforms(SimpleNamespace(db2=mnistref.db2), require_all=True)
+    text = str(info.value)
+    assert text.startswith(
+        f"SimpleNamespace does not conform to mnistref (float64; 1 of {ROWS} rows checked, "
+        f"1 of {len(FUNCTIONS)} functions provided):"
+    )
+    assert "FAILED: required but not provided: init, " in text
+
+
+def test_assert_conforms_require_names() -> None:
+    port = SimpleNamespace(dW2=mnistref.dW2, db2=mnistref.db2)
+    assert assert_conforms(port, require=["dW2", "db2"]).passed
+    with pytest.raises(AssertionError, match="required but not provided: db1"):
+        assert_conforms(port, require="db2,db1")
+    with pytest.raises(ValueError, match="no function 'DB2'"):
+        assert_conforms(port, require=["DB2"])
+
+
 def test_assert_conforms_reports_a_bad_target_as_such() -> None:
     with pytest.raises(TargetError):
         assert_conforms(SimpleNamespace(unrelated=np.zeros))
@@ -63,7 +89,34 @@ def test_plugin_adds_one_passing_item_per_equation(pytester: pytest.Pytester) ->
     result = pytester.runpytest("--mnistref-impl=goodport.py", "-v")
     # two provided functions -> two items pass; every other row is skipped, not passed
     result.assert_outcomes(passed=2, skipped=ROWS - 2)
-    result.stdout.fnmatch_lines(["mnistref[[]float64[]]::eq11-dW2 PASSED*"])
+    result.stdout.fnmatch_lines([
+        "mnistref[[]float64[]]::eq11-dW2 PASSED*",
+        f"mnistref[[]float64[]]: 2 of {ROWS} rows checked (2 functions provided, {ROWS - 2} "
+        "rows skipped, partial); PASSED",
+    ])  # fmt: skip
+
+
+def test_plugin_require_turns_a_missing_functions_rows_into_failures(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(goodport=GOOD_PORT)
+    result = pytester.runpytest("--mnistref-impl=goodport.py", "--mnistref-require=dW2,dA1",
+                                "--mnistref-require", "db1")  # fmt: skip
+    result.assert_outcomes(passed=2, failed=2, skipped=ROWS - 4)
+    result.stdout.fnmatch_lines([
+        "MISSING Eq. (13) Gradient flowing into the hidden activation: dA1 is required but not "
+        "provided (*goodport.py)",
+    ])  # fmt: skip
+    result = pytester.runpytest("--mnistref-impl=goodport.py", "--mnistref-require-all")
+    result.assert_outcomes(passed=2, failed=ROWS - 2)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_plugin_require_of_an_unknown_name_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(goodport=GOOD_PORT)
+    result = pytester.runpytest("--mnistref-impl=goodport.py", "--mnistref-require=dw2")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--mnistref-require: the runner checks no function 'dw2'*"])
 
 
 def test_plugin_failure_carries_the_report(pytester: pytest.Pytester) -> None:

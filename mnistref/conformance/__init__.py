@@ -21,8 +21,12 @@ paper's order; the first failing equation is where to look first::
 
     >>> from mnistref.conformance import check
     >>> report = check("mnistref", dtype="float32")
-    >>> report.passed, report.first_failure
-    (True, None)
+    >>> report.passed, report.first_failure, report.complete
+    (True, None, True)
+
+The verdict is on the functions the target provides; the report says how much that
+was (``complete``, ``checked``, ``skipped``, ``unchecked_equations``), and
+``require=[...]`` or ``require_all=True`` make missing functions fail.
 
 The command line is ``python -m mnistref.conformance TARGET`` or
 ``mnistref conformance TARGET``.
@@ -158,12 +162,51 @@ class Report:
     results: list[Result] = field(default_factory=list)
     n_golden: int = 0
     n_random: int = 0
+    required: tuple[str, ...] = ()
+    """Functions whose every row must be checked (``require`` of :func:`check`)."""
 
     @property
     def passed(self) -> bool:
-        """True iff every provided function passed every check (and something was checked)."""
-        checked = [r for r in self.results if r.status != "skip"]
-        return bool(checked) and all(r.status == "pass" for r in checked)
+        """True iff every provided function passed every check, something was checked,
+        and every row of the :attr:`required` functions was checked.
+
+        Without ``required`` a partial port passes on what it provides: see
+        :attr:`complete` and :attr:`skipped` for how much that was.
+        """
+        checked = self.checked
+        return bool(checked) and all(r.status == "pass" for r in checked) and not self.missing
+
+    @property
+    def checked(self) -> list[Result]:
+        """The rows that were judged (status other than ``"skip"``)."""
+        return [r for r in self.results if r.status != "skip"]
+
+    @property
+    def skipped(self) -> list[Result]:
+        """The rows that were not judged: function not provided, or no case separable."""
+        return [r for r in self.results if r.status == "skip"]
+
+    @property
+    def provided(self) -> list[str]:
+        """The functions of :data:`FUNCTIONS` the target provides, in the table's order."""
+        return list(dict.fromkeys(r.function for r in self.results
+                                  if not (r.status == "skip" and r.message == "not provided")))
+
+    @property
+    def complete(self) -> bool:
+        """True iff every row was judged: every function of the interface is provided
+        and no row was left without a case (what ``require_all`` asks for)."""
+        return bool(self.results) and not self.skipped
+
+    @property
+    def unchecked_equations(self) -> list[int]:
+        """The equations (1)-(21) that no provided function's row checked."""
+        return sorted(set(range(1, 22)) - {r.equation for r in self.checked})
+
+    @property
+    def missing(self) -> list[Result]:
+        """The skipped rows of :attr:`required` functions: each makes the report fail."""
+        return [r for r in self.skipped if r.function in self.required]
 
     @property
     def first_failure(self) -> int | None:
@@ -183,6 +226,19 @@ class Report:
             "unit_roundoff": u,
             "golden_cases": self.n_golden,
             "random_cases": self.n_random,
+            "rows": len(self.results),
+            "checked": len(self.checked),
+            "skipped": len(self.skipped),
+            "provided": len(self.provided),
+            "functions": len(FUNCTIONS),
+            "functions_provided": self.provided,
+            "complete": self.complete,
+            "unchecked_equations": self.unchecked_equations,
+            "required": list(self.required),
+            "missing_required": [
+                {"function": r.function, "equation": r.equation, "reason": r.message}
+                for r in self.missing
+            ],
             "results": [r.to_dict() for r in self.results],
         }
 
@@ -225,21 +281,61 @@ class Report:
                 lines.append(f"{r.status.upper()} Eq. ({r.equation}) {r.title}: {r.function}")
                 lines.extend("    " + ln for ln in r.message.splitlines())
         lines.append("")
-        checked = [r for r in self.results if r.status != "skip"]
-        skipped = len(self.results) - len(checked)
-        if self.passed:
-            lines.append(
-                f"PASSED: {len(checked)} checks of the provided functions pass "
-                f"({skipped} not provided)."
-            )
-        else:
+        lines.extend(self._coverage())
+        if self.missing:
+            absent = [f for f in self.required if f not in self.provided]
+            unjudged = [r for r in self.missing if r.function not in absent]
+            if absent:
+                lines.append(f"FAILED: required but not provided: {', '.join(absent)}.")
+            for r in unjudged:
+                lines.append(f"FAILED: required but not checked: {r.function} eq. "
+                             f"({r.equation}): {r.message}.")
+        if failures:
             first = next(r for r in failures if r.equation == self.first_failure)
             lines.append(
-                f"FAILED: {len(failures)} of {len(checked)} checks. First failure in dependency "
-                f"order: Eq. ({first.equation}) {first.title} ({first.function}); look there "
-                f"first."
+                f"FAILED: {len(failures)} of {len(self.checked)} checks. First failure in "
+                f"dependency order: Eq. ({first.equation}) {first.title} ({first.function}); "
+                f"look there first."
             )
+        elif not self.checked:
+            lines.append("FAILED: no row could be checked.")
+        elif self.passed and self.complete:
+            lines.append(f"PASSED: all {len(self.results)} checks pass.")
+        elif self.passed:
+            lines.append(f"PASSED, PARTIAL: every check of the provided functions passes "
+                         f"({len(self.checked)} of {len(self.results)} rows checked).")
         return "\n".join(lines)
+
+    def _coverage(self) -> list[str]:
+        """How much of the interface was checked, when not all of it was."""
+        if self.complete:
+            return [f"Checked: all {len(self.results)} rows, every function and equation."]
+        n_fn = len(self.provided)
+        lines = [
+            f"Checked: {len(self.checked)} of {len(self.results)} rows, {n_fn} of "
+            f"{len(FUNCTIONS)} functions provided; {len(self.skipped)} rows skipped."
+        ]
+        if self.unchecked_equations:
+            lines.append("Equations no provided function checks: "
+                         f"{_ranges(self.unchecked_equations)}.")
+        if not self.required:
+            lines.append("A skipped row is not a pass: --require NAMES (or --require-all) "
+                         "makes missing functions fail.")
+        return lines
+
+
+def _ranges(ns: Sequence[int]) -> str:
+    """``[1, 2, 3, 5]`` as ``(1)-(3), (5)``."""
+    parts: list[str] = []
+    start = prev = ns[0]
+    for n in [*ns[1:], None]:
+        if n is not None and n == prev + 1:
+            prev = n
+            continue
+        parts.append(f"({start})" if start == prev else f"({start})-({prev})")
+        if n is not None:
+            start = prev = n
+    return ", ".join(parts)
 
 
 # ---------------------------------------------------------------------------
@@ -1105,8 +1201,14 @@ def _pin_source(filename: str, source: bytes) -> None:
 
 
 def check(target: ModuleType | str | os.PathLike[str] | Any, *, dtype: str = "float64",
-          seed: int = 0, n_random: int = N_RANDOM) -> Report:
+          seed: int = 0, n_random: int = N_RANDOM, require: Sequence[str] | str = (),
+          require_all: bool = False) -> Report:
     """Check every function *target* provides; return the :class:`Report`.
+
+    By default the verdict is on what the target provides: a port of a single
+    function passes if that function does (the report says how much was checked:
+    :attr:`Report.complete`, :attr:`Report.skipped`).  *require* and *require_all*
+    make functions that are not provided, or rows that could not be checked, fail.
 
     Parameters
     ----------
@@ -1117,19 +1219,27 @@ def check(target: ModuleType | str | os.PathLike[str] | Any, *, dtype: str = "fl
         Seed of the random cases and of the calls to ``init``.
     n_random : int
         Number of random cases.
+    require : sequence of str, or str
+        Names in :data:`FUNCTIONS` (a string may list them separated by commas): each
+        must be provided, and each of its rows checked, or the report fails.
+    require_all : bool
+        Require every function of :data:`FUNCTIONS`: the report passes only if it is
+        :attr:`Report.complete` and every row passes.
 
     Raises
     ------
     TargetError
         If the target cannot be imported or provides none of :data:`FUNCTIONS`.
     ValueError
-        If *dtype* is neither float64 nor float32.
+        If *dtype* is neither float64 nor float32, or *require* names a function the
+        runner does not check.
     """
     if str(dtype) not in ("float64", "float32"):
         raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
     for name, value in (("seed", seed), ("n_random", n_random)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
             raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    required = FUNCTIONS if require_all else _required(require)
     dt = np.dtype(str(dtype))
     module, label = _load_target(target)
     where = getattr(module, "__file__", None)
@@ -1181,7 +1291,22 @@ def check(target: ModuleType | str | os.PathLike[str] | Any, *, dtype: str = "fl
             results.append(_summarise(n, fname, fns[fname], rows.get((n, fname), []), specs,
                                       dt, golden, stored))
     results.sort(key=lambda r: (r.equation, _ROW_ORDER.index(r.function)))
-    return Report(label, str(dt), seed, results, len(golden), len(specs))
+    return Report(label, str(dt), seed, results, len(golden), len(specs), required)
+
+
+def _required(require: Sequence[str] | str) -> tuple[str, ...]:
+    """*require* as a tuple of known function names, in :data:`FUNCTIONS`' order."""
+    names = require.split(",") if isinstance(require, str) else list(require)
+    if not all(isinstance(n, str) for n in names):
+        raise ValueError(f"require must be function names, got {require!r}")
+    names = [n.strip() for n in names if n.strip()]
+    unknown = [n for n in names if n not in FUNCTIONS]
+    if unknown:
+        close = {n: f for n in unknown for f in FUNCTIONS if f.lower() == n.lower()}
+        hint = "".join(f" ({n!r}: did you mean {f!r}?)" for n, f in close.items())
+        raise ValueError(f"require: the runner checks no function {', '.join(map(repr, unknown))}"
+                         f"{hint}; it checks {', '.join(FUNCTIONS)}")
+    return tuple(f for f in FUNCTIONS if f in names)
 
 
 def _row_case(c: Case, i: int, dt: np.dtype[Any]) -> Case:
@@ -1276,17 +1401,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="print exactly one JSON object instead of the table")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the random cases and of init (default 0)")
+    parser.add_argument("--require", metavar="NAMES", action="append", default=[],
+                        help="comma-separated functions that must be provided and checked "
+                             "in full, or the run fails (repeatable); by default a function "
+                             "not provided is a skipped row, not a failure")
+    parser.add_argument("--require-all", action="store_true",
+                        help="require every function of the interface: pass only if every "
+                             "row of the table is checked and passes")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the checks; exit code 0 if all pass, 1 if any fails, 2 for a usage error."""
+    """Run the checks; exit code 0 if all pass, 1 if any fails, 2 for a usage error.
+
+    "All" is every row of what the target provides, plus, with ``--require`` or
+    ``--require-all``, every row of the required functions.
+    """
     if args.seed < 0:
         print(f"mnistref conformance: --seed must be >= 0, got {args.seed}", file=sys.stderr)
+        return 2
+    require = ",".join(getattr(args, "require", None) or [])
+    try:
+        _required(require)
+    except ValueError as e:
+        print(f"mnistref conformance: --{e}", file=sys.stderr)
         return 2
     try:
         # With --json, stdout carries the one JSON object and nothing the port prints.
         with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
-            report = check(args.target, dtype=args.dtype, seed=args.seed)
+            report = check(args.target, dtype=args.dtype, seed=args.seed, require=require,
+                           require_all=getattr(args, "require_all", False))
     except TargetError as e:
         print(f"mnistref conformance: {e}", file=sys.stderr)
         return 2
@@ -1301,7 +1444,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m mnistref.conformance TARGET [--dtype D] [--json] [--seed S]``."""
+    """``python -m mnistref.conformance TARGET [--dtype D] [--json] [--seed S]
+    [--require NAMES] [--require-all]``."""
     parser = argparse.ArgumentParser(
         prog="python -m mnistref.conformance",
         description="Check a port of the MNIST network against mnistref, equation by equation.",
