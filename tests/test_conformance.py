@@ -648,6 +648,16 @@ def test_require_does_not_hide_a_failure() -> None:
     assert "First failure in dependency order: Eq. (12)" in text
 
 
+def test_a_report_with_nothing_checked_fails_and_says_so() -> None:
+    # e.g. a port whose only function is grads, on cases where none of its rows could be
+    # judged: not a pass, and no failing equation to name either.
+    from mnistref.conformance import Report, Result
+
+    report = Report("p", "float64", 0, [Result(10, "grads", "skip", message="no case")])
+    assert not report.passed and report.first_failure is None
+    assert report.format().endswith("FAILED: no row could be checked.")
+
+
 @pytest.mark.parametrize(
     ("require", "match"),
     [
