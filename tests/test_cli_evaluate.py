@@ -7,6 +7,8 @@ known labels, so every count in the tables can be worked out here.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -118,3 +120,24 @@ def test_visualize_writes_into_a_new_out_directory(
     assert main(args) == 0
     assert capsys.readouterr().err == ""
     assert sorted(p.name for p in out.iterdir()) == ["confusion.png", "predictions.png"]
+
+
+# ---------------------------------------------------------------------------
+# The README's Engine snippet (section "Benchmarks"), run as written.
+# It belongs with tests/test_engine.py; it sits here only because that file
+# had another owner when the snippet was fixed.
+
+
+def test_readme_engine_snippet_runs_as_written(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    blocks = [b.split("```", 1)[0] for b in readme.split("```python\n")[1:]]
+    [snippet] = [b for b in blocks if "Engine(mnistref.init(0)" in b]
+    script = tmp_path / "snippet.py"
+    script.write_text(snippet, encoding="utf-8")
+    # A fresh interpreter: nothing imported or defined by the tests can stand in
+    # for what the snippet forgets to import or define.
+    proc = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "X@W1" in proc.stdout  # it printed the thread plan
