@@ -86,3 +86,8 @@ def test_wheel_route_serves_a_verified_file(tmp_path: Path) -> None:
     finally:
         wheel.close()
     assert data.sha256_file(tmp_path / f.gz) == f.sha256_gz
+
+
+def test_load_says_where_the_real_files_came_from() -> None:
+    got = real_mnist()
+    assert got.origin.endswith("; all 4 files SHA-256 verified)"), got.origin
