@@ -516,7 +516,8 @@ def _forward_difference_bound(params, X, Y, h):
 
     Truncation: h/2 max |L''_kk| on the segment.  Away from ReLU kinks Z2 is linear
     in each single coordinate, so L''_kk = (1/m) sum_i v_i^T (diag p_i - p_i p_i^T) v_i
-    with v_i = dZ2[i]/dtheta_k, and that matrix's eigenvalues are <= 1/2:
+    with v_i = dZ2[i]/dtheta_k, and that matrix's eigenvalues are <= 1/2 (Gershgorin:
+    row j's absolute values sum to 2 p_j (1 - p_j) <= 1/2):
     v_i = X[i, d] ReLU'(Z1[i, j]) W2[j] for W1[d, j] (X[i, d] -> 1 for b1[j]),
     A1[i, h] e_k for W2[h, k], e_k for b2[k].
     Cancellation: 2 delta / h, delta = (2z + 1) gamma_N + gamma_{m+4} |L| bounding the
@@ -543,7 +544,9 @@ def _forward_difference_bound(params, X, Y, h):
     def gamma(n):
         return n * u / (1 - n * u)
 
-    z = float((np.abs(c.A1) @ np.abs(params.W2) + np.abs(params.b2)).max())
+    # z bounds the computed |Z2|: |A1| <= |X||W1| + |b1| on the units that are on
+    Ah1 = on * (np.abs(X) @ np.abs(params.W1) + np.abs(params.b1))
+    z = float((Ah1 @ np.abs(params.W2) + np.abs(params.b2)).max())
     L = abs(float(mnistref.loss(Y, c.A2)))
     delta = (2 * z + 1) * gamma(D + H + K + m + 12) + gamma(m + 4) * L
     return h / 2 * curvature + 2 * delta / h
