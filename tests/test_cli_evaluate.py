@@ -141,3 +141,15 @@ def test_readme_engine_snippet_runs_as_written(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "X@W1" in proc.stdout  # it printed the thread plan
+
+
+def test_trains_default_out_directory_is_git_ignored() -> None:
+    import argparse
+
+    from mnistref.commands import train
+
+    parser = argparse.ArgumentParser()
+    train.add_arguments(parser)
+    out = parser.parse_args([]).out
+    ignored = (Path(__file__).resolve().parent.parent / ".gitignore").read_text().splitlines()
+    assert f"/{out.as_posix()}/" in ignored
