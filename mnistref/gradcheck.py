@@ -538,11 +538,18 @@ def _problem(
         X0 = rng.random((m, D))
         X0[rng.random(X0.shape) < 0.4] = 0.0
         Y0 = network.one_hot(rng.integers(0, K, m), K)
+    # The check runs at a float64 point (each dtype's rows are rounded from it), so
+    # float32 params or X are widened, exactly; other kinds go on to the equations' errors.
     return (
-        Params(*(np.asarray(p) for p in params)),
-        X0 if X is None else np.asarray(X),
+        Params(*(_as_float64(p) for p in params)),
+        X0 if X is None else _as_float64(X),
         Y0 if Y is None else np.asarray(Y),
     )
+
+
+def _as_float64(a: Any) -> Array:
+    a = np.asarray(a)
+    return a.astype(np.float64) if a.dtype.kind == "f" else a
 
 
 @dataclass

@@ -647,3 +647,13 @@ def test_cli_planted_bug_exits_1_naming_the_parameter(capsys, monkeypatch):
 def test_cli_usage_errors_exit_2(capsys, argv, match):
     assert main(["gradcheck", *argv]) == 2
     assert match in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("where", ["params", "X"])
+def test_float32_params_or_X_are_checked_at_their_float64_values(where: str) -> None:
+    # The check runs at a float64 point; a float32 network or float32 data given by the
+    # caller is widened (exactly) rather than rejected as a mix of precisions.
+    params = mnistref.init(0, 5, 4, 3, dtype=np.float32 if where == "params" else np.float64)
+    X = np.random.default_rng(1).random((6, 5), dtype=np.float32 if where == "X" else np.float64)
+    report = check_grads(params=params, X=X, seed=0)
+    assert report.passed, report.format()
