@@ -73,85 +73,86 @@ def step_bound(P: Params, X: np.ndarray, y: np.ndarray, lr: float, dtype: Any) -
 
     the last term for the subtraction of eq. (17)-(20), rounded once by each.
 
-    *Gradient error.*  A sum of n terms computed in any order lies within
-    :math:`\lambda \sqrt{n}\, u \sum |\text{terms}|` of the exact sum with high
-    probability (Higham & Mary, SIAM J. Sci. Comput. 41(5), 2019; the worst case
-    is :math:`n u`), u the unit roundoff.  Through the step, first order:
+    *Each sum.*  A sum of n products computed in any order lies within
+    :math:`\epsilon_n \sum |\text{terms}|`, :math:`\epsilon_n = \lambda \sqrt{n}\,u`,
+    of the exact sum with high probability (Higham & Mary, SIAM J. Sci.
+    Comput. 41(5), 2019; the worst case is :math:`n u`), u the unit roundoff.
+    The reference is computed here in float64.  A float64 engine and it both
+    err (:math:`\epsilon_n` doubled); a float32 engine's error is 2^29 times the
+    float64 reference's, which is neglected, and rounding X and P to float32
+    adds a rounding to every product (n + 1 below for n + 2 with float32).
 
-    * ReLU is 1-Lipschitz, :math:`|\Delta A_1| \le |\Delta Z_1|`; where the two
-      may put an entry of Z1 on different sides of 0 (:math:`|Z_1| \le
-      \epsilon_1 Z_1^a`, not all of its terms 0), eq. (14)'s mask may differ and
-      dZ1 with it, by up to :math:`|dA_1| \le 2 \max_k |W_{2,hk}|`; that is added
-      to the tolerance of that row's share of dW1 and db1 (``flips`` counts such
-      entries).  An all-zero row of X with b1 = 0 gives exact zeros in both;
-    * a softmax row's Jacobian :math:`\mathrm{diag}(p) - p p^T` has absolute row
-      sums :math:`2 p_i (1 - p_i) \le 1/2`, so :math:`|\Delta A_2| \le
-      \tfrac12 \max_k |\Delta Z_{2,k}|` per row, and :math:`|A_2 - Y| \le 1`;
-    * a product's error is :math:`|\Delta A||B| + |A||\Delta B|` plus its own rounding.
+    *Propagation*, first order, level by level, with the reference's values
+    (:math:`Z_1^a = |X||W_1| + |b_1|`, e. the bound on each level's difference):
 
-    So every error is :math:`\le \epsilon` times the same chain computed on
-    magnitudes: :math:`Z_1^a = |X||W_1| + |b_1|`, :math:`Z_2^a = Z_1^a|W_2| + |b_2|`,
-    :math:`E = \tfrac12 \max_k Z^a_{2,k} + 1` (per row, for dZ2),
-    :math:`dA_1^a = E\,|W_2|^T`, and :math:`dW_1^a = |X|^T dA_1^a / m`,
-    :math:`db_1^a = \sum_i dA^a_{1,i} / m`, :math:`dW_2^a = {Z_1^a}^T E / m`,
-    :math:`db_2^a = \sum_i E_i / m`.  Each term of a gradient carries the
-    roundings of every sum on its way (Z1's D terms twice, through A1 and
-    through dZ2; Z2's H; the softmax's K and eq. (13)'s K; eq. (11)-(16)'s m
-    rows) plus 8 single roundings (two bias additions, exp, divide, subtracting
-    Y, scaling by :math:`\alpha/m`, the update's product, a spare), so
-
-    .. math:: \epsilon = \lambda u \sqrt{2D + H + 2K + m + 8},
-              \qquad \epsilon_1 = \lambda u \sqrt{D + 8}.
-
-    The reference is computed in float64 from the same P and X.  A float64
-    engine and it both err by up to that (a factor 2); a float32 engine adds the
-    rounding of X and P to float32 (2 more single roundings) while the float64
-    reference's own error is :math:`2^{-29}` of its and is neglected.
+    * :math:`e_{Z_1} = \epsilon_{D+1} Z_1^a`; ReLU is 1-Lipschitz, so
+      :math:`e_{A_1} = e_{Z_1}`;
+    * :math:`e_{Z_2} = \epsilon_{H+1} (|A_1||W_2| + |b_2|) + e_{A_1} |W_2|`;
+    * softmax: a row's Jacobian :math:`\mathrm{diag}(p) - p p^T` has absolute
+      row sums :math:`2 p_i (1 - p_i) \le 1/2`, and its own roundings (shift,
+      exp, the K-term sum, divide) are at most :math:`\epsilon_{K+3}` absolute, so
+      :math:`e_{dZ_2} = \tfrac12 \max_k e_{Z_2} + \epsilon_{K+4}` per row (one
+      more for subtracting Y);
+    * :math:`e_{dA_1} = e_{dZ_2} |W_2|^T + \epsilon_K |dZ_2| |W_2|^T`, and
+      :math:`e_{dZ_1} = e_{dA_1}` where :math:`Z_1 > 0`, else 0; where the two
+      may put Z1 on different sides of 0 (:math:`|Z_1| \le e_{Z_1}`, not all of
+      its terms 0), eq. (14)'s mask may differ and :math:`|dA_1| + e_{dA_1}` is
+      added (``flips`` counts such entries).  An all-zero row of X with b1 = 0
+      is exactly 0 in both;
+    * :math:`e_{dW_2} = (e_{A_1}^T |dZ_2| + |A_1|^T e_{dZ_2} + \epsilon_{m+1}
+      |A_1|^T |dZ_2|) / m`, likewise :math:`e_{db_2}`, :math:`e_{dW_1} = (|X|^T
+      e_{dZ_1} + \epsilon_{m+1} |X|^T |dZ_1|) / m` and :math:`e_{db_1}`; the +1
+      is the engine's scaling by :math:`\alpha/m`.
 
     *Loss.*  Per row, eq. (9) is :math:`\log\sum_k e^{Z_{2,k}} - Z_{2,y}`, whose
-    gradient in Z2 has absolute sum :math:`|p - e_y|_1 \le 2`; with the log's and
-    the mean's roundings, :math:`|\Delta L| \le \epsilon\,(2 \max Z^a_2 + |L| + 1)`.
+    gradient in Z2 has absolute sum :math:`|p - e_y|_1 \le 2`; the softmax's own
+    roundings move :math:`\log p_y` by :math:`\epsilon_{K+3}(1 + |Z_{2,y} - \max Z_2|)`
+    and the mean over m rows adds :math:`\epsilon_m |L|`.
 
     :data:`LAMBDA` = 4: in Higham & Mary's model of independent rounding errors a
-    sum breaks the bound with probability below :math:`2 e^{-\lambda^2/2} = 7
-    \cdot 10^{-4}`, and the max over a parameter array's entries reaches it only if
-    many of its sums do at once.  On the data of ``tests/test_engine.py`` the
-    measured differences are 1/1000 to 1/400 of this bound (it bounds, it does not
-    estimate), small enough that one bias update left out is always seen.
+    sum breaks its bound with probability below :math:`2 e^{-\lambda^2/2} = 7
+    \cdot 10^{-4}`, and the max over a parameter array reaches it only if many
+    of its sums do at once.  On the data of ``tests/test_engine.py`` the
+    measured differences reach 0.07-0.15 of this bound in float32 and
+    0.004-0.007 in float64 (where both sides' errors are counted).
     """
     dt = np.dtype(dtype)
     u = float(np.finfo(dt).eps) / 2
+    f64 = dt == np.float64
+
+    def e(n: int) -> float:
+        return (2 if f64 else 1) * LAMBDA * u * math.sqrt(n + (0 if f64 else 1))
+
     m, D = X.shape
     H, K = P.W2.shape
-    same = dt == np.float64  # the reference is computed in float64 here
-    singles = 8 if same else 10
-    eps = LAMBDA * u * math.sqrt(2 * D + H + 2 * K + m + singles)
-    eps1 = LAMBDA * u * math.sqrt(D + singles)  # Z1's own: D terms, b1 and the inputs' rounding
-    if same:
-        eps, eps1 = 2 * eps, 2 * eps1
     P64 = as_float64(P)
     X64 = X.astype(np.float64)
     loss, after = reference_step(P64, X64, y, lr)
-    Xa = np.abs(X64)
-    W1a, b1a, W2a, b2a = (np.abs(p) for p in P64)
-    Z1a = Xa @ W1a + b1a
-    Z2a = Z1a @ W2a + b2a
-    E = Z2a.max(axis=1) / 2 + 1  # per row; the same for all K entries of dZ2's row
-    dA1a = np.outer(E, W2a.sum(axis=1))
-    # Entries of Z1 that the two may put on different sides of 0: there eq. (14)'s
-    # mask may differ, and dZ1 by up to |dA1| <= max_k |W2[h, k]| |A2 - Y|_1 <= 2 max_k |W2[h, k]|.
-    # All terms exactly 0 (Z1a = 0: a zero row of X with b1 = 0) is exactly 0 in both.
-    Z1 = network.forward(P64, X64).Z1
-    flip = (np.abs(Z1) <= eps1 * Z1a) & (Z1a > 0)
-    F = np.where(flip, 2 * W2a.max(axis=1), 0.0)
-    Ga = Params(
-        eps * Xa.T @ dA1a / m + Xa.T @ F / m,
-        eps * dA1a.sum(axis=0) / m + F.sum(axis=0) / m,
-        eps * np.outer(Z1a.T @ E, np.ones(K)) / m,
-        np.full(K, eps * E.sum() / m),
+    W1, b1, W2, b2 = P64
+    c = network.forward(P64, X64)
+    dZ2 = c.A2 - network.one_hot(y, K, dtype=np.float64)
+    dA1 = dZ2 @ W2.T
+    dZ1 = dA1 * (c.Z1 > 0)
+    Xa, W2a, A1a, dZ2a = np.abs(X64), np.abs(W2), np.abs(c.A1), np.abs(dZ2)
+    Z1a = Xa @ np.abs(W1) + np.abs(b1)
+    eZ1 = e(D + 1) * Z1a
+    eZ2 = e(H + 1) * (A1a @ W2a + np.abs(b2)) + eZ1 @ W2a
+    edZ2 = np.broadcast_to((eZ2.max(axis=1) / 2 + e(K + 4))[:, None], (m, K))
+    edA1 = edZ2 @ W2a.T + e(K) * (dZ2a @ W2a.T)
+    flip = (np.abs(c.Z1) <= eZ1) & (Z1a > 0)
+    edZ1 = np.where(c.Z1 > 0, edA1, 0.0) + np.where(flip, np.abs(dA1) + edA1, 0.0)
+    em = e(m + 1)
+    G_err = Params(
+        (Xa.T @ edZ1 + em * (Xa.T @ np.abs(dZ1))) / m,
+        (edZ1.sum(axis=0) + em * np.abs(dZ1).sum(axis=0)) / m,
+        (eZ1.T @ dZ2a + A1a.T @ edZ2 + em * (A1a.T @ dZ2a)) / m,
+        (edZ2.sum(axis=0) + em * dZ2a.sum(axis=0)) / m,
     )
-    tol = Params(*(lr * g + 2 * u * np.abs(p) for g, p in zip(Ga, after, strict=True)))
-    return StepBound(eps * (2 * float(Z2a.max()) + abs(loss) + 1), tol, int(flip.sum()))
+    tol = Params(*(lr * g + 2 * u * np.abs(p) for g, p in zip(G_err, after, strict=True)))
+    Z2 = c.A1 @ W2 + b2
+    shift = float((Z2.max(axis=1) - Z2[np.arange(m), y]).max())
+    loss_tol = 2 * float(eZ2.max()) + e(K + 3) * (1 + shift) + e(m) * abs(loss)
+    return StepBound(loss_tol, tol, int(flip.sum()))
 
 
 def assert_step_close(
