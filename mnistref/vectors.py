@@ -173,7 +173,7 @@ def _large_logits(rng: np.random.Generator) -> dict[str, Any]:
     b2 = np.array([1e3, 1e3, -1e3, 1e3])
     X = rng.uniform(0, 1, (m, D))
     # Row 0 has A1 = 0, so its logits are b2: three tied at 1e3 (softmax 1/3 each,
-    # exp(1e3) overflows); row 3 is scaled so its logits reach ~1e5.
+    # exp(1e3) overflows); row 3 is scaled so its logits reach ~4e5.
     X[0] = 0.0
     X[3] *= 100.0
     return dict(X=X, y=np.array([0, 1, 2, 3]), W1=W1, b1=b1, W2=W2, b2=b2, lr=1e-4)
@@ -230,7 +230,7 @@ CASES: dict[str, tuple[CaseBuilder, str, tuple[str, ...]]] = {
     "relu_zero": (_relu_zero, "Z1 entries exactly 0: ReLU'(0) = 0 in eq. (14)", DTYPES),
     "large_logits": (
         _large_logits,
-        "logits of +-1e3 to ~1e5, three tied at 1e3 in row 0; true-class probabilities "
+        "logits of +-1e3 to ~4e5, three tied at 1e3 in row 0; true-class probabilities "
         "that underflow to 0 (eq. (9) caps -log p at -log(tiny))",
         DTYPES,
     ),
