@@ -309,11 +309,13 @@ is the first one, while ``fast`` with lr 2.0 (4 times its own) passes
 class DivergenceError(FloatingPointError):
     """The loss or the parameters blew up (:data:`DIVERGENCE_RATIO`): the step size is too large."""
 
-    def __init__(self, message: str, *, epoch: int, step: int, lr: float) -> None:
+    def __init__(self, message: str, *, epoch: int, step: int, lr: float, detail: str = "") -> None:
         super().__init__(message)
         self.epoch = epoch
         self.step = step
         self.lr = lr
+        # What happened, without the advice, for callers that give their own.
+        self.detail = detail or message
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -572,13 +574,14 @@ def _diverged(
 ) -> DivergenceError:
     last = f"; the last epoch's mean loss was {state.history[-1]:.4g}" if state.history else ""
     where = f"epoch {epoch + 1}" + (f", step {step + 1} of {n_steps}" if n_steps > 1 else "")
+    detail = f"training diverged in {where} at learning rate {alpha:g}: {why}{last}"
     return DivergenceError(
-        f"training diverged in {where} at learning rate {alpha:g}: {why}{last}. "
-        f"The step size is too large for this network and data: "
+        f"{detail}. The step size is too large for this network and data: "
         f"try a smaller learning rate, e.g. {alpha / 4:g}",
         epoch=epoch + 1,
         step=step + 1,
         lr=alpha,
+        detail=detail,
     )
 
 
@@ -629,7 +632,12 @@ class Evaluation(NamedTuple):
     confusion: NDArray[np.int64]
 
     def per_class(self) -> list[dict[str, Any]]:
-        """For each class: support, correct, accuracy (recall, %), precision (%)."""
+        """For each class: support, correct, recall (%) and precision (%).
+
+        ``recall`` is correct / support (the share of the class's images called
+        it; per-class accuracy), ``precision`` correct / the images called the
+        class; NaN where the denominator is 0.
+        """
         rows = []
         for k in range(self.confusion.shape[0]):
             support = int(self.confusion[k].sum())
@@ -640,7 +648,7 @@ class Evaluation(NamedTuple):
                     "class": k,
                     "support": support,
                     "correct": correct,
-                    "accuracy": 100.0 * correct / support if support else float("nan"),
+                    "recall": 100.0 * correct / support if support else float("nan"),
                     "precision": 100.0 * correct / predicted if predicted else float("nan"),
                 }
             )

@@ -111,6 +111,19 @@ def test_visualize_out_that_is_a_file_is_a_one_line_error(
     assert snapshot(run_dir) == before  # nothing created, the file untouched
 
 
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_visualize_out_that_cannot_be_created_is_a_one_line_error(
+    run_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # /proc refuses new entries even to the superuser, for whom permissions say yes.
+    out = "/proc/mnistref-test/pics"
+    code = main(["visualize", str(run_dir / "model.npz"), *data_args(run_dir), "--out", out])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"mnistref visualize: --out {out}: cannot be created (")
+    assert err.endswith("; name a directory\n") and err.count("\n") == 1
+
+
 def test_visualize_writes_into_a_new_out_directory(
     run_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -153,3 +166,16 @@ def test_trains_default_out_directory_is_git_ignored() -> None:
     out = parser.parse_args([]).out
     ignored = (Path(__file__).resolve().parent.parent / ".gitignore").read_text().splitlines()
     assert f"/{out.as_posix()}/" in ignored
+
+
+def test_bench_quick_time_is_the_same_in_the_readme_and_the_help(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # It belongs with the bench tests; here because that file has another owner.
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    [line] = [ln for ln in readme.splitlines() if ln.startswith("mnistref bench --quick ")]
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    for claim in ("about 10-15 s on 2 cores", "under 30 s"):
+        assert claim in line and claim in help_text

@@ -298,6 +298,8 @@ def test_divergence_stops_with_epoch_and_advice(batch_size):
     assert f"epoch {info.value.epoch}" in msg
     assert "smaller learning rate" in msg
     assert "nan" not in msg.lower()
+    # What happened, without the advice, for a caller (the CLI) that words its own.
+    assert msg.startswith(info.value.detail) and "smaller" not in info.value.detail
 
 
 @pytest.mark.parametrize("batch_size", [None, 32])
@@ -437,6 +439,11 @@ def test_eq21_evaluate_matches_predict_and_loss():
     rows = ev.per_class()
     assert [r["support"] for r in rows] == np.bincount(y, minlength=K).tolist()
     assert sum(r["correct"] for r in rows) == int(np.trace(ev.confusion))
+    # Per class, eq. (21) on the class's own images: its recall (as `mnistref evaluate` says).
+    for r in rows:
+        assert set(r) == {"class", "support", "correct", "recall", "precision"}
+        own = y == r["class"]
+        assert r["recall"] == mnistref.accuracy(y[own], ev.y_pred[own])
 
 
 def test_confusion_matrix_rejects_out_of_range_labels():

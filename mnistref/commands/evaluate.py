@@ -66,15 +66,11 @@ def load_model_and_test_set(args: argparse.Namespace, command: str) -> Any:
 def per_class_rows(ev: Any) -> list[dict[str, Any]]:
     """Per class: ``class``, ``support``, ``correct``, ``recall`` and ``precision`` (%).
 
-    ``recall`` is what :meth:`~mnistref.training.Evaluation.per_class` calls the
-    class's accuracy (correct / support), named for what it is.
+    The rows of :meth:`~mnistref.training.Evaluation.per_class` (the same keys as
+    ``per_class`` in train's metrics.json), in this column order.
     """
-    rows = []
-    for r in ev.per_class():
-        row = dict(r)
-        row["recall"] = row.pop("accuracy", row.get("recall"))
-        rows.append({k: row[k] for k in ("class", "support", "correct", "recall", "precision")})
-    return rows
+    keys = ("class", "support", "correct", "recall", "precision")
+    return [{k: r[k] for k in keys} for r in ev.per_class()]
 
 
 def format_report(ev: Any) -> str:

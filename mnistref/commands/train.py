@@ -14,7 +14,13 @@ stops after the current step (or epoch, for minibatch runs) and saves
 ``checkpoint.npz`` atomically;
 ``--resume`` continues it, and the result equals an uninterrupted run.
 
-Exit codes: 0 done, 1 bad input or divergence, 130 interrupted (checkpoint saved).
+``--out`` is checked first (an existing file on the way, or a folder that cannot
+be created, is a one-line error) and made only when there is something to write
+in it: a run that fails leaves no folder behind.
+
+Exit codes: 0 done; 1 bad data, a refused overwrite or resume, or divergence;
+2 a usage error (a bad option value, a batch larger than the training set, an
+``--out`` that cannot be a directory); 130 interrupted (checkpoint saved).
 """
 
 from __future__ import annotations
@@ -37,7 +43,8 @@ _OVERRIDES = ("epochs", "lr", "batch_size", "schedule", "init_std", "log_every")
 
 
 def _batch_size(text: str) -> int | None:
-    if text.strip().lower() in ("full", "none", "0"):
+    # 0 is not an alias of 'full': a typo must not silently change the algorithm.
+    if text.strip().lower() in ("full", "none"):
         return None
     try:
         n = int(text)
@@ -51,16 +58,30 @@ def _batch_size(text: str) -> int | None:
 
 
 def _positive(kind: type) -> Any:
+    """An argparse type: a finite number (``float``) or an integer (``int``) > 0."""
+    what = "an integer" if kind is int else "a finite number"
+
     def parse(text: str) -> Any:
         try:
             v = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
-        if not v > 0:
-            raise argparse.ArgumentTypeError(f"expected a value > 0, got {text!r}")
+            raise argparse.ArgumentTypeError(f"expected {what} > 0, got {text!r}") from None
+        # `not v > 0` also catches NaN; inf would only fail later, in eq. (17).
+        if not v > 0 or v == float("inf"):
+            raise argparse.ArgumentTypeError(f"expected {what} > 0, got {text!r}")
         return v
 
     return parse
+
+
+def _seed(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return v
 
 
 def _init_std(text: str) -> float | str:
@@ -79,7 +100,8 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         type=Path,
         default=None,
-        help="a directory holding the MNIST files; read, never written (default: "
+        help="a directory holding all four MNIST files (train-images, train-labels, "
+        "t10k-images, t10k-labels; .gz or not); read, never written (default: "
         "$MNISTREF_DATA, then the cache, then a download; see `mnistref fetch`)",
     )
     parser.add_argument(
@@ -125,7 +147,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="STD|he",
         help="weight std of eq. (1)-(2): a number (the paper: 0.1) or 'he' (sqrt(2/fan_in))",
     )
-    parser.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    parser.add_argument("--seed", type=_seed, default=None, help="random seed >= 0 (default 0)")
     parser.add_argument(
         "--log-every",
         type=_positive(int),
@@ -155,9 +177,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", "-q", action="store_true", help="print only the result")
 
 
-def _err(msg: str) -> int:
+def _err(msg: str, code: int = 1) -> int:
     print(f"mnistref train: {msg}", file=sys.stderr)
-    return 1
+    return code
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _make_out(out: Path) -> str | None:
+    """Make --out (and its parents); why it cannot be made, or None."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        return f"--out {out}: cannot be created ({e.strerror or e})"
+    return None
+
+
+def _smaller_lr(settings: dict[str, Any]) -> float:
+    """The step size to suggest after a divergence: a quarter of the one that
+    diverged, but no more than the recipe's own (a quarter of 1e308 would diverge too)."""
+    from mnistref.training import RECIPES
+
+    return float(min(settings["lr"] / 4, RECIPES[settings["recipe"]].lr))
+
+
+def _stopped_at(epoch: int, step: int, epochs: int, n_steps: int) -> str:
+    """Where a Ctrl-C stopped: *epoch* epochs and then *step* steps were done."""
+    if epoch == 0 and step == 0:
+        return "stopped before the first step"
+    if step == 0:
+        return f"stopped after epoch {epoch} of {epochs}"
+    in_epoch = f"step {step} of {n_steps} in epoch {epoch + 1}"
+    if epoch == 0:
+        return f"stopped after {in_epoch} of {epochs}"
+    return f"stopped after epoch {epoch} of {epochs} and {in_epoch}"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -171,6 +226,7 @@ def run(args: argparse.Namespace) -> int:
 
     import mnistref
     from mnistref import data, model, plots, training
+    from mnistref.commands._common import out_dir_problem
 
     t_start = time.perf_counter()
     started = datetime.now(UTC)
@@ -179,6 +235,11 @@ def run(args: argparse.Namespace) -> int:
     ckpt_path = out / CHECKPOINT_FILE
     if args.resume and args.force:
         return _err("--resume continues the run in --out and --force discards it: choose one")
+    # Before any work, and leaving no trace: the folder is made only when there is
+    # something to write in it.
+    blocked = out_dir_problem(out)
+    if blocked is not None:
+        return _err(f"--out {out}: {blocked}; name a directory", code=2)
 
     # Refuse before any work: a finished model or an interrupted run is the user's.
     resume_state = None
@@ -220,29 +281,38 @@ def run(args: argparse.Namespace) -> int:
             settings[key] = getattr(recipe, key) if given is None else given
         if "batch_size" in vars(args) and args.batch_size is None:
             settings["batch_size"] = None
-        if settings["seed"] < 0:
-            return _err(f"--seed must be >= 0, got {settings['seed']}")
 
-    out.mkdir(parents=True, exist_ok=True)
     quiet = args.quiet
     say = (lambda *a, **k: None) if quiet else print
 
     t0 = time.perf_counter()
     try:
-        X_train, y_train, X_test, y_test = data.load_mnist(
+        mnist = data.load_mnist(
             args.data_dir, verify=not args.no_verify, progress=None if not quiet else False
         )
     except (data.MNISTUnavailableError, ValueError, OSError) as e:
         return _err(f"cannot load MNIST: {e}")
+    X_train, y_train, X_test, y_test = mnist
+    origin = getattr(mnist, "origin", "") or "(origin unknown)"
     t_data = time.perf_counter() - t0
     bs = settings["batch_size"]
+    if bs is not None and bs > len(y_train):
+        # fit would quietly run full-batch; say so instead of recording a size that never ran.
+        return _err(
+            f"--batch-size {bs} is more than the {len(y_train)} training images; "
+            f"use --batch-size full for full-batch gradient descent, or at most {len(y_train)}",
+            code=2,
+        )
     say(
-        f"mnistref train: recipe {settings['recipe']}, {settings['epochs']} epochs, "
+        f"mnistref train: recipe {settings['recipe']}, {_plural(settings['epochs'], 'epoch')}, "
         f"lr {settings['lr']:g} ({settings['schedule']}), "
         f"batch {bs if bs else 'full'}, init std {settings['init_std']}, seed {settings['seed']}"
         + (f"; resuming at epoch {resume_state.epoch + 1}" if resume_state else "")
     )
-    say(f"data: {len(y_train)} training and {len(y_test)} test images ({t_data:.1f} s)")
+    say(
+        f"data: {len(y_train)} training and {len(y_test)} test images from {origin} "
+        f"({t_data:.1f} s)"
+    )
 
     m = len(y_train)
     n_steps = 1 if bs is None or bs >= m else -(-m // bs)
@@ -284,13 +354,16 @@ def run(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
         st = stop.state
+        made = _make_out(out)
+        if made is not None:
+            return _err(f"interrupted, and the checkpoint cannot be saved: {made}", code=2)
         model.save_model(
             ckpt_path,
             st.params,
             {"settings": settings, "training_state": st.to_meta(), "saved_utc": _now()},
         )
         print(
-            f"\nmnistref train: interrupted in epoch {st.epoch + 1} after step {st.step}; "
+            f"\nmnistref train: {_stopped_at(st.epoch, st.step, settings['epochs'], n_steps)}; "
             f"the parameters and training state are saved in {ckpt_path}.\n"
             f"Continue with: mnistref train --out {_quote(out)} --resume",
             file=sys.stderr,
@@ -299,7 +372,10 @@ def run(args: argparse.Namespace) -> int:
     except training.DivergenceError as e:
         if bar is not None:
             bar.close()
-        return _err(f"{e}\nRerun with a smaller step size, e.g. --lr {settings['lr'] / 4:g}")
+        return _err(
+            f"{e.detail.rstrip('.')}.\nThe step size is too large for this network and data: "
+            f"rerun with a smaller one, e.g. --lr {_smaller_lr(settings):g}"
+        )
     except ValueError as e:
         if bar is not None:
             bar.close()
@@ -319,6 +395,9 @@ def run(args: argparse.Namespace) -> int:
         "trained_utc": _now(),
         "mnistref_version": mnistref.__version__,
     }
+    made = _make_out(out)
+    if made is not None:
+        return _err(f"the trained model cannot be saved: {made}", code=2)
     model.save_model(model_path, result.params, meta)
     written = [model_path]
 
@@ -342,6 +421,7 @@ def run(args: argparse.Namespace) -> int:
             "train": len(y_train),
             "test": len(y_test),
             "data_dir": None if args.data_dir is None else str(args.data_dir),
+            "origin": origin,
             "verified": not args.no_verify,
         },
         "time": {
@@ -365,7 +445,8 @@ def run(args: argparse.Namespace) -> int:
 
     pictures_note = None
     if args.no_plots:
-        pictures_note = "pictures skipped (--no-plots)"
+        # The user's own choice: worth a line in a normal run, not under --quiet.
+        pictures_note = None if quiet else "pictures skipped (--no-plots)"
     elif not plots.available():
         pictures_note = (
             f"no pictures: matplotlib is not installed; get them with: {plots.INSTALL_HINT}"

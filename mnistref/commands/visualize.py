@@ -36,25 +36,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _not_a_directory(out: Path) -> str | None:
-    """Why *out* cannot be (made) a directory, or None; looks, creates nothing."""
-    for p in (out, *out.parents):
-        if p.is_dir():
-            return None
-        if p.exists() or p.is_symlink():
-            return "is an existing file" if p == out else f"{p} is an existing file"
-    return None
-
-
 def run(args: argparse.Namespace) -> int:
     import json
 
     from mnistref import plots, training
+    from mnistref.commands._common import out_dir_problem
     from mnistref.commands.evaluate import load_model_and_test_set
 
     model_dir = args.model if args.model.is_dir() else args.model.parent
     out: Path = args.out if args.out is not None else model_dir
-    blocked = _not_a_directory(out)
+    blocked = out_dir_problem(out)
     if blocked is not None:
         print(f"mnistref {NAME}: --out {out}: {blocked}; name a directory", file=sys.stderr)
         return 2

@@ -1,0 +1,49 @@
+"""Helpers shared by the sub-commands (the leading underscore keeps this module
+from being taken as a sub-command by :mod:`mnistref.cli`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def not_a_directory(out: Path) -> str | None:
+    """Why *out* cannot be (made) a directory, or None; looks, creates nothing."""
+    for p in (out, *out.parents):
+        if p.is_dir():
+            return None
+        if p.exists() or p.is_symlink():
+            return "is an existing file" if p == out else f"{p} is an existing file"
+    return None
+
+
+def out_dir_problem(out: Path) -> str | None:
+    """Why *out* cannot be used as an output directory, or None; leaves no trace.
+
+    An existing file on the way is named (:func:`not_a_directory`).  A directory
+    that does not exist yet is made and removed again, with any parents this made:
+    only the file system can tell whether it can be created (permissions,
+    read-only or virtual file systems such as ``/proc``, and the superuser,
+    for whom ``os.access`` says yes to everything).  Nothing the user had is
+    removed: only directories this call made, and only while they are empty.
+    """
+    blocked = not_a_directory(out)
+    if blocked is not None:
+        return blocked
+    if out.is_dir():
+        return None
+    missing = [p for p in (out, *out.parents) if not p.exists()]
+    made: list[Path] = []
+    try:
+        for p in reversed(missing):
+            p.mkdir()
+            made.append(p)
+    except OSError as e:
+        return f"cannot be created ({e.strerror or e})"
+    finally:
+        for p in reversed(made):
+            try:
+                p.rmdir()
+            except OSError:
+                # Someone else put something in it meanwhile: it is theirs now.
+                break
+    return None
