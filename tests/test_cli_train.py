@@ -306,6 +306,9 @@ def test_out_that_cannot_be_created_is_a_one_line_error(data_dir, capsys, no_loa
     assert err.startswith("mnistref train: --out /proc/mnistref-test/run: cannot be created (")
     assert err.count("\n") == 1
     assert not Path("/proc/mnistref-test").exists()
+    # An existing directory that takes no files is refused as early.
+    assert main(train_args(data_dir, "/proc")) == 2
+    assert capsys.readouterr().err.startswith("mnistref train: --out /proc: cannot be written to (")
 
 
 def test_out_check_makes_and_leaves_nothing(tmp_path):

@@ -3,6 +3,7 @@ from being taken as a sub-command by :mod:`mnistref.cli`)."""
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 
@@ -19,7 +20,8 @@ def not_a_directory(out: Path) -> str | None:
 def out_dir_problem(out: Path) -> str | None:
     """Why *out* cannot be used as an output directory, or None; leaves no trace.
 
-    An existing file on the way is named (:func:`not_a_directory`).  A directory
+    An existing file on the way is named (:func:`not_a_directory`).  An existing
+    directory must take a (temporary, unnamed) file.  A directory
     that does not exist yet is made and removed again, with any parents this made:
     only the file system can tell whether it can be created (permissions,
     read-only or virtual file systems such as ``/proc``, and the superuser,
@@ -30,6 +32,12 @@ def out_dir_problem(out: Path) -> str | None:
     if blocked is not None:
         return blocked
     if out.is_dir():
+        # An unnamed temporary file: the only sure test of writing, and it leaves nothing.
+        try:
+            with tempfile.TemporaryFile(dir=out):
+                pass
+        except OSError as e:
+            return f"cannot be written to ({e.strerror or e})"
         return None
     missing = [p for p in (out, *out.parents) if not p.exists()]
     made: list[Path] = []
