@@ -243,7 +243,7 @@ def plot_loss(
             "o",
             color="#1565c0",
             ms=4,
-            label=f"printed every {log_every} epochs",
+            label="printed every epoch" if log_every == 1 else f"printed every {log_every} epochs",
         )
     if len(h) and np.all(h > 0):
         ax.set_yscale("log")

@@ -293,7 +293,8 @@ class Report:
         if failures:
             first = next(r for r in failures if r.equation == self.first_failure)
             lines.append(
-                f"FAILED: {len(failures)} of {len(self.checked)} checks. First failure in "
+                f"FAILED: {len(failures)} of {len(self.checked)} "
+                f"check{'' if len(self.checked) == 1 else 's'}. First failure in "
                 f"dependency order: Eq. ({first.equation}) {first.title} ({first.function}); "
                 f"look there first."
             )
