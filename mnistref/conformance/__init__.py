@@ -56,6 +56,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mnistref import equations as eq
+from mnistref import network
 from mnistref.conformance import _bounds as bounds
 from mnistref.conformance._cases import Spec, random_specs, show, shrink
 from mnistref.network import Cache, Params
@@ -1115,13 +1116,8 @@ def _recompute_from_cache(c: Case, cache: Cache, dt: np.dtype[Any]) -> Case:
     c = dict(c)
     c.update(Z1=cache.Z1, A1=cache.A1, Z2=cache.Z2, A2=cache.A2)
     c["L"] = np.asarray(eq.loss(c["Y"], cache.A2), dtype=dt)
-    c["dZ2"] = eq.dZ2(cache.A2, c["Y"])
-    c["dW2"] = eq.dW2(cache.A1, c["dZ2"])
-    c["db2"] = eq.db2(c["dZ2"])
-    c["dA1"] = eq.dA1(c["dZ2"], c["W2"])
-    c["dZ1"] = eq.dZ1(c["dA1"], cache.Z1)
-    c["dW1"] = eq.dW1(c["X"], c["dZ1"])
-    c["db1"] = eq.db1(c["dZ1"])
+    backward = network._backward(c["W2"], c["X"], c["Y"], cache.Z1, cache.A1, cache.A2)
+    c.update(zip(("dZ2", "dW2", "db2", "dA1", "dZ1", "dW1", "db1"), backward, strict=True))
     lr = float(c["lr"])
     c["W1_new"] = eq.update_W1(c["W1"], c["dW1"], lr)
     c["b1_new"] = eq.update_b1(c["b1"], c["db1"], lr)
