@@ -351,6 +351,7 @@ def fit(
     callback: EpochCallback | None = None,
     on_step: StepCallback | None = None,
     handle_sigint: bool = False,
+    threads: int | None = None,
 ) -> FitResult:
     r"""Train the network by gradient descent, eq. (5)-(20) per step.
 
@@ -390,6 +391,13 @@ def fit(
         raised between two steps (between two epochs when the engine runs whole
         epochs, ``Engine.PER_STEP_LR``), so the parameters it carries are those of
         a completed step.  A second Ctrl-C aborts at once.  Only in the main thread.
+    threads : int, optional
+        BLAS threads for every matrix product (``Engine(threads=...)``).  The default
+        picks per product size and runs minibatch-sized products on one thread,
+        which holds up when other processes share the cores; on a machine that is
+        otherwise idle, ``threads=2`` trains minibatches about 20% faster on 2
+        cores.  The thread count can change the last bits of a product, so
+        bit-identical reruns need the same setting.
 
     Returns
     -------
@@ -466,7 +474,7 @@ def fit(
         )
         state = TrainState(Params(*start), 0, 0, 0.0, [], None, config)
 
-    engine = Engine(state.params, dtype=dt)
+    engine = Engine(state.params, dtype=dt, threads=threads)
     # An engine that takes a whole epoch with one rate per step saves the per-call
     # overhead of step(); it must compute each step bit for bit as step() would.
     whole_epochs = bool(getattr(type(engine), "PER_STEP_LR", False)) and n_steps > 1

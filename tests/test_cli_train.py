@@ -424,3 +424,18 @@ def test_readme_divergence_example_is_what_train_prints(data_dir, tmp_path, monk
     assert main(train_args(data_dir, tmp_path / "run", "--lr", "2", "-q")) == 1
     err = capsys.readouterr().err
     assert " ".join(err.removeprefix("mnistref train: ").split()) == example
+
+
+def test_threads_option_reaches_metrics_and_rejects_zero(data_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main([*train_args(data_dir, out), "--threads", "1"]) == 0
+    assert json.loads((out / "metrics.json").read_text())["blas_threads"] == 1
+    auto = tmp_path / "auto"
+    assert main(train_args(data_dir, auto)) == 0
+    metrics = json.loads((auto / "metrics.json").read_text())
+    assert metrics["blas_threads"] == "auto (per product size)"
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main([*train_args(data_dir, tmp_path / "zero"), "--threads", "0"])
+    assert exc.value.code == 2
+    assert "--threads" in capsys.readouterr().err

@@ -449,3 +449,24 @@ def test_eq21_evaluate_matches_predict_and_loss():
 def test_confusion_matrix_rejects_out_of_range_labels():
     with pytest.raises(ValueError, match=r"y_pred must lie in \[0, 3\)"):
         confusion_matrix(np.array([0, 1]), np.array([0, 3]), K=3)
+
+
+@pytest.mark.parametrize("threads", [None, 1, 2])
+def test_fit_passes_its_thread_count_to_the_engine(monkeypatch, threads):
+    seen: list[int | None] = []
+
+    class Spy(Engine):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            seen.append(self.threads)
+
+    monkeypatch.setattr(training, "Engine", Spy)
+    X, y = blobs(100)
+    small_fit(X, y, epochs=1, threads=threads)
+    assert seen == [threads]
+
+
+def test_fit_rejects_a_bad_thread_count():
+    X, y = blobs(100)
+    with pytest.raises(ValueError, match="threads must be None or an integer >= 1, got 0"):
+        small_fit(X, y, epochs=1, threads=0)

@@ -149,6 +149,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=_seed, default=None, help="random seed >= 0 (default 0)")
     parser.add_argument(
+        "--threads",
+        type=_positive(int),
+        default=None,
+        metavar="N",
+        help="BLAS threads for every matrix product (default: chosen per product size, "
+        "one thread for minibatches, which holds up on a shared machine; on an idle "
+        "machine --threads 2 trains minibatches about 20%% faster on 2 cores)",
+    )
+    parser.add_argument(
         "--log-every",
         type=_positive(int),
         default=None,
@@ -349,6 +358,7 @@ def run(args: argparse.Namespace) -> int:
             callback=on_epoch,
             on_step=on_step if bar is not None else None,
             handle_sigint=True,
+            threads=args.threads,
         )
     except training.TrainingInterrupted as stop:
         if bar is not None:
@@ -412,6 +422,8 @@ def run(args: argparse.Namespace) -> int:
         "settings": settings,
         "seed": settings["seed"],
         "resumed": resume_state is not None,
+        # The thread count can change a product's last bits: part of what a rerun needs.
+        "blas_threads": "auto (per product size)" if args.threads is None else args.threads,
         "per_class": [
             {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
             for row in ev.per_class()
