@@ -260,15 +260,17 @@ class Report:
             status = {"skip": "SKIP"}.get(r.status, r.status.upper())
             rel = "-" if r.max_rel_error is None else f"{r.max_rel_error:.2e}"
             title = r.title if len(r.title) <= 46 else r.title[:43] + "..."
-            tail = "not provided" if r.status == "skip" else bounds.TEXT.get(r.equation, "")
-            if r.function in ("one_hot", "relu_prime"):
-                tail = "exact"
-            if r.function == "grads" and r.equation in (10, 13, 14):
-                tail = "read off db2, db1 at m = 1: " + tail
-            if r.status == "skip" and r.message != "not provided":
-                tail = "not separable"
-            if r.equation in (1, 2):
+            # A skipped row says why; a checked row, what it was held to.
+            if r.status == "skip":
+                tail = "not provided" if r.message == "not provided" else "not separable"
+            elif r.equation in (1, 2):
                 tail = "shapes, b = 0, W ~ N(0, 0.1^2) at alpha = 1e-6"
+            elif r.function in ("one_hot", "relu_prime"):
+                tail = "exact"
+            else:
+                tail = bounds.TEXT.get(r.equation, "")
+                if r.function == "grads" and r.equation in (10, 13, 14):
+                    tail = "read off db2, db1 at m = 1: " + tail
             ratio = "-" if r.max_error_ratio is None else f"{r.max_error_ratio:.2g}"
             lines.append(
                 f"({r.equation:>2})  {r.function:<11} {status:<6} {ratio:>8} {rel:>11}  "
