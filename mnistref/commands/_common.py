@@ -3,8 +3,28 @@ from being taken as a sub-command by :mod:`mnistref.cli`)."""
 
 from __future__ import annotations
 
+import argparse
 import tempfile
 from pathlib import Path
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--data-dir`` and ``--no-verify``, for every command that reads MNIST."""
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        type=Path,
+        default=None,
+        help="a directory holding all four MNIST files (train-images, train-labels, "
+        "t10k-images, t10k-labels; .gz or not); read, never written, and used whole "
+        "(default: $MNISTREF_DATA, then the cache, then a download)",
+    )
+    parser.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="accept files in --data-dir that are not the canonical MNIST ones "
+        "(e.g. Fashion-MNIST)",
+    )
 
 
 def not_a_directory(out: Path) -> str | None:

@@ -25,7 +25,7 @@ ORDER = 61
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from mnistref.commands.train import add_data_arguments
+    from mnistref.commands._common import add_data_arguments
 
     parser.add_argument(
         "model", type=Path, metavar="MODEL", help="a model.npz written by `mnistref train`"

@@ -17,26 +17,15 @@ import argparse
 import sys
 from pathlib import Path
 
+from mnistref.commands._common import add_data_arguments
+
 NAME = "fetch"
 HELP = "download (or find) the MNIST files, verify their SHA-256, print where they are"
 ORDER = 50
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--data-dir",
-        metavar="DIR",
-        type=Path,
-        default=None,
-        help="a directory holding the four MNIST files (.gz or uncompressed); read, never "
-        "written, and used whole: all four must be there (default: $MNISTREF_DATA)",
-    )
-    parser.add_argument(
-        "--no-verify",
-        action="store_true",
-        help="accept files in --data-dir that are not the canonical MNIST ones "
-        "(e.g. Fashion-MNIST)",
-    )
+    add_data_arguments(parser)
     parser.add_argument(
         "--cache-dir",
         metavar="DIR",

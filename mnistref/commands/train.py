@@ -30,6 +30,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mnistref.commands._common import add_data_arguments
+
 NAME = "train"
 HELP = "train the network on MNIST, report the test accuracy, save the model and pictures"
 ORDER = 60
@@ -91,25 +93,6 @@ def _init_std(text: str) -> float | str:
         return float(_positive(float)(text))
     except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(f"expected a number > 0 or 'he', got {text!r}") from None
-
-
-def add_data_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--data-dir`` and ``--no-verify``, shared with ``evaluate`` and ``visualize``."""
-    parser.add_argument(
-        "--data-dir",
-        metavar="DIR",
-        type=Path,
-        default=None,
-        help="a directory holding all four MNIST files (train-images, train-labels, "
-        "t10k-images, t10k-labels; .gz or not); read, never written (default: "
-        "$MNISTREF_DATA, then the cache, then a download; see `mnistref fetch`)",
-    )
-    parser.add_argument(
-        "--no-verify",
-        action="store_true",
-        help="accept files in --data-dir that are not the canonical MNIST ones "
-        "(e.g. Fashion-MNIST)",
-    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
