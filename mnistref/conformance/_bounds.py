@@ -219,33 +219,80 @@ def accuracy(expected: Any, dtype: np.dtype[Any]) -> tuple[Array, Array]:
     return 4.0 * u * e, e
 
 
-def grads_dZ2(A2: Any, Y: Any, Z2: Any, dtype: np.dtype[Any]) -> tuple[Array, Array]:
-    """Eq. (10) inside ``grads``: ``A2 - Y``, where a port may take A2 from the cache
-    or recompute it from the cache's Z2 with its own softmax (eq. (4)'s bound)."""
+def forward_drift(
+    X: Any, W1: Any, b1: Any, W2: Any, b2: Any, Z1: Any, A1: Any, dtype: np.dtype[Any]
+) -> tuple[Array, Array, Array]:
+    r"""How far a port's own forward pass may be from the cache ``grads`` is given.
+
+    ``grads`` receives the reference's cache, but a port may ignore it and recompute
+    Z1, A1, Z2, A2 from the parameters (every autograd port does).  Its Z1 is then
+    within eq. (5)'s bound :math:`\Delta_{Z1}` of the cache's; ReLU is 1-Lipschitz, so
+    its A1 is within :math:`\Delta_{A1} = \Delta_{Z1}`; its Z2 is within eq. (7)'s
+    bound plus :math:`\Delta_{A1} |W_2|`.  Returns ``(D_A1, D_Z2, kink)``: the two
+    drifts and the mask of Z1 entries whose sign the recomputation may flip
+    (:math:`|Z_1| \le \Delta_{Z1}` where a rounding happens at all: an entry that is
+    a sum of exact zeros, as a blank image with b1 = 0 gives, is 0 in every port and
+    keeps ReLU'(0) = 0 exact).
+    """
+    u, _ = units(dtype)
+    X, W1, b1, W2, Z1, A1 = (_f(a) for a in (X, W1, b1, W2, Z1, A1))
+    E_Z1, S_Z1 = affine(X, W1, b1, dtype)
+    kink = (np.abs(Z1) <= E_Z1) & (S_Z1 > 0)
+    D_A1 = np.where(S_Z1 > 0, E_Z1, 0.0)
+    E_Z2, _ = affine(A1, W2, b2, dtype)
+    D_Z2 = E_Z2 + D_A1 @ np.abs(W2)
+    return D_A1, D_Z2, kink
+
+
+def grads_dZ2(A2: Any, Y: Any, Z2: Any, dtype: np.dtype[Any], D_Z2: Any = 0.0,
+              ) -> tuple[Array, Array]:
+    r"""Eq. (10) inside ``grads``: ``A2 - Y``, where a port may take A2 from the cache
+    or recompute it with its own softmax (eq. (4)'s bound), from logits that may
+    drift by *D_Z2* (:func:`forward_drift`).  A logit drift :math:`\delta` moves
+    :math:`\log p_i` by :math:`\delta_i - \log \sum_j p_j e^{\delta_j}`, at most
+    :math:`2 \max_j |\delta_j|`, so it joins the softmax's budget in the exponent.
+    The bound is relative to |A2| (and |Y|), not to |dZ2|: where A2 is close to Y the
+    difference cancels, its rounding does not."""
     E, S = dZ2(A2, Y, dtype)
-    return E + softmax(Z2, A2, dtype)[0], S
+    A2f = _f(A2)
+    R, P = softmax_sides(Z2, dtype)
+    drift = 2.0 * np.max(np.broadcast_to(_f(D_Z2), A2f.shape), axis=-1, keepdims=True)
+    return E + A2f * np.expm1(R + P + drift), S
 
 
 def grads_chain(
-    X: Any, Y: Any, A1: Any, A2: Any, Z1: Any, W2: Any, Z2: Any, dtype: np.dtype[Any]
+    X: Any, Y: Any, A1: Any, A2: Any, Z1: Any, W2: Any, Z2: Any, dtype: np.dtype[Any],
+    W1: Any = None, b1: Any = None, b2: Any = None,
 ) -> dict[str, tuple[Array, Array]]:
     r"""Bounds on the four outputs of ``grads`` given the cache, whose intermediates
     dZ2, dA1, dZ1 a port does not return: each stage's error is carried into the
-    next (:math:`|\mathbf{A}_1|^\top E_{dZ2} / m` and so on)."""
+    next (:math:`|\mathbf{A}_1|^\top E_{dZ2} / m` and so on).
+
+    With the parameters *W1*, *b1*, *b2*, the bounds also admit a port that
+    recomputes the forward pass instead of reading the cache (autograd):
+    :func:`forward_drift` bounds its A1 and Z2, and where the sign of Z1 may flip,
+    its dZ1 may be dA1 or 0.
+    """
     _, tiny = units(dtype)
     X, Y, A1, A2, Z1, W2 = (_f(a) for a in (X, Y, A1, A2, Z1, W2))
     m = A2.shape[0]
+    if W1 is None:
+        D_A1, D_Z2, kink = np.zeros_like(A1), np.zeros_like(A2), np.zeros(Z1.shape, bool)
+    else:
+        D_A1, D_Z2, kink = forward_drift(X, W1, b1, W2, b2, Z1, A1, dtype)
     dZ2v = A2 - Y
-    E_dZ2, _ = grads_dZ2(A2, Y, Z2, dtype)
+    E_dZ2, _ = grads_dZ2(A2, Y, Z2, dtype, D_Z2)
     E, S = mean_product(A1, dZ2v, dtype)
-    out = {"dW2": (E + np.abs(A1).T @ E_dZ2 / m, S)}
+    # The port's A1 (within D_A1 of the cache's) times its dZ2 (within E_dZ2).
+    out = {"dW2": (E + (np.abs(A1) + D_A1).T @ E_dZ2 / m + D_A1.T @ np.abs(dZ2v) / m, S)}
     E, S = mean_rows(dZ2v, dtype)
     out["db2"] = (E + E_dZ2.sum(axis=0) / m, S)
     dA1v = dZ2v @ W2.T
     E_dA1 = back(dZ2v, W2, dtype)[0] + E_dZ2 @ np.abs(W2).T
     mask = (Z1 > 0).astype(np.float64)
     dZ1v = dA1v * mask
-    E_dZ1 = E_dA1 * mask + 2.0 * tiny
+    # Where the port's Z1 may have the other sign, its dZ1 may be its dA1 or 0.
+    E_dZ1 = np.where(kink, np.abs(dA1v) + E_dA1, E_dA1 * mask) + 2.0 * tiny
     E, S = mean_product(X, dZ1v, dtype)
     out["dW1"] = (E + np.abs(X).T @ E_dZ1 / m, S)
     E, S = mean_rows(dZ1v, dtype)
