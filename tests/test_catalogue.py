@@ -14,9 +14,9 @@ import keyword
 import re
 
 import pytest
-from ports.catalogue import BUGS, BUGS_DIR, HERE, SEED, Bug, plant
+from ports.catalogue import BUGS, BUGS_DIR, HERE, SEED, Bug, contract_rows, plant, verdict_of
 
-CONTROLS = [b for b in BUGS if b.first_failure is None]
+CONTROLS = [b for b in BUGS if b.control]
 
 
 def _code(text: str) -> list[str]:
@@ -33,10 +33,11 @@ def test_catalogue_is_large_and_well_formed() -> None:
     assert all(n.isidentifier() and not keyword.iskeyword(n) for n in names)
     assert len(BUGS) - len(CONTROLS) >= 20
     assert CONTROLS, "the catalogue needs an equivalent rewrite that must pass"
-    assert all(b.first_failure is None or 1 <= b.first_failure <= 21 for b in BUGS)
+    assert all(b.first_failure is None or 0 <= b.first_failure <= 21 for b in BUGS)
+    assert all(b.contract is None or 1 <= b.contract <= 21 for b in BUGS)
     # Every stage of the network is represented: init, activations, forward, loss,
     # gradients, update, evaluation.
-    covered = {b.first_failure for b in BUGS}
+    covered = {b.first_failure for b in BUGS} | {b.contract for b in BUGS}
     for stage in ({1, 2}, {3, 4}, {5, 6, 7, 8}, {9}, set(range(10, 17)), {17, 18, 19, 20}, {21}):
         assert covered & stage, f"no bug in eq. {sorted(stage)}"
 
@@ -70,16 +71,19 @@ def test_runner_fails_bug_first_at_its_equation(bug: Bug) -> None:
     from mnistref.conformance import check
 
     report = check(str(bug.path), dtype="float64")
-    if bug.first_failure is None:
+    if bug.control:
         assert report.passed and report.first_failure is None, (
             f"{bug.name} is a correct port (negative control) but was flagged:\n{report.format()}"
         )
-    else:
-        assert not report.passed, f"{bug.name} ({bug.title}) was not caught:\n{report.format()}"
-        assert report.first_failure == bug.first_failure, (
-            f"{bug.name} ({bug.title}): first failure eq. ({report.first_failure}), "
-            f"expected eq. ({bug.first_failure}):\n{report.format()}"
-        )
+        assert not contract_rows(report), report.format()
+        return
+    strict = check(str(bug.path), dtype="float64", strict=True) if bug.contract else None
+    ok, got = verdict_of(bug, report, strict)
+    assert ok, (
+        f"{bug.name} ({bug.title}): caught at eq. ({got}), expected eq. "
+        f"({bug.first_failure}) on values, contract finding at ({bug.contract}):\n"
+        f"{report.format()}"
+    )
 
 
 def test_readme_porting_guide_links_every_bug() -> None:

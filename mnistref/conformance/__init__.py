@@ -58,6 +58,7 @@ from numpy.typing import NDArray
 from mnistref import equations as eq
 from mnistref import network
 from mnistref.conformance import _bounds as bounds
+from mnistref.conformance import _isolate
 from mnistref.conformance._cases import Spec, random_specs, show, shrink
 from mnistref.network import Cache, Params
 from mnistref.registry import equation
@@ -85,6 +86,24 @@ class TargetError(Exception):
 # ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Finding:
+    """A deviation from the interface's contract that leaves the values right: a
+    float64 result of a float32 call, a boolean mask, a bias of shape (n, 1), a
+    function that writes into its argument.  Reported beside the verdict; ``strict``
+    makes it fail the row."""
+
+    kind: str
+    """``"dtype"``, ``"bool"``, ``"int"``, ``"bias_shape"`` or ``"writes_argument"``."""
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"kind": self.kind, "message": self.message}
+
+
+CONTRACT_KINDS = ("dtype", "bool", "int", "bias_shape", "writes_argument")
+
+
 @dataclass
 class Outcome:
     """One comparison: one output of one function on one case."""
@@ -97,6 +116,7 @@ class Outcome:
     expected: float | None = None
     got: float | None = None
     tolerance: float | None = None
+    contract: list[Finding] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.status != "pass" and self.ratio == 0.0:
@@ -122,10 +142,16 @@ class Result:
     cases_failed: int = 0
     max_error_ratio: float | None = None
     """The largest |got - expected| / tolerance over every entry and case (<= 1 passes)."""
+    contract: list[Finding] = field(default_factory=list)
+    """Deviations from the contract that leave the values right (see :class:`Finding`)."""
+    problems: list[str] = field(default_factory=list)
+    """Every distinct problem of the row, one line each, the reported one first."""
 
     @property
     def title(self) -> str:
         """The equation's title, e.g. ``Gradient of the output weights``."""
+        if self.equation == 0:
+            return "One-hot labels (data preparation)"
         return equation(self.equation).title
 
     def to_dict(self) -> dict[str, Any]:
@@ -145,6 +171,8 @@ class Result:
             "cases_checked": self.cases_checked,
             "cases_failed": self.cases_failed,
             "max_error_ratio": _json_float(self.max_error_ratio),
+            "contract": [f.to_dict() for f in self.contract],
+            "problems": self.problems,
         }
 
 
@@ -165,6 +193,13 @@ class Report:
     n_random: int = 0
     required: tuple[str, ...] = ()
     """Functions whose every row must be checked (``require`` of :func:`check`)."""
+    strict: bool = False
+    """Whether contract findings failed their rows (``strict`` of :func:`check`)."""
+
+    @property
+    def contract_findings(self) -> int:
+        """How many contract findings the rows carry (see :class:`Finding`)."""
+        return sum(len(r.contract) for r in self.results)
 
     @property
     def passed(self) -> bool:
@@ -240,6 +275,8 @@ class Report:
                 {"function": r.function, "equation": r.equation, "reason": r.message}
                 for r in self.missing
             ],
+            "strict": self.strict,
+            "contract_findings": self.contract_findings,
             "results": [r.to_dict() for r in self.results],
         }
 
@@ -265,6 +302,8 @@ class Report:
                 tail = "not provided" if r.message == "not provided" else "not separable"
             elif r.equation in (1, 2):
                 tail = "shapes, b = 0, W ~ N(0, 0.1^2) at alpha = 1e-6"
+            elif r.equation == 0:
+                tail = "exact (the paper's data preparation, not a numbered equation)"
             elif r.function in ("one_hot", "relu_prime"):
                 tail = "exact"
             else:
@@ -272,6 +311,8 @@ class Report:
                 if r.function == "grads" and r.equation in (10, 13, 14):
                     tail = "read off db2, db1 at m = 1: " + tail
             ratio = "-" if r.max_error_ratio is None else f"{r.max_error_ratio:.2g}"
+            if r.contract and r.status == "pass":
+                status = "PASS*"
             lines.append(
                 f"({r.equation:>2})  {r.function:<11} {status:<6} {ratio:>8} {rel:>11}  "
                 f"{title:<46} {tail}"
@@ -281,8 +322,17 @@ class Report:
             lines += ["", "Failures, in dependency order:"]
             for r in failures:
                 lines.append("")
-                lines.append(f"{r.status.upper()} Eq. ({r.equation}) {r.title}: {r.function}")
+                lines.append(f"{r.status.upper()} {_eq_label(r.equation)} {r.title}: "
+                             f"{r.function}")
                 lines.extend("    " + ln for ln in r.message.splitlines())
+        noted = [r for r in self.results if r.contract and r.status not in ("fail", "error")]
+        if noted:
+            lines += ["", "Contract findings: the values are right, the interface is not "
+                          "followed" + ("" if self.strict else " (--strict makes these fail)")
+                      + ":"]
+            for r in noted:
+                lines.append(f"  {_eq_label(r.equation)} {r.function}:")
+                lines.extend(f"    [{f.kind}] {f.message}" for f in r.contract)
         lines.append("")
         lines.extend(self._coverage())
         if self.missing:
@@ -298,13 +348,16 @@ class Report:
             lines.append(
                 f"FAILED: {len(failures)} of {len(self.checked)} "
                 f"check{'' if len(self.checked) == 1 else 's'}. First failure in "
-                f"dependency order: Eq. ({first.equation}) {first.title} ({first.function}); "
+                f"dependency order: {_eq_label(first.equation)} {first.title} ({first.function}); "
                 f"look there first."
             )
         elif not self.checked:
             lines.append("FAILED: no row could be checked.")
         elif self.passed and self.complete:
-            lines.append(f"PASSED: all {len(self.results)} checks pass.")
+            lines.append(f"PASSED: all {len(self.results)} checks pass" + (
+                f", with {self.contract_findings} contract finding"
+                f"{'' if self.contract_findings == 1 else 's'} (PASS*)."
+                if self.contract_findings else "."))
         elif self.passed:
             lines.append(f"PASSED, PARTIAL: every check of the provided functions passes "
                          f"({len(self.checked)} of {len(self.results)} rows checked).")
@@ -326,6 +379,11 @@ class Report:
             lines.append("A skipped row is not a pass: --require NAMES (or --require-all) "
                          "makes missing functions fail.")
         return lines
+
+
+def _eq_label(n: int) -> str:
+    """``Eq. (11)``; row 0 (one-hot labels) is the paper's data preparation."""
+    return "Data" if n == 0 else f"Eq. ({n})"
 
 
 def _ranges(ns: Sequence[int]) -> str:
@@ -357,11 +415,15 @@ def _to_numpy(x: Any) -> Array:
 
 
 def _call(fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any] | None = None,
-          ) -> tuple[Any, str | None]:
-    """Call *fn* on copies of the arrays in *args*; return (result, error message or None).
+          names: Sequence[str] = ()) -> tuple[Any, str | None, list[Finding]]:
+    """Call *fn* on copies of the arrays in *args*; return (result, error message or
+    None, contract findings).
 
-    Writing into an argument is reported as an error: every function of the
-    interface is pure, and the runner's own arrays stay intact either way.
+    The result is judged against the reference applied to the arguments as they were
+    before the call, so a function that writes into an argument (``W -= lr * dW``)
+    and returns the right values passes on values, with a ``writes_argument``
+    finding: every function of the interface is pure, and the runner's own arrays
+    stay intact either way.  *names* are the arguments' names, for the finding.
     """
     copies = [a.copy() if isinstance(a, np.ndarray) else _copy_tuple(a) for a in args]
     try:
@@ -369,14 +431,30 @@ def _call(fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]
             # Overflow and invalid-value warnings of the port: their NaN or infinity is
             # reported with the equation and index instead.
             warnings.simplefilter("ignore", RuntimeWarning)
-            out = fn(*copies, **(kwargs or {}))
+            # A port run in a worker gets back its own objects for the runner's
+            # copies of them (_isolate), as it would here.
+            out = (fn.call(copies, kwargs, args) if isinstance(fn, _isolate.Proxy)
+                   else fn(*copies, **(kwargs or {})))
     except (Exception, SystemExit) as e:  # the port's failure is a result, not the runner's
-        return None, _raised(e)
+        return None, _raised(e), []
+    written = []
     for pos, (before, after) in enumerate(zip(args, copies, strict=True)):
         for name, b, a in _leaves(pos, before, after):
             if not np.array_equal(b, a, equal_nan=True):
-                return out, f"wrote into its argument {name} (functions must not modify inputs)"
-    return out, None
+                arg = names[pos] if pos < len(names) else f"#{pos + 1}"
+                written.append(name.replace(f"#{pos + 1}", arg, 1))
+    if written:
+        return out, None, [Finding("writes_argument", f"writes into its argument"
+                                   f"{'s' if len(written) > 1 else ''} {', '.join(written)} "
+                                   "(the interface's functions are pure: return new arrays)")]
+    return out, None, []
+
+
+def _noting(checks: Checks, findings: Sequence[Finding]) -> Checks:
+    """*checks* with *findings* added to each outcome's contract findings."""
+    for _, o in checks:
+        o.contract.extend(f for f in findings if f not in o.contract)
+    return checks
 
 
 class _Raised(str):
@@ -409,9 +487,15 @@ def _library_roots() -> tuple[str, ...]:
     return tuple(os.path.join(r, "") for r in roots)
 
 
+# The variable a line assigns: ``b1 = ...``, ``self.b1 -= ...``, ``W1[...] *= ...``.
+_ASSIGNED = re.compile(r"(?:\w+\.)*(\w+)(?:\[[^\]]*\])?\s*(?:[-+*/@%&|^]|//|\*\*)?=(?!=)")
+
+
 def _raised(e: BaseException) -> _Raised:
     """The message for a port's exception, naming the port's line and, where the
     function or the assigned variable is a paper symbol, its equation."""
+    if isinstance(e, _isolate.PortError):
+        return e.raised  # made in the worker, where the port's traceback is
     roots = _library_roots()
     frames = [f for f in traceback.extract_tb(e.__traceback__)
               if not os.path.abspath(f.filename).startswith(roots)]
@@ -419,7 +503,7 @@ def _raised(e: BaseException) -> _Raised:
     blame = None
     for f in reversed(frames):
         line = (f.line or "").strip()
-        target = re.match(r"(\w+)\s*=[^=]", line)
+        target = _ASSIGNED.match(line)
         blame = _SYMBOL_EQ.get(f.name) or (_SYMBOL_EQ.get(target.group(1)) if target else None)
         if blame is not None:
             break
@@ -501,22 +585,28 @@ def _compare(
         return Outcome("fail", f"{name}: returned {type(got_raw).__name__}, which NumPy cannot "
                                f"convert to an array ({type(exc).__name__}: {exc})")
     exp = np.asarray(expected)
+    label = name.split(" ")[0]
+    found = _dtype_findings(label, got, dt)
+    if (got.shape != exp.shape and exp.ndim == 1 and label in _BIASES
+            and got.shape in ((exp.size, 1), (1, exp.size))):
+        # A bias as a column (the samples-as-columns convention) or a kept dimension:
+        # the same numbers, another representation.
+        found.append(Finding("bias_shape", f"{label} has shape {got.shape}, the interface's "
+                                           f"is {exp.shape}"))
+        got = got.reshape(exp.shape)
     if got.shape != exp.shape:
         hint = ""
         if got.ndim == 2 and got.shape == exp.shape[::-1]:
             hint = " (transposed?)"
         elif exp.ndim == 1 and got.shape in ((1, exp.size), (exp.size, 1)):
             hint = " (keep the mean over rows 1-D)"
-        return Outcome("fail", f"{name}: shape {got.shape}, expected {exp.shape}{hint}")
+        elif exp.ndim == 1 and got.ndim == 0:
+            hint = (" (a sum over every axis? sum over the rows only: axis=0 in this layout)")
+        return Outcome("fail", f"{name}: shape {got.shape}, expected {exp.shape}{hint}",
+                       contract=found)
     if got.dtype.kind not in "biuf":
-        return Outcome("fail", f"{name}: dtype {got.dtype}, expected a real {exp.dtype}")
-    if dt is not None and got.dtype != dt:
-        hint = ""
-        if dt == np.float64 and got.dtype == np.float32:
-            hint = ("; computed in float32? JAX needs jax.config.update('jax_enable_x64', True), "
-                    "torch.tensor(list) defaults to float32")
-        return Outcome("fail", f"{name}: dtype {got.dtype}, expected {dt} (keep the input "
-                               f"dtype: {dt} in, {dt} out{hint})")
+        return Outcome("fail", f"{name}: dtype {got.dtype}, expected a real {exp.dtype}",
+                       contract=found)
     gv = got.astype(np.float64)
     ev = exp.astype(np.float64)
     E, S = (np.broadcast_to(np.asarray(b, dtype=np.float64), ev.shape) for b in bound)
@@ -535,7 +625,7 @@ def _compare(
     max_rel = float(np.max(rel)) if rel.size else 0.0
     if ratio.size == 0 or ratio.flat[flat] <= 1.0:
         return Outcome("pass", ratio=float(ratio.flat[flat]) if ratio.size else 0.0,
-                       max_rel=max_rel)
+                       max_rel=max_rel, contract=found)
     n_bad = int(np.count_nonzero(diff > E))
     where = f"[{', '.join(map(str, idx))}]" if idx else ""
     ge, gg, tol = float(ev[idx]), float(gv[idx]), float(E[idx])
@@ -550,9 +640,30 @@ def _compare(
     hint = _generic_hints(gv, ev, E)
     if hints is not None:
         hint = hints(gv, ev) or hint
+    if dt == np.float64 and got.dtype == np.float32:
+        hint = hint or ("float32 output in a float64 check: computed in float32? JAX needs "
+                        "jax.config.update('jax_enable_x64', True), torch.tensor(list) "
+                        "defaults to float32")
     if hint:
         msg += f"\n  hint: {hint}"
-    return Outcome("fail", msg, float(ratio.flat[flat]), max_rel, idx, ge, gg, tol)
+    return Outcome("fail", msg, float(ratio.flat[flat]), max_rel, idx, ge, gg, tol, found)
+
+
+def _dtype_findings(label: str, got: Array, dt: np.dtype[Any] | None) -> list[Finding]:
+    """A real array of another dtype than *dt*: a finding, its values still judged."""
+    if dt is None or got.dtype == dt or got.dtype.kind not in "biuf":
+        return []
+    if got.dtype.kind == "b":
+        return [Finding("bool", f"{label} is a boolean array; the interface's dtype is {dt}")]
+    if got.dtype.kind in "iu":
+        return [Finding("int", f"{label} has integer dtype {got.dtype}; the interface's is "
+                               f"{dt}")]
+    return [Finding("dtype", f"{label} has dtype {got.dtype} from a {dt} call (keep the "
+                             f"input dtype: {dt} in, {dt} out)")]
+
+
+_BIASES = ("b1", "b2", "db1", "db2")
+"""Outputs that are biases: a bias of shape (n, 1) or (1, n) is a contract finding."""
 
 
 def _num(x: float, dtype: np.dtype[Any]) -> str:
@@ -564,13 +675,14 @@ def _num(x: float, dtype: np.dtype[Any]) -> str:
 
 def _generic_hints(g: Array, e: Array, E: Array) -> str:
     if not np.isfinite(g).all():
-        return "non-finite output: overflow (softmax without subtracting the max?) or log(0)"
+        return "non-finite output where the reference's is finite: an overflow, 0/0 or log(0)"
     if np.all(np.abs(g + e) <= E) and np.any(e != 0):
         return "got = -expected: a sign is flipped"
     nz = np.abs(e) > 0
     if nz.sum() >= 2:
         q = g[nz] / e[nz]
-        if np.allclose(q, q[0], rtol=1e-6) and abs(q[0] - 1) > 1e-6 and np.isfinite(q[0]):
+        if (np.allclose(q, q[0], rtol=1e-6, atol=0.0) and abs(q[0] - 1) > 1e-6
+                and np.isfinite(q[0]) and q[0] != 0):
             return f"got = {q[0]:.6g} x expected: a constant factor (1/m, lr, a transpose of a "\
                    "square matrix?)"
     if g.ndim == 2 and g.shape[0] > 1:
@@ -609,6 +721,66 @@ def _relu_zero_hint(Z1: Array) -> Callable[[Array, Array], str]:
         return ""
 
     return hint
+
+
+def _softmax_hint(Z: Array) -> Callable[[Array, Array], str]:
+    """Hints for a softmax (eq. (4), (8)) of the logits *Z*."""
+    def hint(g: Array, e: Array) -> str:
+        bad = ~np.isfinite(g)
+        if not bad.any():
+            return ""
+        z = Z.astype(np.float64)
+        with np.errstate(all="ignore"):
+            E = np.exp(z - z.max())
+            whole = E / E.sum(axis=-1, keepdims=True)
+        if np.array_equal(bad, ~np.isfinite(whole)):
+            return ("the rows that are NaN are those whose maximum is far below the whole "
+                    "batch's: the max is subtracted over the batch; subtract each row's own "
+                    "(Z.max(axis=-1, keepdims=True))")
+        return "non-finite probabilities: softmax without subtracting each row's maximum?"
+    return hint
+
+
+# Epsilons real code puts in log(A2 + eps) or clip(A2, eps, 1 - eps): powers of ten,
+# and the float32 and float64 machine epsilons (scikit-learn's log_loss clips at the
+# latter).
+_EPSILONS = (1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10, 1e-12, 1e-15, 1e-16,
+             float(np.finfo(np.float32).eps), float(np.finfo(np.float64).eps))
+
+
+def _loss_hint(c: Case) -> Callable[[Array, Array], str]:
+    """Hints for eq. (9): an epsilon inside the log, or a clip, instead of the cap at tiny."""
+    def hint(g: Array, e: Array) -> str:
+        p = (c["Y"].astype(np.float64) * c["A2"].astype(np.float64)).sum(axis=1)
+        got = float(g.reshape(-1)[0]) if g.size else math.nan
+        for eps in _EPSILONS:
+            for q in (p + eps, np.maximum(p, eps)):
+                want = float(-np.mean(np.log(q)))
+                if abs(got - want) <= 1e-6 * abs(want):
+                    return (f"loss = -mean log(max(p, eps)) or log(p + eps) with eps = {eps:.4g}: "
+                            f"the epsilon (a clip or a term in the log) caps each term at "
+                            f"-ln eps = {-math.log(eps):.4g}; eq. (9) caps -log p only at the "
+                            "dtype's smallest normal number (-ln tiny)")
+        return ""
+    return hint
+
+
+def _accuracy_hint(g: Array, e: Array) -> str:
+    if e.size and e.reshape(-1)[0] != 0 and abs(g.reshape(-1)[0] * 100.0 - e.reshape(-1)[0]) \
+            <= 1e-6 * abs(e.reshape(-1)[0]):
+        return "accuracy as a fraction: eq. (21) gives a percentage, 100 x correct / m"
+    return ""
+
+
+_HINTS: dict[str, Callable[[Case], Callable[[Array, Array], str] | None]] = {
+    "dZ1": lambda c: _relu_zero_hint(c["Z1"]),
+    "relu_prime": lambda c: _relu_zero_hint(c["Z1"]),
+    "softmax": lambda c: _softmax_hint(c["Z2"]),
+    "A2": lambda c: _softmax_hint(c["Z2"]),
+    "loss": _loss_hint,
+    "accuracy": lambda c: _accuracy_hint,
+}
+"""Hints for the mistakes real code makes, by function, given the case."""
 
 
 def _bound_for(fname: str, c: Case, dt: np.dtype[Any]) -> tuple[Array, Array]:
@@ -669,14 +841,14 @@ def _arg(c: Case, name: str) -> Any:
 
 def _check_simple(fname: str, fn: Callable[..., Any], c: Case, dt: np.dtype[Any]) -> Checks:
     n, ins, out_name = _SIMPLE[fname]
-    out, err = _call(fn, [_arg(c, a) for a in ins])
-    if out is None and err:
-        return _error_all([n], f"{fname}({', '.join(ins)}) {err}")
+    out, err, found = _call(fn, [_arg(c, a) for a in ins], names=ins)
     if err:
-        return _fail_all([n], f"{fname}({', '.join(ins)}) {err}")
-    hints = _relu_zero_hint(c["Z1"]) if fname in ("dZ1", "relu_prime") else None
-    want = None if fname == "accuracy" else dt
-    return [(n, _compare(out_name, out, c[out_name], _bound_for(fname, c, dt), want, hints))]
+        return _error_all([n], f"{fname}({', '.join(ins)}) {err}")
+    hints = _HINTS.get(fname, lambda c: None)(c)
+    # Scalars are judged by value: a Python float is what `loss(Y, A2) -> float` says.
+    want = None if fname in ("accuracy", "loss") else dt
+    return _noting([(n, _compare(out_name, out, c[out_name], _bound_for(fname, c, dt), want,
+                                 hints))], found)
 
 
 def _usable(x: Any, like: Array, dt: np.dtype[Any]) -> Array | None:
@@ -698,11 +870,10 @@ def _check_forward(fn: Callable[..., Any], c: Case, dt: np.dtype[Any],
                    params: Any = None) -> tuple[Checks, Any]:
     """Eq. (5)-(8); each stage is judged on the port's own output of the stage before."""
     eqs = (5, 6, 7, 8)
-    out, err = _call(fn, [_params_arg(c) if params is None else params, c["X"]])
-    if out is None and err:
-        return _error_from(eqs, "forward(params, X)", err), None
+    out, err, found = _call(fn, [_params_arg(c) if params is None else params, c["X"]],
+                            names=("params", "X"))
     if err:
-        return _fail_all(eqs, f"forward(params, X) {err}"), None
+        return _error_from(eqs, "forward(params, X)", err), None
     try:
         Z1p, A1p, Z2p, A2p = _unpack(out, ("Z1", "A1", "Z2", "A2"))
     except TypeError as e:
@@ -722,11 +893,27 @@ def _check_forward(fn: Callable[..., Any], c: Case, dt: np.dtype[Any],
     z2 = _usable(Z2p, c["Z2"], dt)
     if z2 is None:
         exp, b = c["A2"], _bound_for("A2", c, dt)
+        upstream = _nonfinite(Z2p)
+        if upstream:
+            note = (f" (the port's own Z2 already holds {upstream}: the non-finite values "
+                    "arrive from eq. (7) or earlier)")
     else:
         exp = eq.softmax(z2)
         b = bounds.softmax(z2, exp, dt)
-    res.append((8, _with_note(_compare("A2", A2p, exp, b, dt), note if z2 is None else "")))
-    return res, out
+    res.append((8, _with_note(_compare("A2", A2p, exp, b, dt,
+                                       _softmax_hint(c["Z2"] if z2 is None else z2)),
+                              note if z2 is None else "")))
+    return _noting(res, found), out
+
+
+def _nonfinite(x: Any) -> str:
+    """``"NaN"``, ``"inf"``, ``"NaN and inf"`` for what non-finite *x* holds, else ``""``."""
+    try:
+        a = _to_numpy(x).astype(np.float64)
+    except Exception:
+        return ""
+    kinds = [k for k, m in (("NaN", np.isnan(a)), ("inf", np.isinf(a))) if m.any()]
+    return " and ".join(kinds)
 
 
 def _with_note(o: Outcome, note: str) -> Outcome:
@@ -741,13 +928,12 @@ def _check_grads(fn: Callable[..., Any], c: Case, dt: np.dtype[Any], params: Any
     eqs: tuple[int, ...] = (15, 16, 11, 12)
     if cache is None:
         cache = Cache(c["Z1"], c["A1"], c["Z2"], c["A2"])
-    out, err = _call(fn, [_params_arg(c) if params is None else params, c["X"], c["Y"], cache])
-    if out is None and err:
+    out, err, found = _call(fn, [_params_arg(c) if params is None else params, c["X"], c["Y"],
+                                 cache], names=("params", "X", "Y", "cache"))
+    if err:
         if getattr(err, "blame", None) in range(10, 17):
             eqs = (10, 11, 12, 13, 14, 15, 16)
         return _error_from(eqs, "grads(params, X, Y, cache)", err), None
-    if err:
-        return _fail_all(eqs, f"grads(params, X, Y, cache) {err}"), None
     try:
         parts = _unpack(out, ("dW1", "db1", "dW2", "db2"), ("W1", "b1", "W2", "b2"))
     except TypeError as e:
@@ -768,7 +954,7 @@ def _check_grads(fn: Callable[..., Any], c: Case, dt: np.dtype[Any], params: Any
         res.append((n, o))
     if c["X"].shape[0] == 1:
         res += _infer_grads(c, parts, dt)
-    return res, out
+    return _noting(res, found), out
 
 
 def _infer_grads(c: Case, parts: Sequence[Any], dt: np.dtype[Any]) -> Checks:
@@ -831,11 +1017,10 @@ def _check_update(fn: Callable[..., Any], c: Case, dt: np.dtype[Any], params: An
                   grads: Any = None) -> tuple[Checks, Any]:
     eqs = (17, 18, 19, 20)
     g = Params(c["dW1"], c["db1"], c["dW2"], c["db2"]) if grads is None else grads
-    out, err = _call(fn, [_params_arg(c) if params is None else params, g, float(c["lr"])])
-    if out is None and err:
-        return _error_from(eqs, "update(params, grads, lr)", err), None
+    out, err, found = _call(fn, [_params_arg(c) if params is None else params, g,
+                                 float(c["lr"])], names=("params", "grads", "lr"))
     if err:
-        return _fail_all(eqs, f"update(params, grads, lr) {err}"), None
+        return _error_from(eqs, "update(params, grads, lr)", err), None
     try:
         parts = _unpack(out, ("W1", "b1", "W2", "b2"))
     except TypeError as e:
@@ -844,7 +1029,7 @@ def _check_update(fn: Callable[..., Any], c: Case, dt: np.dtype[Any], params: An
     for n, name, got in zip(eqs, ("W1", "b1", "W2", "b2"), parts, strict=True):
         b = _bound_for(f"update_{name}", c, dt)
         res.append((n, _compare(f"{name} (updated)", got, c[f"{name}_new"], b, dt)))
-    return res, out
+    return _noting(res, found), out
 
 
 def _dtype_kw(dt: np.dtype[Any]) -> dict[str, Any]:
@@ -856,16 +1041,17 @@ def _dtype_kw(dt: np.dtype[Any]) -> dict[str, Any]:
 def _check_one_hot(fn: Callable[..., Any], c: Case, dt: np.dtype[Any]) -> Checks:
     K = c["Y"].shape[1]
     kw = _dtype_kw(dt)
-    out, err = _call(fn, [c["y"], K], kw)
-    if out is None and err:
+    out, err, found = _call(fn, [c["y"], K], kw, names=("y", "K"))
+    if err:
         shown = f", dtype={dt}" if kw else ""
-        return _error_all([9], f"one_hot(y, K={K}{shown}) {err}")
-    return [(9, _compare("Y = one_hot(y)", out, c["Y"], bounds.exact_zero(c["Y"]), dt))]
+        return _error_all([0], f"one_hot(y, K={K}{shown}) {err}")
+    return _noting([(0, _compare("Y = one_hot(y)", out, c["Y"], bounds.exact_zero(c["Y"]),
+                                 dt))], found)
 
 
 def _check_predict(fn: Callable[..., Any], c: Case, dt: np.dtype[Any]) -> Checks:
-    out, err = _call(fn, [_params_arg(c), c["X"]])
-    if out is None and err:
+    out, err, found = _call(fn, [_params_arg(c), c["X"]], names=("params", "X"))
+    if err:
         return _error_all([21], f"predict(params, X) {err}")
     try:
         got = _to_numpy(out)
@@ -889,11 +1075,11 @@ def _check_predict(fn: Callable[..., Any], c: Case, dt: np.dtype[Any]) -> Checks
     bad = chosen < top - slack
     if bad.any():
         i = int(np.argmax(bad))
-        return [(21, Outcome("fail", f"y_pred[{i}]: expected {int(np.argmax(Z2[i]))} (the "
-                                     f"argmax of A2, eq. (8)), got {int(got[i])}",
-                             float("inf"), 1.0, (i,), float(np.argmax(Z2[i])),
-                             float(got[i]), 0.0))]
-    return [(21, Outcome("pass", max_rel=0.0))]
+        return _noting([(21, Outcome("fail", f"y_pred[{i}]: expected {int(np.argmax(Z2[i]))} "
+                                             f"(the argmax of A2, eq. (8)), got {int(got[i])}",
+                                     float("inf"), 1.0, (i,), float(np.argmax(Z2[i])),
+                                     float(got[i]), 0.0))], found)
+    return _noting([(21, Outcome("pass", max_rel=0.0))], found)
 
 
 SIMPLE_FUNCTIONS = tuple(_SIMPLE)
@@ -910,7 +1096,7 @@ EQUATIONS_OF: dict[str, tuple[int, ...]] = {
     "forward": (5, 6, 7, 8),
     "grads": (10, 11, 12, 13, 14, 15, 16),
     "update": (17, 18, 19, 20),
-    "one_hot": (9,),
+    "one_hot": (0,),
     "predict": (21,),
 }
 
@@ -977,6 +1163,16 @@ def _weight_stats(name: str, W: Array, std: float = 0.1) -> str:
         problems.append(f"the std is not {std}{hint}")
     if p_ks < ALPHA and p_mean >= ALPHA and p_std >= ALPHA:
         problems.append("the weights are not normally distributed")
+    elif s > 0 and (p_mean < ALPHA or p_std < ALPHA):
+        # The shape on its own, whatever the mean and std: KS against the normal with the
+        # sample's own mean and std (estimating them makes the test conservative, so the
+        # false-alarm rate stays below ALPHA).
+        p_shape = float(stats.kstest((w - mean) / s, "norm").pvalue)
+        if p_shape < ALPHA:
+            kurt = float(stats.kurtosis(w))
+            what = "; a uniform draw has -1.2" if -1.5 < kurt < -0.9 else ""
+            problems.append(f"nor are they normally distributed, whatever their mean and std "
+                            f"(p = {p_shape:.2g}, excess kurtosis {kurt:.2g}){what}")
     if problems:
         return f"{facts}: {'; '.join(problems)} (each test's false-alarm rate is {ALPHA:g})"
     return ""
@@ -987,6 +1183,10 @@ def _check_layer(n: int, call: Callable[[int, int, int], Any], sizes: tuple[int,
     """Eq. (1) or (2): one layer (W, b) drawn by *call(seed, n_in, n_out)*."""
     wn, bn = ("W1", "b1") if n == 1 else ("W2", "b2")
     shapes = [sizes, (5, 3) if n == 1 else (3, 4)]
+    # Every problem is judged wherever it can be: a wrong hidden size does not hide
+    # random biases or a uniform distribution.
+    problems: dict[str, str] = {}
+    found: list[Finding] = []
     first = None
     for shape in shapes:
         try:
@@ -996,16 +1196,20 @@ def _check_layer(n: int, call: Callable[[int, int, int], Any], sizes: tuple[int,
             return Outcome("error", f"{label}: raised {type(e).__name__}: {e}")
         if W.shape != shape:
             hint = " (transposed?)" if W.shape == shape[::-1] else ""
-            return Outcome("fail", f"{label}: {wn} has shape {W.shape}, expected {shape}{hint}")
-        if b.shape != (shape[1],):
-            return Outcome("fail", f"{label}: {bn} has shape {b.shape}, expected ({shape[1]},)")
+            problems.setdefault("W shape", f"{wn} has shape {W.shape}, expected {shape}{hint}")
+        if b.shape in ((shape[1], 1), (1, shape[1])):
+            found.append(Finding("bias_shape", f"{bn} has shape {b.shape}, the interface's "
+                                               f"is ({shape[1]},)"))
+        elif b.shape != (shape[1],):
+            problems.setdefault("b shape", f"{bn} has shape {b.shape}, expected ({shape[1]},)")
         for nm, a in ((wn, W), (bn, b)):
-            if a.dtype != dt:
-                return Outcome("fail", f"{label}: {nm} has dtype {a.dtype}, expected {dt}")
-        if np.any(b != 0):
-            i = int(np.argmax(b != 0))
-            return Outcome("fail", f"{label}: {bn}[{i}] = {b[i]!r}, expected 0 (biases start "
-                                   "at 0)", float("inf"), None, (i,), 0.0, float(b[i]), 0.0)
+            found += [f for f in _dtype_findings(nm, a, dt) if f not in found]
+        flat = b.astype(np.float64).ravel() if b.dtype.kind in "biuf" else b.ravel()
+        if np.any(flat != 0):
+            i = int(np.argmax(flat != 0))
+            problems.setdefault("b zero", f"{bn}[{i}] = {float(flat[i])!r}, expected 0 (biases start "
+                                          f"at 0; {int(np.count_nonzero(flat))} of {flat.size} "
+                                          "are not)")
         if first is None:
             first = W
     assert first is not None
@@ -1015,13 +1219,19 @@ def _check_layer(n: int, call: Callable[[int, int, int], Any], sizes: tuple[int,
     except Exception as e:
         return Outcome("error", f"{label}: raised {type(e).__name__}: {e}")
     if not np.array_equal(first, again, equal_nan=True):
-        return Outcome("fail", f"{label}: two calls with seed {seed} gave different {wn} "
-                               "(the seed must fix the draw)")
-    if np.array_equal(first, other, equal_nan=True):
-        return Outcome("fail", f"{label}: seeds {seed} and {seed + 1} gave the same {wn} "
-                               "(the seed is ignored)")
-    problem = _weight_stats(wn, first)
-    return Outcome("fail", f"{label}: {problem}") if problem else Outcome("pass")
+        problems["seed"] = (f"two calls with seed {seed} gave different {wn} (the seed must "
+                            "fix the draw)")
+    elif np.array_equal(first, other, equal_nan=True):
+        problems["seed"] = f"seeds {seed} and {seed + 1} gave the same {wn} (the seed is ignored)"
+    if first.dtype.kind in "biuf" and first.size > 1:
+        stats = _weight_stats(wn, first)
+        if stats:
+            problems["stats"] = stats
+    if not problems:
+        return Outcome("pass", contract=found)
+    text = "; ".join(problems.values()) if len(problems) == 1 else "\n  " + "\n  ".join(
+        f"- {p}" for p in problems.values())
+    return Outcome("fail", f"{label}: {text}", contract=found)
 
 
 def _label(call: str, dt: np.dtype[Any]) -> str:
@@ -1080,11 +1290,12 @@ def _chain(fns: Mapping[str, Callable[..., Any]], start: Case, dt: np.dtype[Any]
             cache_raw = Cache(c["Z1"], c["A1"], c["Z2"], c["A2"])
         if "loss" in fns:
             a2_raw = _unpack(cache_raw, ("Z1", "A1", "Z2", "A2"))[3]
-            val, err = _call(fns["loss"], [c["Y"], a2_raw])
-            if val is None and err:
+            val, err, found = _call(fns["loss"], [c["Y"], a2_raw], names=("Y", "A2"))
+            if err:
                 res = _error_all([9], f"loss(Y, A2) {err}")
             else:
-                res = [(9, _compare("L", val, c["L"], _bound_for("loss", c, dt), dt))]
+                res = _noting([(9, _compare("L", val, c["L"], _bound_for("loss", c, dt), None,
+                                            _HINTS["loss"](c)))], found)
             out.append(("loss", name, res))
         if "grads" in fns:
             checks, grads_raw = _check_grads(fns["grads"], c, dt, params=params_raw,
@@ -1101,7 +1312,12 @@ def _chain(fns: Mapping[str, Callable[..., Any]], start: Case, dt: np.dtype[Any]
             if new_raw is None or any(o.status != "pass" for _, o in checks):
                 return out
             params_raw = new_raw
-            params_np = Params(*(_to_numpy(p).astype(dt) for p in _unpack(new_raw, Params._fields)))
+            # A bias of shape (n, 1) or (1, n) passed the update (a contract finding); the
+            # reference takes it 1-D, the port keeps getting its own.
+            params_np = Params(*(
+                _to_numpy(p).astype(dt).reshape(c[name].shape)
+                for name, p in zip(Params._fields, _unpack(new_raw, Params._fields), strict=True)
+            ))
         else:
             params_np = Params(c["W1_new"], c["b1_new"], c["W2_new"], c["b2_new"])
             params_raw = params_np
@@ -1142,7 +1358,9 @@ def _recompute_from_cache(c: Case, cache: Cache, dt: np.dtype[Any]) -> Case:
 # ---------------------------------------------------------------------------
 
 
-def _load_target(target: Any) -> tuple[Any, str]:
+def _load_target(target: Any, source: bytes | None = None) -> tuple[Any, str]:
+    """(module, label) of *target*; a path is compiled from *source*, if given (the
+    bytes read once by a worker's runner, _isolate), else from the file."""
     if not isinstance(target, (str, os.PathLike)):
         return target, getattr(target, "__name__", type(target).__name__)
     text = os.fspath(target)
@@ -1159,7 +1377,7 @@ def _load_target(target: Any) -> tuple[Any, str]:
             raise TargetError(f"cannot import {text} as a Python module")
         module = importlib.util.module_from_spec(spec)
         try:
-            source = path.read_bytes()
+            source = path.read_bytes() if source is None else source
             code = compile(source, str(path), "exec", dont_inherit=True)
         except (OSError, SyntaxError, ValueError) as e:
             raise TargetError(f"importing {text} raised {_one_line(e)}") from e
@@ -1210,7 +1428,8 @@ def _pin_source(filename: str, source: bytes) -> None:
 
 def check(target: ModuleType | str | os.PathLike[str] | Any, *, dtype: str = "float64",
           seed: int = 0, n_random: int = N_RANDOM, require: Sequence[str] | str = (),
-          require_all: bool = False) -> Report:
+          require_all: bool = False, strict: bool = False,
+          timeout: float | None = _isolate.DEFAULT_TIMEOUT, isolate: bool = True) -> Report:
     """Check every function *target* provides; return the :class:`Report`.
 
     By default the verdict is on what the target provides: a port of a single
@@ -1233,11 +1452,29 @@ def check(target: ModuleType | str | os.PathLike[str] | Any, *, dtype: str = "fl
     require_all : bool
         Require every function of :data:`FUNCTIONS`: the report passes only if it is
         :attr:`Report.complete` and every row passes.
+    strict : bool
+        Fail rows whose values are right but which break the interface's contract
+        (:class:`Finding`: a dtype not kept, a boolean or integer array, a bias of
+        shape (n, 1), writing into an argument).  By default these are reported beside
+        a passing row.
+    timeout : float or None
+        Seconds each call of the target may take (None: no limit).  A call that takes
+        longer, or that ends the target's process (a crash, ``os._exit``), is an error
+        of that function's rows, and the function is not called again.
+    isolate : bool
+        Run the target in a child process (a worker), so that it cannot end, hang or
+        crash the runner; the runner does the checking.  A target the worker cannot
+        import again (an object built in Python, a module whose functions were
+        replaced after import) runs in process, as everything does with
+        ``isolate=False`` (for a debugger); *timeout* then does not apply.
 
     Raises
     ------
     TargetError
-        If the target cannot be imported or provides none of :data:`FUNCTIONS`.
+        If the target cannot be imported, ends its process or outlives *timeout* while
+        it is imported, or provides none of :data:`FUNCTIONS`.
+    KeyboardInterrupt
+        On Ctrl-C; its message names the target's function that was running.
     ValueError
         If *dtype* is neither float64 nor float32, or *require* names a function the
         runner does not check.
@@ -1247,9 +1484,15 @@ def check(target: ModuleType | str | os.PathLike[str] | Any, *, dtype: str = "fl
     for name, value in (("seed", seed), ("n_random", n_random)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
             raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(
+            timeout, (int, float)) or not timeout > 0):
+        raise ValueError(f"timeout must be a positive number of seconds or None, got "
+                         f"{timeout!r}")
     required = FUNCTIONS if require_all else _required(require)
     dt = np.dtype(str(dtype))
-    module, label = _load_target(target)
+    # In a worker process, the target cannot end, hang or crash the runner (_isolate).
+    module, label = (_isolate.load(target, timeout=timeout)
+                     if isolate and _isolate.isolable(target) else _load_target(target))
     where = getattr(module, "__file__", None)
     pinned = linecache.cache.get(where, ()) if isinstance(where, str) else ()
     if isinstance(where, str) and where.endswith(".py") and not (
@@ -1260,6 +1503,7 @@ def check(target: ModuleType | str | os.PathLike[str] | Any, *, dtype: str = "fl
             _pin_source(where, Path(where).read_bytes())
     fns = {f: getattr(module, f) for f in FUNCTIONS if callable(getattr(module, f, None))}
     if not fns:
+        _isolate.close(module)
         raise TargetError(f"{label} provides none of the functions the runner checks: "
                           f"{', '.join(FUNCTIONS)}")
     golden = generate(str(dt), every_case=True)
@@ -1297,9 +1541,10 @@ def check(target: ModuleType | str | os.PathLike[str] | Any, *, dtype: str = "fl
                 results.append(Result(n, fname, "skip", message="not provided"))
                 continue
             results.append(_summarise(n, fname, fns[fname], rows.get((n, fname), []), specs,
-                                      dt, golden, stored))
+                                      dt, golden, stored, strict))
     results.sort(key=lambda r: (r.equation, _ROW_ORDER.index(r.function)))
-    return Report(label, str(dt), seed, results, len(golden), len(specs), required)
+    _isolate.close(module)
+    return Report(label, str(dt), seed, results, len(golden), len(specs), required, strict)
 
 
 def _required(require: Sequence[str] | str) -> tuple[str, ...]:
@@ -1325,7 +1570,7 @@ def _row_case(c: Case, i: int, dt: np.dtype[Any]) -> Case:
 
 def _summarise(n: int, fname: str, fn: Callable[..., Any], outcomes: list[tuple[str, Outcome]],
                specs: list[Spec], dt: np.dtype[Any], golden: Mapping[str, Case],
-               stored: set[str]) -> Result:
+               stored: set[str], strict: bool = False) -> Result:
     if not outcomes:
         why = "no case could be judged"
         if fname == "grads":
@@ -1337,10 +1582,16 @@ def _summarise(n: int, fname: str, fn: Callable[..., Any], outcomes: list[tuple[
     ratio = max((o.ratio for _, o in outcomes if o.status != "error"), default=None)
     if n in (1, 2) and fname in INIT_FUNCTIONS:
         ratio = None  # init is judged by statistical tests, not a tolerance
+    found = _merge_findings(outcomes)
     bad = [(c, o) for c, o in outcomes if o.status != "pass"]
     if not bad:
+        if strict and found:
+            problems = [f"contract (strict): [{f.kind}] {f.message}" for f in found]
+            return Result(n, fname, "fail", max_rel, message="\n".join(problems),
+                          cases_checked=len(outcomes), max_error_ratio=ratio, contract=found,
+                          problems=problems)
         return Result(n, fname, "pass", max_rel, cases_checked=len(outcomes),
-                      max_error_ratio=ratio)
+                      max_error_ratio=ratio, contract=found)
     status = "error" if any(o.status == "error" for _, o in bad) else "fail"
     # Report the first failing golden case (reproducible from spec/vectors), else a
     # random case shrunk to a small input.
@@ -1380,11 +1631,42 @@ def _summarise(n: int, fname: str, fn: Callable[..., Any], outcomes: list[tuple[
     names = sorted({c for c, _ in bad}, key=lambda c: [c for c, _ in outcomes].index(c))
     shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
     lines.append(f"failed in {len(names)} of {len({c for c, _ in outcomes})} cases: {shown}")
+    problems = _problems(bad, case)
+    if len(problems) > 1:
+        lines.append("every problem of this row (one case each):")
+        lines += [f"  - {p}" for p in problems]
+    if strict and found:
+        lines += [f"contract (strict): [{f.kind}] {f.message}" for f in found]
     return Result(
         n, fname, status, max_rel, list(o.index) if o.index is not None else None,
         "\n".join(lines), case, o.expected, o.got, o.tolerance,
         cases_checked=len(outcomes), cases_failed=len(names), max_error_ratio=ratio,
+        contract=found, problems=problems,
     )
+
+
+def _merge_findings(outcomes: Sequence[tuple[str, Outcome]]) -> list[Finding]:
+    """The row's contract findings, one per kind and output, first case's wording."""
+    seen: dict[tuple[str, str], Finding] = {}
+    for _, o in outcomes:
+        for f in o.contract:
+            seen.setdefault((f.kind, f.message.split(" ")[0]), f)
+    return list(seen.values())
+
+
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*(?:e[-+]?\d+)?|inf|nan)|\[[\d, ]*\]|\([\d, ]*\)")
+
+
+def _problems(bad: Sequence[tuple[str, Outcome]], first: str) -> list[str]:
+    """One line per distinct problem among the failing cases (messages that differ only
+    in numbers, indices and shapes are one problem), the reported case's first."""
+    groups: dict[str, tuple[str, Outcome]] = {}
+    for c, o in sorted(bad, key=lambda co: co[0] != first):
+        head = o.message.splitlines()[0] if o.message else o.status
+        key = o.status + ":" + _NUMBER.sub("#", head)
+        groups.setdefault(key, (c, o))
+    return [f"{o.status} in case {c!r}: "
+            f"{(o.message.splitlines() or [o.status])[0]}" for c, o in groups.values()]
 
 
 def _fails(n: int, fname: str, fn: Callable[..., Any], spec: Spec, dt: np.dtype[Any]) -> bool:
@@ -1413,9 +1695,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated functions that must be provided and checked "
                              "in full, or the run fails (repeatable); by default a function "
                              "not provided is a skipped row, not a failure")
+    parser.add_argument("--strict", action="store_true",
+                        help="fail rows whose values are right but which break the "
+                             "interface's contract (dtype not kept, boolean or integer "
+                             "arrays, a bias of shape (n, 1), writing into an argument); by "
+                             "default these are listed as contract findings beside a pass")
     parser.add_argument("--require-all", action="store_true",
                         help="require every function of the interface: pass only if every "
                              "row of the table is checked and passes")
+    parser.add_argument("--timeout", type=float, default=_isolate.DEFAULT_TIMEOUT,
+                        metavar="SECONDS",
+                        help="seconds each call of the port may take before it is an error "
+                             f"of that function (default {_isolate.DEFAULT_TIMEOUT:g})")
+    parser.add_argument("--no-isolate", action="store_true",
+                        help="run the port in the runner's own process (for a debugger); by "
+                             "default it runs in a child process, so that it cannot end, "
+                             "hang or crash the run")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -1427,6 +1722,11 @@ def run(args: argparse.Namespace) -> int:
     if args.seed < 0:
         print(f"mnistref conformance: --seed must be >= 0, got {args.seed}", file=sys.stderr)
         return 2
+    timeout = getattr(args, "timeout", _isolate.DEFAULT_TIMEOUT)
+    if not timeout > 0 or not math.isfinite(timeout):
+        print(f"mnistref conformance: --timeout must be a positive number of seconds, got "
+              f"{timeout:g}", file=sys.stderr)
+        return 2
     require = ",".join(getattr(args, "require", None) or [])
     try:
         _required(require)
@@ -1437,10 +1737,15 @@ def run(args: argparse.Namespace) -> int:
         # With --json, stdout carries the one JSON object and nothing the port prints.
         with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
             report = check(args.target, dtype=args.dtype, seed=args.seed, require=require,
-                           require_all=getattr(args, "require_all", False))
+                           require_all=getattr(args, "require_all", False),
+                           strict=getattr(args, "strict", False), timeout=timeout,
+                           isolate=not getattr(args, "no_isolate", False))
     except TargetError as e:
         print(f"mnistref conformance: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as e:  # the message names the port's function that was running
+        print(f"mnistref conformance: {e or 'interrupted'}", file=sys.stderr)
+        return 130
     text = json.dumps(report.to_dict(), allow_nan=False) if args.json else report.format()
     try:
         print(text)
@@ -1453,7 +1758,7 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m mnistref.conformance TARGET [--dtype D] [--json] [--seed S]
-    [--require NAMES] [--require-all]``."""
+    [--require NAMES] [--require-all] [--strict] [--timeout SECONDS] [--no-isolate]``."""
     parser = argparse.ArgumentParser(
         prog="python -m mnistref.conformance",
         description="Check a port of the MNIST network against mnistref, equation by equation.",

@@ -24,6 +24,7 @@ import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 SEED = HERE / "numpy_port.py"
@@ -39,14 +40,19 @@ class Bug:
     name : str
         Module name under ``tests/ports/bugs/``.
     first_failure : int or None
-        The equation (1-21) the runner must report first; None for a negative
-        control, which must pass.
+        The equation (1-21; 0 for the one-hot labels of the data preparation) the
+        runner must report first on values; None for a negative control, which must
+        pass, or for a bug whose values are right (see *contract*).
     title : str
         One line, written above the planted change.
     description : str
         What the bug does and where ports pick it up.
     old, new : str
         The seed's text (present exactly once) and its replacement.
+    contract : int or None
+        For a bug of representation rather than of values (writing into an argument,
+        a bias of shape (1, K)): the equation whose row must carry a contract finding,
+        and which ``strict=True`` must report first.
     lint : str
         Ruff codes the planted module raises (the linter sees this bug too); they are
         named in its docstring and silenced in it, so that ``ruff check tests`` stays clean.
@@ -59,6 +65,12 @@ class Bug:
     old: str
     new: str
     lint: str = ""
+    contract: int | None = None
+
+    @property
+    def control(self) -> bool:
+        """A negative control: an equivalent rewrite, right in values and contract."""
+        return self.first_failure is None and self.contract is None
 
     @property
     def path(self) -> Path:
@@ -94,12 +106,13 @@ BUGS: tuple[Bug, ...] = (
     ),
     # -- eq. (3)-(4): activations ---------------------------------------------------------
     Bug(
-        "relu_in_place", 3,
+        "relu_in_place", 5,
         "ReLU written into its argument",
         "`np.maximum(Z, 0, out=Z)` saves an allocation but overwrites the caller's Z: "
         "forward's Z1 then loses its negative entries.",
         "return np.maximum(Z, 0)",
         "return np.maximum(Z, 0, out=Z)",
+        contract=3,
     ),
     Bug(
         "softmax_axis0", 4,
@@ -230,12 +243,13 @@ BUGS: tuple[Bug, ...] = (
         "return np.sum(dZ2, axis=0)",
     ),
     Bug(
-        "db2_keepdims", 12,
+        "db2_keepdims", None,
         "db2 of shape (1, K)",
         "`sum(axis=0, keepdims=True)`, as in column-layout code: db2 is (1, K), and "
         "b2 - lr * db2 silently turns b2 into a (1, K) matrix.",
         "return np.sum(dZ2, axis=0) / dZ2.shape[0]",
         "return np.sum(dZ2, axis=0, keepdims=True) / dZ2.shape[0]",
+        contract=12,
     ),
     Bug(
         "dA1_W2_not_transposed", 13,
@@ -321,12 +335,13 @@ BUGS: tuple[Bug, ...] = (
         "g_W1, g_W2, g_b1, g_b2 = grads",
     ),
     Bug(
-        "update_in_place", 17,
+        "update_in_place", None,
         "W1 updated in place",
         "`W1 -= lr * dW1` returns the right values but overwrites the caller's W1, so the "
         "parameters before the step are lost.",
         "W1 = W1 - lr * g_W1",
         "W1 -= lr * g_W1",
+        contract=17,
     ),
     Bug(
         "update_b2_sign", 20,
@@ -352,7 +367,7 @@ BUGS: tuple[Bug, ...] = (
         "return np.argmax(A2, axis=0)",
     ),
     Bug(
-        "one_hot_off_by_one", 9,
+        "one_hot_off_by_one", 0,
         "labels one-hot encoded one place over",
         "`np.eye(K)[y - 1]`, as for labels numbered from 1: class 0 lands in column K - 1.",
         "return np.eye(K, dtype=dtype)[y]",
@@ -426,6 +441,33 @@ def write() -> list[Path]:
     return written
 
 
+def contract_rows(report: Any) -> set[int]:
+    """The equations whose rows carry a contract finding."""
+    return {r.equation for r in report.results if r.contract}
+
+
+def verdict_of(bug: Bug, report: Any, strict: Any = None) -> tuple[bool, int | None]:
+    """Whether *report* (and *strict*, the report with ``strict=True``) caught *bug* where
+    the catalogue says, and the equation where it was caught (None if missed).
+
+    A bug of values must fail the report first at ``first_failure``; a bug of
+    representation must put a contract finding on the ``contract`` equation's row and
+    fail the strict report first there (or earlier, at ``first_failure``).
+    """
+    ok = True
+    if bug.first_failure is not None:
+        ok = not report.passed and report.first_failure == bug.first_failure
+    elif not report.passed:
+        return False, report.first_failure
+    if bug.contract is not None:
+        assert strict is not None
+        want = min(e for e in (bug.first_failure, bug.contract) if e is not None)
+        ok = ok and bug.contract in contract_rows(report) and (
+            not strict.passed and strict.first_failure == want)
+        return ok, strict.first_failure if not strict.passed else None
+    return ok, None if report.passed else report.first_failure
+
+
 def score(dtype: str = "float64") -> tuple[int, int, int, int]:
     """Run the conformance runner on every bug; print a table and return the four counts.
 
@@ -438,19 +480,20 @@ def score(dtype: str = "float64") -> tuple[int, int, int, int]:
     from mnistref.conformance import check
 
     caught = right = controls_ok = 0
-    bugs = [b for b in BUGS if b.first_failure is not None]
+    bugs = [b for b in BUGS if not b.control]
     for bug in BUGS:
         report = check(str(bug.path), dtype=dtype)
-        if bug.first_failure is None:
+        if bug.control:
             verdict = "pass (control)" if report.passed else "FLAGGED A CORRECT PORT"
             controls_ok += report.passed
-        elif report.passed:
-            verdict = "MISSED"
+            expected, got = None, report.first_failure
         else:
-            caught += 1
-            right += report.first_failure == bug.first_failure
-            verdict = "caught" if report.first_failure == bug.first_failure else "WRONG EQUATION"
-        expected, got = bug.first_failure, report.first_failure
+            ok, got = verdict_of(bug, report, check(str(bug.path), dtype=dtype, strict=True)
+                                 if bug.contract is not None else None)
+            caught += got is not None
+            right += ok
+            expected = bug.first_failure if bug.first_failure is not None else bug.contract
+            verdict = "caught" if ok else ("MISSED" if got is None else "WRONG EQUATION")
         print(f"{bug.name:28} expect {expected!s:>4}  got {got!s:>4}  {verdict}")
     print(
         f"caught {caught}/{len(bugs)}, right first_failure {right}/{len(bugs)}, "

@@ -1,0 +1,764 @@
+"""Running the target in a child process, so that a port cannot fake a pass.
+
+A port is code the runner knows nothing about.  Called in the runner's own process,
+a port that calls ``os._exit(0)`` ends the run with exit code 0 and no verdict, one
+that loops never ends, and a crashing extension takes the runner with it.  Here the
+target is imported in a *worker*, a child Python process, and each of its functions
+is replaced in the runner by a :class:`Proxy` that sends the call to the worker and
+returns what the port returned, in NumPy form.  The runner does all the checking, as
+before; what changes is only where the port's code runs:
+
+* a call that takes longer than the time limit, or that ends the worker (a
+  segfault, ``os._exit``), is an error of that function's rows ("relu(Z1) did not
+  return within 60 s"); the worker is started again for the next call, and a
+  function that hung or crashed once is not called again, so one hanging function
+  costs one time limit, not one per case;
+* a target that ends its process while it is imported is a :class:`TargetError`;
+* Ctrl-C names the function that was running.
+
+What the port prints goes to the runner's ``sys.stdout`` and ``sys.stderr`` (so
+``--json``, which points ``sys.stdout`` at stderr, keeps stdout clean); the calls
+travel on two pipes of their own.
+
+The worker runs ``python -u -c ...`` (no ``multiprocessing`` start method: "spawn"
+would run the caller's ``__main__`` again in the child, and "fork" is unsafe once
+BLAS, PyTorch or JAX have started threads).  Results come back as NumPy: tensors
+detached, JAX arrays as ndarrays, tuples, namedtuples, lists and dicts keeping their
+structure, Python and NumPy scalars as they are; what cannot be converted comes back
+as a stand-in whose conversion fails with the original error, so the comparison fails
+with a clear message.  A result the runner passes back to the port (the chained
+training steps feed the port its own outputs) is sent back by reference, so the port
+receives its own tensors, exactly as in process.
+
+Only targets the worker can import again are isolated: a path, a module name, or a
+module object that has a file and whose functions are the module's own (not replaced
+after import).  Anything else (an object built in Python, a module whose functions
+were patched, ``__main__``) is called in process, as is everything with
+``check(..., isolate=False)`` (for a debugger).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import importlib.machinery
+import os
+import pickle
+import selectors
+import signal
+import subprocess
+import sys
+import time
+import warnings
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any, NamedTuple
+
+import numpy as np
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "NoReturnError",
+    "PortError",
+    "Proxy",
+    "describe",
+    "isolable",
+    "load",
+]
+
+DEFAULT_TIMEOUT = 60.0
+"""Seconds one call of the port may take (the first call of a JAX port compiles)."""
+
+_KEEP = 16
+"""Results the worker keeps for the runner to pass back by reference: the chained
+steps pass back the outputs of the last three calls at most."""
+
+_ENV = "MNISTREF_CONFORMANCE_WORKER"
+"""Set in the worker: a port that runs the runner itself does so in process."""
+
+# How each function is called, for messages ("grads(params, X, Y, cache) did not ...").
+_ARGS = {
+    "init": "seed, n_in, n_hidden, n_out", "init_W1_b1": "seed, n_in, n_hidden",
+    "init_W2_b2": "seed, n_hidden, n_out", "forward": "params, X",
+    "grads": "params, X, Y, cache", "update": "params, grads, lr", "one_hot": "y, K",
+    "predict": "params, X",
+}
+
+
+def _call_text(name: str) -> str:
+    from mnistref.conformance import _SIMPLE
+
+    if name in _ARGS:
+        args = _ARGS[name]
+    else:
+        args = ", ".join(_SIMPLE[name][1]) if name in _SIMPLE else "..."
+    return f"{name}({args})"
+
+
+# ---------------------------------------------------------------------------
+# Errors: the port's exception, formatted where it ran; a hang; a crash
+# ---------------------------------------------------------------------------
+
+
+class PortError(Exception):
+    """An exception of the port, raised in the worker and formatted there.
+
+    ``raised`` is the message :func:`mnistref.conformance._raised` made of it in the
+    worker (with the port's line and the equation it blames); the runner uses it as
+    is.  The class is re-created under the name of the port's exception class, so
+    that ``type(e).__name__`` and ``str(e)`` read as they would in process.
+    """
+
+    raised: Any = None
+    brief: str = ""
+
+
+class NoReturnError(PortError):
+    """The call did not return: it outlived the time limit or ended the worker."""
+
+
+_CLASSES: dict[str, type[PortError]] = {}
+
+
+def _error_class(name: str) -> type[PortError]:
+    if name not in _CLASSES:
+        _CLASSES[name] = type(name, (PortError,), {"__module__": __name__})
+    return _CLASSES[name]
+
+
+def _port_error(type_name: str, text: str, raised: str, blame: int | None) -> PortError:
+    from mnistref.conformance import _Raised
+
+    e = _error_class(type_name)(text)
+    e.raised = _Raised(raised)
+    e.raised.blame = blame
+    e.brief = f"raised {type_name}: {text}"
+    return e
+
+
+def _failure(what: str) -> NoReturnError:
+    from mnistref.conformance import _Raised
+
+    e = NoReturnError(what)
+    e.raised = _Raised(what)
+    e.brief = what
+    return e
+
+
+def describe(e: BaseException) -> str:
+    """``raised Type: message`` for an exception of the port, or what became of the
+    call (``did not return within 60 s``) for a :class:`NoReturnError`."""
+    return e.brief if isinstance(e, PortError) else f"raised {type(e).__name__}: {e}"
+
+
+# ---------------------------------------------------------------------------
+# Results on the wire: NumPy, with the structure kept
+# ---------------------------------------------------------------------------
+
+
+class _Ref(NamedTuple):
+    """A result of an earlier call, by reference: element *key* of result *handle*."""
+
+    handle: int
+    key: Any = None
+    whole: bool = True
+
+
+_STAND_INS: dict[tuple[str, tuple[str, str] | None, bool], type] = {}
+_TUPLES: dict[tuple[str, str, tuple[str, ...]], type] = {}
+
+
+def _stand_in(type_name: str, error: tuple[str, str] | None, arrayish: bool) -> Any:
+    """A stand-in for a result of type *type_name* that could not come back as NumPy.
+
+    Converting it with ``np.asarray`` raises *error* (type name, message), the error
+    the conversion raised in the worker; without one, it converts to an object array,
+    as the original would have.
+    """
+    key = (type_name, error, arrayish)
+    if key not in _STAND_INS:
+        ns: dict[str, Any] = {"__module__": __name__,
+                              "__repr__": lambda self: f"<{type_name} of the port>"}
+        if arrayish:  # a tensor: the runner's "returned one array" applies
+            ns["detach"] = lambda self: self
+        if error is not None:
+            err_type, message = error
+
+            def __array__(self: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N807
+                raise _error_class(err_type)(message)
+
+            ns["__array__"] = __array__
+        _STAND_INS[key] = type(type_name, (), ns)
+    return _STAND_INS[key]()
+
+
+class _StandIn:
+    """Pickles as :func:`_stand_in` of the object it replaces."""
+
+    def __init__(self, x: Any, error: BaseException | None) -> None:
+        self.args = (type(x).__name__,
+                     None if error is None else (type(error).__name__, str(error)),
+                     hasattr(x, "detach"))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _stand_in, self.args
+
+
+def _namedtuple(module: str, qualname: str, fields: tuple[str, ...], items: tuple[Any, ...],
+                ) -> Any:
+    """The namedtuple *module.qualname* with *items*: the class itself where the runner
+    has it (``mnistref.network.Params``), else a namedtuple of the same name and fields."""
+    owner: Any = sys.modules.get(module)
+    for part in qualname.split("."):
+        owner = getattr(owner, part, None)
+    if isinstance(owner, type) and issubclass(owner, tuple) and getattr(
+            owner, "_fields", None) == fields:
+        return owner(*items)
+    key = (module, qualname, fields)
+    if key not in _TUPLES:
+        name = qualname.rsplit(".", 1)[-1]
+        _TUPLES[key] = collections.namedtuple(
+            name if name.isidentifier() else "PortTuple", fields)
+    return _TUPLES[key](*items)
+
+
+class _Tuple:
+    """Pickles as :func:`_namedtuple`: the port's namedtuple class stays in the worker."""
+
+    def __init__(self, x: Any, items: tuple[Any, ...]) -> None:
+        self.args = (type(x).__module__, type(x).__qualname__, tuple(x._fields), items)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _namedtuple, self.args
+
+
+_PLAIN = (bool, int, float, complex, str, bytes, np.generic, type(None))
+
+
+def _encode(x: Any, to_numpy: Callable[[Any], Any], depth: int = 0) -> Any:
+    """*x* as the runner's ``_to_numpy`` would see it, in a form that pickles."""
+    if isinstance(x, np.ndarray):
+        return x if x.dtype != object else _StandIn(x, None)
+    if isinstance(x, _PLAIN):
+        return x
+    if depth > 8:  # a structure nested this deep is no result of the interface
+        return _StandIn(x, None)
+    if hasattr(x, "detach") and hasattr(x, "cpu"):  # PyTorch, as the runner converts it
+        try:
+            return to_numpy(x)
+        except Exception as e:
+            return _StandIn(x, e)
+    if isinstance(x, tuple):
+        items = tuple(_encode(i, to_numpy, depth + 1) for i in x)
+        if hasattr(x, "_fields"):
+            return type(x)(*items) if type(x).__module__.startswith("mnistref.") else _Tuple(
+                x, items)
+        return items
+    if isinstance(x, list):
+        return [_encode(i, to_numpy, depth + 1) for i in x]
+    if isinstance(x, Mapping):
+        return {k: _encode(v, to_numpy, depth + 1) for k, v in x.items()}
+    if hasattr(x, "__array__") or hasattr(x, "__array_interface__"):  # JAX, and the like
+        try:
+            return np.asarray(x)
+        except Exception as e:
+            return _StandIn(x, e)
+    return _StandIn(x, None)
+
+
+def _by_value(x: Any) -> bool:
+    """True if the runner would pass *x* to the port as a copy (``_call`` copies arrays
+    and tuples of arrays), so the worker's copy is as good; else the port is given
+    its own object back, as in process."""
+    if isinstance(x, (np.ndarray, *_PLAIN)):
+        return True
+    return isinstance(x, tuple) and all(isinstance(i, np.ndarray) for i in x)
+
+
+def _by_reference(out: Any) -> list[tuple[Any, bool]]:
+    """The parts of *out* (``(None, True)``: all of it; ``(key, False)``: one item) that
+    go back to the port by reference when the runner passes them back."""
+    keys: list[tuple[Any, bool]] = [] if _by_value(out) else [(None, True)]
+    if isinstance(out, tuple | list):
+        keys += [(i, False) for i, v in enumerate(out) if not _by_value(v)]
+    elif isinstance(out, Mapping):
+        keys += [(k, False) for k, v in out.items() if not _by_value(v)]
+    return keys
+
+
+# ---------------------------------------------------------------------------
+# The runner's side
+# ---------------------------------------------------------------------------
+
+
+class Proxy:
+    """Stands for one function of the target in the runner: calls it in the worker."""
+
+    __slots__ = ("__weakref__", "name", "worker")
+
+    def __init__(self, worker: Worker, name: str) -> None:
+        self.worker = worker
+        self.name = name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.worker.call(self.name, list(args), kwargs, None)
+
+    def call(self, args: Sequence[Any], kwargs: Mapping[str, Any] | None,
+             originals: Sequence[Any]) -> Any:
+        """Call with *args*, copies of *originals*: an original that is a result of an
+        earlier call goes back to the port as the port's own object."""
+        return self.worker.call(self.name, list(args), dict(kwargs or {}), originals)
+
+    def __repr__(self) -> str:
+        return f"<{self.name} of {self.worker.shown}, run in a worker process>"
+
+
+class Target:
+    """What :func:`check` sees instead of the module: the target's functions as
+    :class:`Proxy` objects, and ``close()``."""
+
+    __file__ = None
+
+    def __init__(self, worker: Worker) -> None:
+        self._worker = worker
+        for name in worker.provided:
+            setattr(self, name, Proxy(worker, name))
+
+    def close(self) -> None:
+        """End the worker."""
+        self._worker.close()
+
+
+def isolable(target: Any) -> bool:
+    """True if *target* can be imported again in a worker (see the module docstring)."""
+    if os.environ.get(_ENV) or not sys.executable:
+        return False
+    if isinstance(target, str | os.PathLike):
+        return True
+    return _module_source(target) is not None
+
+
+def _module_source(module: Any) -> str | None:
+    """How a worker imports module object *module*: its name or its file (None: it
+    cannot, or its functions are no longer the ones the import defines)."""
+    from mnistref.conformance import FUNCTIONS
+
+    if not isinstance(module, ModuleType) or module.__name__ == "__main__":
+        return None
+    file = getattr(module, "__file__", None)
+    if not isinstance(file, str):
+        return None
+    for f in FUNCTIONS:
+        fn = getattr(module, f, None)
+        if fn is None:
+            continue
+        if not callable(fn):
+            continue
+        mod, qual = getattr(fn, "__module__", None), getattr(fn, "__qualname__", None)
+        if not isinstance(mod, str) or not isinstance(qual, str) or "<" in qual:
+            return None  # a lambda, a closure, a callable object: set after import
+        owner: Any = module if mod == module.__name__ else sys.modules.get(mod)
+        for part in qual.split("."):
+            owner = getattr(owner, part, None)
+        if owner is not fn:
+            return None  # replaced after import: only the module object has it
+    name = module.__name__
+    if "." in name or hasattr(module, "__path__"):
+        return name  # part of a package: its relative imports need its name
+    spec = importlib.machinery.PathFinder.find_spec(name, sys.path)
+    if spec is not None and spec.origin and os.path.realpath(spec.origin) == os.path.realpath(
+            file):
+        return name
+    return file if file.endswith(".py") else None
+
+
+def load(target: Any, *, timeout: float | None = DEFAULT_TIMEOUT) -> tuple[Any, str]:
+    """Import *target* in a worker; return (a stand-in for the module, its label).
+
+    Raises :class:`~mnistref.conformance.TargetError` as ``_load_target`` does, and
+    when the import ends the worker or outlives *timeout*.  A module object the worker
+    cannot import comes back as itself, to be checked in process.
+    """
+    from mnistref.conformance import TargetError
+
+    if isinstance(target, str | os.PathLike):
+        text = os.fspath(target)
+        shown = text
+    else:
+        text = _module_source(target) or ""
+        shown = target.__name__
+    worker = Worker(text, shown, timeout)
+    try:
+        worker.start()
+    except TargetError:
+        if isinstance(target, ModuleType):
+            return target, target.__name__  # imported here, but not there: in process
+        raise
+    if isinstance(target, ModuleType):
+        from mnistref.conformance import FUNCTIONS
+
+        here = [f for f in FUNCTIONS if callable(getattr(target, f, None))]
+        if here != worker.provided:  # changed since it was imported
+            worker.close()
+            return target, target.__name__
+        return Target(worker), target.__name__
+    return Target(worker), worker.label
+
+
+def close(module: Any) -> None:
+    """End the worker behind *module*, if it is a :class:`Target`."""
+    if isinstance(module, Target):
+        module.close()
+
+
+def _reap(proc: subprocess.Popen[bytes]) -> None:
+    """End a worker its runner forgot (an exception in the runner, the runner's exit)."""
+    with contextlib.suppress(Exception):
+        proc.kill()
+        proc.wait(timeout=5)
+
+
+class Worker:
+    """The child process that imports the target and runs its functions."""
+
+    def __init__(self, text: str, shown: str, timeout: float | None) -> None:
+        self.text = text
+        self.shown = shown
+        self.timeout = timeout
+        self.source: bytes | None = None
+        if text.endswith(".py") or os.sep in text or os.path.isfile(text):
+            # Read once: a restarted worker compiles the lines the first one did,
+            # even if the port rewrote its file meanwhile (as _load_target pins them).
+            with contextlib.suppress(OSError):
+                self.source = Path(text).read_bytes()
+        self.label = text
+        self.provided: list[str] = []
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.dead: dict[str, str] = {}  # function -> what became of it
+        self.broken: str | None = None  # the worker cannot be started again
+        self.refs: dict[int, tuple[Any, int, Any, bool]] = {}  # id -> (obj, handle, key, whole)
+        self.handle = 0
+
+    # -- the process ---------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the worker and import the target; raise TargetError if that fails."""
+        from mnistref.conformance import TargetError
+
+        req_r, req_w = os.pipe()
+        rep_r, rep_w = os.pipe()
+        boot = ("import sys; sys.path.insert(0, sys.argv[1]); "
+                "from mnistref.conformance._isolate import _main; _main()")
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-u", "-c", boot, root, str(req_r), str(rep_w)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                pass_fds=(req_r, rep_w), env={**os.environ, _ENV: "1"},
+            )
+        finally:
+            os.close(req_r)
+            os.close(rep_w)
+        weakref.finalize(self, _reap, self.proc)
+        self.req = os.fdopen(req_w, "wb")
+        self.rep = rep_r
+        assert self.proc.stdout is not None and self.proc.stderr is not None
+        self.sel = selectors.DefaultSelector()
+        self.sel.register(self.rep, selectors.EVENT_READ, "reply")
+        self.streams = {}
+        for pipe, name in ((self.proc.stdout, "stdout"), (self.proc.stderr, "stderr")):
+            os.set_blocking(pipe.fileno(), False)
+            self.sel.register(pipe.fileno(), selectors.EVENT_READ, name)
+            self.streams[pipe.fileno()] = (name, _decoder())
+        self.refs.clear()
+        what = f"importing {self.shown}"
+        try:
+            reply = self._exchange((list(sys.path), self.text, self.source), what)
+        except KeyboardInterrupt:
+            self.kill()
+            raise KeyboardInterrupt(f"interrupted while importing {self.shown}") from None
+        except NoReturnError as e:
+            self.kill()
+            raise TargetError(f"{what} {e}") from None
+        if reply[0] == "target-error":
+            self.kill()
+            raise TargetError(reply[1])
+        _, self.label, self.provided = reply
+
+    def kill(self) -> None:
+        """End the worker now (it holds no state the runner needs)."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        with contextlib.suppress(OSError):
+            proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
+        self._pump(0.0)
+        self.sel.close()
+        for f in (self.req, proc.stdout, proc.stderr):
+            with contextlib.suppress(OSError):
+                f.close()  # type: ignore[union-attr]
+        with contextlib.suppress(OSError):
+            os.close(self.rep)
+
+    close = kill
+
+    # -- one call --------------------------------------------------------------
+
+    def call(self, name: str, args: list[Any], kwargs: dict[str, Any],
+             originals: Sequence[Any] | None) -> Any:
+        """Run *name* in the worker; return its result, or raise the port's exception
+        (a :class:`PortError`), or a :class:`NoReturnError` for a hang or a crash."""
+        if name in self.dead:
+            raise _failure(f"{self.dead[name]} on an earlier call, so it was not called again")
+        if self.broken is not None:
+            raise _failure(self.broken)
+        if self.proc is None:
+            from mnistref.conformance import TargetError
+
+            try:
+                self.start()
+            except TargetError as e:
+                self.broken = f"could not be run: the port's process, started again, failed: {e}"
+                raise _failure(self.broken) from None
+        self.handle += 1
+        handle = self.handle
+        wire = list(args)
+        for i, o in enumerate(originals if originals is not None else args):
+            ref = self.refs.get(id(o))
+            if ref is not None and ref[0] is o:
+                wire[i] = _Ref(ref[1], ref[2], ref[3])
+        try:
+            reply = self._exchange((handle, name, wire, kwargs), name)
+        except KeyboardInterrupt:
+            self.kill()
+            raise KeyboardInterrupt(
+                f"interrupted while calling {_call_text(name)} of {self.shown}") from None
+        except NoReturnError as e:
+            self.dead[name] = str(e)
+            raise
+        for k in [k for k, r in self.refs.items() if r[1] <= handle - _KEEP]:
+            del self.refs[k]
+        if reply[0] == "raised":
+            raise _port_error(*reply[1:])
+        if reply[0] == "internal":
+            raise RuntimeError(f"mnistref's worker process failed on a result of {name} "
+                               f"(a bug of mnistref, not of the port):\n{reply[1]}")
+        _, out, mutated, keys = reply
+        for pos, value in mutated or ():
+            # The port wrote into this argument: so does the runner's copy, for _call
+            # to see it and say so.
+            with contextlib.suppress(Exception):
+                if isinstance(args[pos], np.ndarray):
+                    np.copyto(args[pos], value)
+                else:
+                    for dst, src in zip(args[pos], value, strict=True):
+                        np.copyto(dst, src)
+        for key, whole in keys:
+            part = out if whole else out[key]
+            self.refs[id(part)] = (part, handle, key, whole)
+        return out
+
+    def _exchange(self, message: Any, what: str) -> Any:
+        """Send *message*, forward the port's output until the reply comes; raise
+        NoReturnError if the reply does not come in time or the worker ends."""
+        assert self.proc is not None
+        start = time.monotonic()
+        try:
+            data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+            self.req.write(len(data).to_bytes(8, "little"))
+            self.req.write(data)
+            self.req.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            raise self._ended(what) from None
+        reply = bytearray()
+        size = None
+        while size is None or len(reply) < size + 8:
+            wait = None
+            if self.timeout is not None:
+                wait = self.timeout - (time.monotonic() - start)
+                if wait <= 0:
+                    self.kill()
+                    raise _failure(f"did not return within {self.timeout:g} s (the time limit "
+                                   "of each call, --timeout); its process was ended")
+            for key, _ in self.sel.select(wait):
+                if key.data != "reply":
+                    self._read_stream(key.fd)
+                    continue
+                chunk = os.read(self.rep, 1 << 20)
+                if not chunk:
+                    raise self._ended(what)
+                reply += chunk
+                if size is None and len(reply) >= 8:
+                    size = int.from_bytes(reply[:8], "little")
+        self._pump(0.0)  # what the port printed before returning, in order
+        return pickle.loads(reply[8:])
+
+    def _ended(self, what: str) -> NoReturnError:
+        """The worker ended during a call: how (exit code or signal)."""
+        proc = self.proc
+        assert proc is not None
+        try:
+            code = proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            code = None
+        self.kill()
+        if code is None:
+            how = "closed its pipe to the runner"
+        elif code < 0:
+            try:
+                how = f"signal {signal.Signals(-code).name}"
+            except ValueError:
+                how = f"signal {-code}"
+        else:
+            how = f"exit code {code}"
+        return _failure(f"ended the port's process ({how})")
+
+    def _read_stream(self, fd: int) -> bool:
+        try:
+            data = os.read(fd, 1 << 16)
+        except BlockingIOError:
+            return False
+        except OSError:
+            data = b""
+        name, decoder = self.streams[fd]
+        if not data:
+            self.sel.unregister(fd)
+            text = decoder.decode(b"", final=True)
+        else:
+            text = decoder.decode(data)
+        if text:
+            stream = sys.stdout if name == "stdout" else sys.stderr
+            with contextlib.suppress(Exception):  # a closed stream must not fail the run
+                stream.write(text)
+                stream.flush()
+        return bool(data)
+
+    def _pump(self, wait: float) -> None:
+        """Forward what the port has printed and not yet forwarded."""
+        with contextlib.suppress(Exception):
+            while True:
+                ready = [k for k, _ in self.sel.select(wait) if k.data != "reply"]
+                if not ready or not any(self._read_stream(k.fd) for k in ready):
+                    return
+
+
+def _decoder() -> Any:
+    import codecs
+
+    return codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+
+# ---------------------------------------------------------------------------
+# The worker's side
+# ---------------------------------------------------------------------------
+
+
+def _main() -> None:
+    """The worker: import the target, then answer calls until the runner closes the pipe."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the runner's to handle
+    _die_with_parent()
+    import faulthandler
+
+    faulthandler.enable()  # a crash prints the port's Python stack on its stderr
+    req = os.fdopen(int(sys.argv[2]), "rb", buffering=0)
+    rep = os.fdopen(int(sys.argv[3]), "wb")
+
+    def receive() -> Any:
+        head = _read_exactly(req, 8)
+        return None if head is None else pickle.loads(
+            _read_exactly(req, int.from_bytes(head, "little")) or b"")
+
+    def send(message: Any) -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        try:
+            data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as e:
+            if message[0] != "ok":
+                raise
+            data = pickle.dumps(("ok", _StandIn(message[1], e), message[2], []),
+                                protocol=pickle.HIGHEST_PROTOCOL)
+        rep.write(len(data).to_bytes(8, "little"))
+        rep.write(data)
+        rep.flush()
+
+    start = receive()
+    if start is None:
+        return
+    path, text, source = start
+    sys.path[:] = path
+    from mnistref import conformance as runner
+
+    try:
+        module, label = runner._load_target(text, source=source)
+    except runner.TargetError as e:
+        send(("target-error", str(e)))
+        return
+    fns = {f: getattr(module, f) for f in runner.FUNCTIONS if callable(getattr(module, f, None))}
+    send(("ready", label, list(fns)))
+    results: dict[int, Any] = {}
+    while True:
+        request = receive()
+        if request is None:
+            return
+        handle, name, args, kwargs = request
+        for i, a in enumerate(args):
+            if isinstance(a, _Ref):
+                args[i] = results[a.handle] if a.whole else results[a.handle][a.key]
+        before = {i: (a.copy() if isinstance(a, np.ndarray) else tuple(x.copy() for x in a))
+                  for i, a in enumerate(args) if isinstance(a, np.ndarray) or (
+                      isinstance(a, tuple) and a and all(isinstance(x, np.ndarray) for x in a))}
+        try:
+            with warnings.catch_warnings():
+                # As in process: a NaN or infinity is reported with the equation instead.
+                warnings.simplefilter("ignore", RuntimeWarning)
+                out = fns[name](*args, **kwargs)
+        except (Exception, SystemExit) as e:
+            r = runner._raised(e)
+            message: Any = ("raised", type(e).__name__, str(e), str(r), r.blame)
+            del e
+        else:
+            try:
+                results[handle] = out
+                for old in [k for k in results if k <= handle - _KEEP]:
+                    del results[old]
+                mutated = [(i, args[i]) for i, b in before.items() if not _same(b, args[i])]
+                message = ("ok", _encode(out, runner._to_numpy), mutated, _by_reference(out))
+            except Exception:  # the worker's own bug: the runner says so, not the port
+                import traceback
+
+                message = ("internal", traceback.format_exc())
+        send(message)
+
+
+def _same(before: Any, after: Any) -> bool:
+    if isinstance(before, np.ndarray):
+        return np.array_equal(before, after, equal_nan=True)
+    return all(np.array_equal(b, a, equal_nan=True) for b, a in zip(before, after, strict=True))
+
+
+def _read_exactly(f: Any, n: int) -> bytes | None:
+    data = bytearray()
+    while len(data) < n:
+        chunk = f.read(n - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return bytes(data)
+
+
+def _die_with_parent() -> None:
+    """End the worker when the runner ends, however it ends (Linux: at once; elsewhere
+    the worker notices the closed pipe when it next waits for a call)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+            if os.getppid() == 1:  # the runner ended before prctl took effect
+                os._exit(1)
