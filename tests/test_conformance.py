@@ -928,3 +928,102 @@ def test_a_skipped_row_says_why_in_its_last_column() -> None:
     assert len(skipped) == len(rows) - 1
     for ln in skipped:
         assert ln.rstrip().endswith("not provided"), ln
+
+
+# ---------------------------------------------------------------------------
+# No false blame; hints for the mistakes real code makes
+# ---------------------------------------------------------------------------
+
+
+def _grads_bias_summed_everywhere(params: Any, X: Any, Y: Any, cache: Any) -> Any:
+    # Eq. (12) and (16) summed over every axis and broadcast back to the right shape
+    # (np.sum(dZ) without an axis): the code of (10), (13), (14) is right.
+    g = network.grads(params, X, Y, cache)
+    m = X.shape[0]
+    db2 = np.full_like(g.b2, (cache.A2 - Y).sum() / m)
+    dZ1 = ((cache.A2 - Y) @ params[2].T) * (cache.Z1 > 0)
+    return g._replace(b2=db2, b1=np.full_like(g.b1, dZ1.sum() / m))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_bias_gradient_bug_is_blamed_on_12_and_16_only(dtype: str) -> None:
+    report = check(only(grads=_grads_bias_summed_everywhere), dtype=dtype, n_random=6)
+    failing = {r.equation for r in report.results if r.status != "pass" and r.status != "skip"}
+    assert failing == {12, 16}, report.format()
+    assert "constant factor" not in row(report, 12, "grads").message
+
+
+def _update_self_minus(params: Any, grads: Any, lr: float) -> Any:
+    W1, b1, W2, b2 = params
+    dW1, db1, dW2, db2 = grads
+    b1 -= lr * db1.reshape(3, -1)  # raises: a shape error on eq. (18)'s line
+    return W1 - lr * dW1, b1, W2 - lr * dW2, b2 - lr * db2
+
+
+def test_an_augmented_assignment_that_raises_is_filed_under_its_equation() -> None:
+    report = check(only(update=_update_self_minus), n_random=1)
+    r = row(report, 18, "update")
+    assert r.status == "error"
+    assert "the error is in eq. (18)'s code" in r.message
+    assert row(report, 17, "update").status not in ("error",), report.format()
+
+
+def _softmax_batch_max(Z: Any) -> Any:
+    E = np.exp(Z - Z.max())  # the whole batch's maximum, not each row's
+    return E / E.sum(axis=-1, keepdims=True)
+
+
+def test_hint_softmax_shifted_by_the_batch_maximum() -> None:
+    r = row(check(only(softmax=_softmax_batch_max), n_random=2), 4, "softmax")
+    assert r.status == "fail"
+    assert "max is subtracted over the batch" in r.message
+
+
+@pytest.mark.parametrize("eps", [1e-10, 1e-7, float(np.finfo(np.float64).eps)])
+def test_hint_loss_epsilon_names_its_cap(eps: float) -> None:
+    def loss(Y: Any, A2: Any) -> Any:
+        return -np.mean(np.log(np.sum(Y * A2, axis=1) + eps))
+
+    r = row(check(only(loss=loss), n_random=2), 9, "loss")
+    assert r.status == "fail"
+    assert f"-ln eps = {-np.log(eps):.4g}" in r.message
+
+
+def test_hint_accuracy_as_a_fraction() -> None:
+    r = row(check(only(accuracy=lambda t, p: float(np.mean(t == p))), n_random=2), 21,
+            "accuracy")
+    assert "accuracy as a fraction" in r.message
+
+
+def test_nan_from_the_logits_is_said_to_arrive_from_upstream() -> None:
+    def forward(params: Any, X: Any) -> Any:
+        Z1, A1, Z2, _ = network.forward(params, X)
+        Z2 = Z2 * np.nan  # eq. (7) broken; softmax of NaN is NaN
+        return Z1, A1, Z2, np.exp(Z2) / np.exp(Z2).sum(axis=-1, keepdims=True)
+
+    r = row(check(only(forward=forward), n_random=1), 8, "forward")
+    assert "arrive from eq. (7) or earlier" in r.message
+
+
+def test_init_reports_every_problem_of_a_row() -> None:
+    def init(seed: int, n_in: int = 784, n_hidden: int = 128, n_out: int = 10,
+             **kw: Any) -> Any:
+        rng = np.random.default_rng(seed)
+        return (rng.random((n_in, 10)) - 0.5, rng.random(10) - 0.5,
+                rng.random((10, n_out)) - 0.5, rng.random(n_out) - 0.5)
+
+    msg = row(check(only(init=init)), 1, "init").message
+    for problem in ("W1 has shape (784, 10)", "b1 has shape (10,)", "expected 0 (biases",
+                    "the std is not 0.1", "nor are they normally distributed",
+                    "a uniform draw has -1.2"):
+        assert problem in msg, msg
+
+
+def test_hint_one_hot_sized_by_the_largest_label() -> None:
+    def one_hot(y: Any, K: int = 10, **kw: Any) -> Any:
+        Y = np.zeros((y.size, y.max() + 1), **kw)
+        Y[np.arange(y.size), y] = 1
+        return Y
+
+    r = row(check(only(one_hot=one_hot), n_random=4), 0, "one_hot")
+    assert r.status == "fail" and "the largest label + 1" in r.message, r.message

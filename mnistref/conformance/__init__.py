@@ -516,12 +516,13 @@ def _raised(e: BaseException) -> _Raised:
 
 
 def _error_from(eqs: Sequence[int], call: str, err: str) -> Checks:
-    """Error outcomes of a composite that raised: if its code for one equation raised,
-    the rows before that equation are not judged on this case, the rest are errors."""
+    """Error outcomes of a composite that raised.  If its code for one equation raised,
+    that row is the error; the others are not judged on this case (their code did not
+    run, or its result never came back), so that no row is blamed for another's line."""
     blame = getattr(err, "blame", None)
     if blame is not None and blame in eqs:
-        return [(n, Outcome("error", f"{call} {err}\n  (the error is in eq. ({blame})'s code)"))
-                for n in eqs if n >= blame]
+        return [(blame, Outcome("error", f"{call} {err}\n  (the error is in eq. ({blame})'s "
+                                         "code)"))]
     return _error_all(eqs, f"{call} {err}")
 
 
@@ -1045,8 +1046,12 @@ def _check_one_hot(fn: Callable[..., Any], c: Case, dt: np.dtype[Any]) -> Checks
     if err:
         shown = f", dtype={dt}" if kw else ""
         return _error_all([0], f"one_hot(y, K={K}{shown}) {err}")
-    return _noting([(0, _compare("Y = one_hot(y)", out, c["Y"], bounds.exact_zero(c["Y"]),
-                                 dt))], found)
+    o = _compare("Y = one_hot(y)", out, c["Y"], bounds.exact_zero(c["Y"]), dt)
+    width = int(c["y"].max()) + 1
+    if o.status == "fail" and width != K and f"shape ({len(c['y'])}, {width})" in o.message:
+        o.message += (f"\n  hint: {width} columns = the largest label + 1: the width must be "
+                      f"K = {K} whatever labels the batch holds")
+    return _noting([(0, o)], found)
 
 
 def _check_predict(fn: Callable[..., Any], c: Case, dt: np.dtype[Any]) -> Checks:
@@ -1207,9 +1212,9 @@ def _check_layer(n: int, call: Callable[[int, int, int], Any], sizes: tuple[int,
         flat = b.astype(np.float64).ravel() if b.dtype.kind in "biuf" else b.ravel()
         if np.any(flat != 0):
             i = int(np.argmax(flat != 0))
-            problems.setdefault("b zero", f"{bn}[{i}] = {float(flat[i])!r}, expected 0 (biases start "
-                                          f"at 0; {int(np.count_nonzero(flat))} of {flat.size} "
-                                          "are not)")
+            problems.setdefault("b zero", f"{bn}[{i}] = {float(flat[i])!r}, expected 0 "
+                                          f"(biases start at 0; {np.count_nonzero(flat)} of "
+                                          f"{flat.size} are not)")
         if first is None:
             first = W
     assert first is not None
@@ -1572,7 +1577,8 @@ def _summarise(n: int, fname: str, fn: Callable[..., Any], outcomes: list[tuple[
                specs: list[Spec], dt: np.dtype[Any], golden: Mapping[str, Case],
                stored: set[str], strict: bool = False) -> Result:
     if not outcomes:
-        why = "no case could be judged"
+        why = ("no case could be judged (where the function raised, it did so in the code "
+               "of another equation, before or instead of this one's)")
         if fname == "grads":
             why = ("grads returns no dZ2, dA1, dZ1; they are read off db2 and db1 at m = 1 when "
                    "dW2 and dW1 are consistent with them, which no case allowed")

@@ -234,7 +234,6 @@ def forward_drift(
     a sum of exact zeros, as a blank image with b1 = 0 gives, is 0 in every port and
     keeps ReLU'(0) = 0 exact).
     """
-    u, _ = units(dtype)
     X, W1, b1, W2, Z1, A1 = (_f(a) for a in (X, W1, b1, W2, Z1, A1))
     E_Z1, S_Z1 = affine(X, W1, b1, dtype)
     kink = (np.abs(Z1) <= E_Z1) & (S_Z1 > 0)
