@@ -112,6 +112,13 @@ Nothing at a kink is silently passed or failed: each row counts its kink
 coordinates, and a row with no coordinate left to compare is ``"unchecked"``,
 which fails the report.
 
+Both default problems (:func:`make_problem`) hold exact kinks the way MNIST does,
+a blank image meeting zero biases, so a gradient with ReLU'(0) = 1 fails db1,
+eq. (16), without any input of the caller's, and the failed row says that its
+difference is what ReLU'(0) = 1 adds at the kinks.  To check at your own
+network and data, pass ``params``, ``X`` and ``Y`` (one-hot or integer labels),
+for instance from an ``.npz`` file through :func:`load_point`.
+
 Examples
 --------
 >>> import mnistref
@@ -127,6 +134,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -156,6 +165,13 @@ COMPLEX_STEP = 2.0**-100
 CENTRAL_STEP = 2.0**-17
 # About the cube root of the float64 unit roundoff: it balances the truncation
 # error h^2 |L'''| / 6 against the cancellation error dL / h.
+COMPLEX_BUDGET = 10**8
+"""Multiply-adds up to which :func:`check_grads` checks the caller's params by complex step.
+
+One complex forward pass per coordinate costs about m (DH + HK) complex
+multiply-adds; 1e8 of them take a few seconds per dtype (the default small net:
+2.2e6).  Beyond that, random directions cost one pass per direction instead.
+"""
 
 _UNIT_ROUNDOFF = {"float64": 2.0**-53, "float32": 2.0**-24}
 _MAX_LISTED = 10
@@ -388,12 +404,23 @@ def make_problem(
 ) -> tuple[Params, Array, Array]:
     """A float64 network, inputs and one-hot targets to check gradients on.
 
+    Both problems put some hidden units exactly on the ReLU kink, the way MNIST
+    does: a blank image (the last row of X) meets units with zero bias, so every
+    term of eq. (5) is zero and :math:`Z_1 = 0` exactly, in any arithmetic.  A
+    gradient with ReLU'(0) = 1 there (``Z1 >= 0`` for ``Z1 > 0``) differs from the
+    convention ReLU'(0) = 0 in db1, and fails the check.  (The blank image adds
+    nothing to dW1, eq. (15), whatever ReLU'(0) is: its X row is 0.)
+
     Parameters
     ----------
     net : {"small", "full"}
-        ``"small"``: D=20, H=12, K=10 with biases drawn like the weights, so that
-        every gradient is generic.  ``"full"``: the paper's 784-128-10 net as
-        :func:`mnistref.init` makes it (zero biases).
+        ``"small"``: D=20, H=12, K=10, with b2 and the odd-numbered units' b1 drawn
+        like the weights, so that the gradients are generic, and the even-numbered
+        units' b1 = 0 as :func:`mnistref.init` makes it, so that they sit on the
+        kink at the blank image (where the odd units are decided by the sign of
+        their bias).  ``"full"``: the paper's 784-128-10 net as
+        :func:`mnistref.init` makes it: zero biases, so every unit is on the kink
+        at the blank image.
     seed : int
     m : int, optional
         Rows of X; 16 for the small net and 32 for the full one by default.
@@ -402,9 +429,18 @@ def make_problem(
     -------
     params : Params
     X : ndarray of shape (m, D)
-        Pixel-like: values in [0, 1), about 40% exact zeros, and a zero first
-        column (a blank border pixel), so that zero-gradient rows of dW1 occur.
+        Pixel-like: values in [0, 1), about 40% exact zeros, a zero first column
+        (a blank border pixel), so that zero-gradient rows of dW1 occur, and a
+        zero last row (a blank image) when m >= 2.
     Y : ndarray of shape (m, K), one-hot
+
+    Examples
+    --------
+    >>> import mnistref
+    >>> params, X, Y = make_problem("small", seed=0)
+    >>> Z1 = mnistref.forward(params, X).Z1
+    >>> [int(j) for j in np.flatnonzero(Z1[-1] == 0)]
+    [0, 2, 4, 6, 8, 10]
     """
     if net not in NETS:
         raise ValueError(f"gradcheck: net must be one of {NETS}, got {net!r}")
@@ -415,12 +451,29 @@ def make_problem(
     rng = np.random.default_rng(seed)
     params = network.init(rng, D, H, K)
     if net == "small":
-        params = params._replace(b1=rng.normal(0.0, 0.1, H), b2=rng.normal(0.0, 0.1, K))
-    X = rng.random((int(m), D))
-    X[rng.random(X.shape) < 0.4] = 0.0
-    X[:, 0] = 0.0
-    Y = network.one_hot(rng.integers(0, K, int(m)), K)
+        b1 = rng.normal(0.0, 0.1, H)
+        # Zeroed after the draw, so the random stream (and every other value of a
+        # seed's problem) is what it was before the kinks were added.
+        b1[::2] = 0.0
+        params = params._replace(b1=b1, b2=rng.normal(0.0, 0.1, K))
+    X, Y = _pixels_and_labels(rng, int(m), D, K)
     return params, X, Y
+
+
+def _pixels_and_labels(
+    rng: np.random.Generator, m: int, D: int, K: int
+) -> tuple[Array, Array]:
+    """Pixel-like X (see :func:`make_problem`) and uniform one-hot labels Y."""
+    X = rng.random((m, D))
+    X[rng.random(X.shape) < 0.4] = 0.0
+    Y = network.one_hot(rng.integers(0, K, m), K)
+    # Zeroed after every draw (the random stream stays that of the plain data); a
+    # single image or a single pixel is left alone, or the data would be all blank.
+    if D > 1:
+        X[:, 0] = 0.0
+    if m > 1:
+        X[-1] = 0.0
+    return X, Y
 
 
 # ---------------------------------------------------------------------------
@@ -448,12 +501,19 @@ def check_grads(
         ``grads_fn(params, X, Y, cache) -> (dW1, db1, dW2, db2)``, with ``cache``
         from :func:`mnistref.forward`; called once per dtype, in that dtype.
     params : Params, optional
-        Where to check.  By default :func:`make_problem` ``(net, seed=seed)``.
+        Where to check: your own network, e.g. from :func:`load_point`.  By
+        default :func:`make_problem` ``(net, seed=seed)``, whose data holds a blank
+        image meeting zero biases (exact ReLU kinks).
     X : ndarray of shape (m, D), optional
-    Y : ndarray of shape (m, K), one-hot, optional
-        Drawn from *seed* when not given (X pixel-like, Y uniform labels).
+    Y : ndarray of shape (m, K), one-hot, or integer labels of shape (m,), optional
+        Drawn from *seed* when not given (X pixel-like, with a blank last image,
+        as :func:`make_problem` draws it; Y uniform labels).  float32 params or X
+        are widened to float64, exactly.
     method : {"complex", "central", "directional"}, optional
-        Default ``"complex"`` for the small net and ``"directional"`` for the full one.
+        Default ``"complex"`` for the small net and ``"directional"`` for the full
+        one.  With *params* given: ``"complex"`` if that costs at most
+        :data:`COMPLEX_BUDGET` multiply-adds (coordinates x m x (DH + HK)),
+        ``"directional"`` otherwise.
     dtypes : sequence of {"float64", "float32"}
         The dtypes to run *grads_fn* in; parameters and data are rounded to each.
     net : {"small", "full"}
@@ -478,8 +538,9 @@ def check_grads(
         raise TypeError(f"gradcheck: grads_fn must be callable, got {type(grads_fn).__name__}")
     if net not in NETS:
         raise ValueError(f"gradcheck: net must be one of {NETS}, got {net!r}")
-    method = method if method is not None else ("complex" if net == "small" else "directional")
-    if method not in METHODS:
+    if method is None and params is None:
+        method = "complex" if net == "small" else "directional"
+    if method is not None and method not in METHODS:
         raise ValueError(f"gradcheck: method must be one of {METHODS}, got {method!r}")
     if isinstance(dtypes, str):
         dtypes = (dtypes,)
@@ -499,6 +560,8 @@ def check_grads(
     D, H = P64.W1.shape
     K = P64.W2.shape[1]
     m = X_in.shape[0]
+    if method is None:
+        method = "complex" if _complex_cost(D, H, K, m) <= COMPLEX_BUDGET else "directional"
     report = GradcheckReport(
         rows=[],
         method=method,
@@ -510,6 +573,178 @@ def check_grads(
     for dtype in dict.fromkeys(str(d) for d in dtypes):
         _check_dtype(report, grads_fn, P64, X_in, Y_in, dtype, method, seed, directions)
     return report
+
+
+def load_point(path: str | os.PathLike[str]) -> tuple[Params, Array, Array]:
+    """Your own parameters and data, from an ``.npz`` file, to give to :func:`check_grads`.
+
+    Parameters
+    ----------
+    path : str or path-like
+        An archive written by ``np.savez(path, W1=..., b1=..., W2=..., b2=..., X=..., Y=...)``:
+        W1 (D, H), b1 (H,), W2 (H, K), b2 (K,) and X (m, D) in float64 or float32,
+        and the targets as ``Y``, one-hot (m, K) (any numeric dtype holding 0 and 1),
+        or as ``y``, integer labels (m,) in [0, K).  Other arrays are ignored.
+        Read with ``allow_pickle=False``: no code in the file runs.
+
+    Returns
+    -------
+    params : Params
+        As stored (float32 stays float32; :func:`check_grads` widens it exactly).
+    X : ndarray of shape (m, D)
+    Y : ndarray of shape (m, K), one-hot, float64
+
+    Raises
+    ------
+    ValueError
+        One line, starting with *path*, naming what was expected and what came,
+        e.g. ``point.npz: W1 has shape (784, 64) but X has 783 columns``: for an
+        unreadable file, a missing array, integer or non-float parameters or X,
+        NaN or infinity, inconsistent shapes, or targets that are neither one-hot
+        nor labels in range.
+
+    Examples
+    --------
+    >>> import io
+    >>> params, X, Y = make_problem(seed=0)
+    >>> f = io.BytesIO()
+    >>> np.savez(f, **params._asdict(), X=X, y=Y.argmax(axis=1))
+    >>> _ = f.seek(0)
+    >>> P, X2, Y2 = load_point(f)
+    >>> check_grads(params=P, X=X2, Y=Y2).passed
+    True
+    """
+    name = os.fspath(path) if isinstance(path, (str, os.PathLike)) else "<file>"
+
+    def fail(message: str) -> ValueError:
+        return ValueError(f"{name}: {message}")
+
+    how = "write one with np.savez(path, W1=W1, b1=b1, W2=W2, b2=b2, X=X, Y=Y)"
+    if isinstance(path, (str, os.PathLike)):
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(6)
+        except OSError as exc:
+            raise fail(f"cannot read: {exc.strerror or exc}") from None
+        # Anything but a zip (.npz) or .npy np.load would take for a pickle, and its
+        # message would suggest allow_pickle=True, which lets the file run code.
+        if not head.startswith((b"PK", b"\x93NUMPY")):
+            raise fail(f"is not an .npz archive (not a zip file); {how}")
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        why = " ".join(str(exc).split())  # one line, whatever the reader's message
+        raise fail(f"cannot read: {why} (a damaged .npz?)") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise fail(f"holds a single array (.npy), not an .npz archive; {how}")
+    with archive:
+        keys = list(archive.files)
+        wanted = [*PARAM_NAMES, "X"]
+        targets = [k for k in ("Y", "y") if k in keys]
+        missing = [k for k in wanted if k not in keys] + ([] if targets else ["Y (or y)"])
+        if missing:
+            raise fail(
+                f"missing {', '.join(missing)}; expected W1, b1, W2, b2, X and Y (one-hot) or "
+                f"y (integer labels), found {', '.join(keys) if keys else 'no arrays'}"
+            )
+        if len(targets) == 2:
+            raise fail("has both Y and y; keep one (Y one-hot, or y integer labels)")
+        arrays: dict[str, Array] = {}
+        for key in (*wanted, targets[0]):
+            try:
+                arrays[key] = np.asarray(archive[key])
+            except ValueError:
+                raise fail(
+                    f"{key} is an object array; save plain numeric arrays (np.asarray(...))"
+                ) from None
+            except (OSError, EOFError, zipfile.BadZipFile) as exc:
+                raise fail(f"cannot read {key}: {' '.join(str(exc).split())}") from None
+
+    expect = {"W1": (2, "(D, H)"), "b1": (1, "(H,)"), "W2": (2, "(H, K)"), "b2": (1, "(K,)"),
+              "X": (2, "(m, D)")}
+    for key, (ndim, shape) in expect.items():
+        a = arrays[key]
+        if a.dtype.kind in "iub":
+            hint = " (pixels? scale them to [0, 1], e.g. X / 255)" if key == "X" else ""
+            raise fail(f"{key} holds integers ({a.dtype}); expected float64 or float32{hint}")
+        if a.dtype not in (np.float64, np.float32):
+            raise fail(f"{key} has dtype {a.dtype}; expected float64 or float32")
+        if a.ndim != ndim:
+            raise fail(f"{key} has shape {a.shape}; expected {shape}")
+        if a.size == 0:
+            raise fail(f"{key} is empty (shape {a.shape}); expected {shape} with no 0 axis")
+        _finite_or_fail(a, key, fail)
+    W1, b1, W2, b2, X = (arrays[k] for k in expect)
+    D, H = W1.shape
+    K = W2.shape[1]
+    m = X.shape[0]
+    if b1.shape != (H,):
+        raise fail(f"b1 has shape {b1.shape} but W1 has {H} columns; expected ({H},)")
+    if W2.shape[0] != H:
+        raise fail(f"W2 has shape {W2.shape} but W1 has {H} columns; expected ({H}, K)")
+    if b2.shape != (K,):
+        raise fail(f"b2 has shape {b2.shape} but W2 has {K} columns; expected ({K},)")
+    if X.shape[1] != D:
+        raise fail(f"W1 has shape {W1.shape} but X has {X.shape[1]} columns")
+    key = targets[0]
+    Y = _targets_or_fail(arrays[key], key, m, K, fail)
+    return Params(W1, b1, W2, b2), X, Y
+
+
+def _finite_or_fail(a: Array, key: str, fail: Callable[[str], ValueError]) -> None:
+    bad = ~np.isfinite(a)
+    if bad.any():
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise fail(
+            f"{key} has {int(bad.sum())} non-finite value(s), the first at {first}: {a[first]!r}"
+        )
+
+
+def _targets_or_fail(
+    T: Array, key: str, m: int, K: int, fail: Callable[[str], ValueError]
+) -> Array:
+    """Y or y of a point file as a float64 one-hot (m, K)."""
+    if T.ndim == 1:
+        if T.dtype.kind not in "iu":
+            raise fail(
+                f"{key} is 1-D, so integer labels, but has dtype {T.dtype}; save labels as "
+                f"integers, or Y one-hot of shape ({m}, {K})"
+            )
+        if T.shape[0] != m:
+            raise fail(f"{key} has {T.shape[0]} labels but X has {m} rows")
+        out = (T < 0) | (T >= K)
+        if out.any():
+            i = int(np.argmax(out))
+            raise fail(
+                f"{key}[{i}] = {int(T[i])}, but W2 has {K} columns: labels must lie in [0, {K})"
+            )
+        return network.one_hot(T, K)
+    if T.ndim == 2:
+        if T.dtype.kind not in "biuf":
+            raise fail(f"{key} has dtype {T.dtype}; expected a numeric one-hot array")
+        if T.shape != (m, K):
+            raise fail(
+                f"{key} has shape {T.shape} but X has {m} rows and W2 {K} columns; "
+                f"expected ({m}, {K})"
+            )
+        binary = (T == 0) | (T == 1)
+        if not binary.all():
+            first = tuple(int(i) for i in np.argwhere(~binary)[0])
+            raise fail(f"{key} is not one-hot: {T[first]!r} at {first} (expected 0 or 1)")
+        sums = T.sum(axis=1)
+        if not (sums == 1).all():
+            i = int(np.argmax(sums != 1))
+            raise fail(f"{key} is not one-hot: row {i} has {int(sums[i])} ones (expected 1)")
+        return T.astype(np.float64)
+    raise fail(
+        f"{key} has shape {T.shape}; expected Y one-hot ({m}, {K}) or y integer labels ({m},)"
+    )
+
+
+def _complex_cost(D: int, H: int, K: int, m: int) -> int:
+    """Multiply-adds of a complex-step check of every coordinate: one forward pass each."""
+    coordinates = D * H + H + H * K + K
+    return coordinates * m * (D * H + H * K)
 
 
 def _qualname(fn: Any) -> str:
@@ -533,17 +768,19 @@ def _problem(
                 f"arrays, got {type(params).__name__}"
             ) from None
         params = Params(W1, b1, W2, b2)
-        rng = np.random.default_rng(seed)
         m = len(X) if X is not None else (len(Y) if Y is not None else 16)
-        X0 = rng.random((m, D))
-        X0[rng.random(X0.shape) < 0.4] = 0.0
-        Y0 = network.one_hot(rng.integers(0, K, m), K)
+        X0, Y0 = _pixels_and_labels(np.random.default_rng(seed), m, D, K)
+    if Y is not None:
+        Y = np.asarray(Y)
+        if Y.ndim == 1 and Y.dtype.kind in "iu":
+            # integer labels, as a data set stores them; one_hot checks their range
+            Y = network.one_hot(Y, np.asarray(params[2]).shape[1])
     # The check runs at a float64 point (each dtype's rows are rounded from it), so
     # float32 params or X are widened, exactly; other kinds go on to the equations' errors.
     return (
         Params(*(_as_float64(p) for p in params)),
         X0 if X is None else _as_float64(X),
-        Y0 if Y is None else np.asarray(Y),
+        Y0 if Y is None else Y,
     )
 
 
@@ -566,6 +803,10 @@ class _Point:
     loss_err: float  # bound of the rounding error of one float64 evaluation of eq. (9)
     exact_kink: Array  # (m, H) units with every term of eq. (5) zero
     near_kink: Array  # (m, H) units whose ReLU' the tested dtype may decide otherwise
+    # What ReLU'(0) = 1 at the exact kinks would add to dW1 and db1 (the (W1, b1)
+    # gradients' shapes), and the same sums in magnitudes: to name that slip.
+    kink_shift: tuple[Array, Array]
+    kink_shift_mag: tuple[Array, Array]
     Z1: Array
     Zh1: Array  # |X||W1| + |b1|
     z: float
@@ -625,6 +866,9 @@ def _point(P: Params, X: Array, Y: Array, cache: network.Cache, dt: np.dtype[Any
         floor + (g_m * M.sum(axis=0) + E_dZ2.sum(axis=0)) / m,
     )
     L = abs(float(loss(Y, c.A2)))
+    # eq. (13)-(16) with ReLU' = 1 on the exact-kink units alone
+    kink_dZ1 = ((c.A2 - Y) @ W2.T) * exact
+    kink_mag = (M @ absW2.T) * exact
     return _Point(
         params=P,
         X=X,
@@ -636,6 +880,8 @@ def _point(P: Params, X: Array, Y: Array, cache: network.Cache, dt: np.dtype[Any
         # each log p_i is off by <= (2z + 1) gamma_N; the m-term mean adds gamma_{m+4} L
         loss_err=eps64 + _gamma(m + 4, u64) * L,
         exact_kink=exact,
+        kink_shift=(X.T @ kink_dZ1 / m, kink_dZ1.sum(axis=0) / m),
+        kink_shift_mag=(np.abs(X).T @ kink_mag / m, kink_mag.sum(axis=0) / m),
         near_kink=near,
         Z1=c.Z1,
         Zh1=Zh1,
@@ -868,8 +1114,10 @@ def _coordinate_row(
         tol_rel = tol_abs / np.maximum(S, pt.floor)
     kinks_complex = int(crossing.sum()) if method == "central" else 0
     kinks_checked = int(exact.sum())
+    shift = pt.kink_shift[j] if j < 2 else None
+    shift_mag = pt.kink_shift_mag[j] if j < 2 else None
     return _row(name, dtype, method, g, n, S, tol_abs, tol_rel, skip, kinks_checked,
-                kinks_complex, exact, pt)
+                kinks_complex, exact, pt, shift, shift_mag)
 
 
 def _crossing(pt: _Point, name: str, h: float) -> Array:
@@ -896,6 +1144,8 @@ def _row(
     kinks_complex: int,
     exact: Array,
     pt: _Point,
+    shift: Array | None = None,
+    shift_mag: Array | None = None,
 ) -> GradcheckRow:
     err = np.abs(g - n)
     with np.errstate(over="ignore"):
@@ -940,12 +1190,16 @@ def _row(
         )
         if S[worst] == 0:
             message += "; every term of this derivative is 0"
-        message += _scale_hint(g[~skip], n[~skip], pt.X.shape[0])
-        if exact[worst]:
-            message += (
+        hint = ""
+        if shift is not None and shift_mag is not None:
+            hint = _kink_hint(g, n, tol_abs, skip, shift, shift_mag)
+        hint = hint or _scale_hint(g[~skip], n[~skip], pt.X.shape[0])
+        if not hint and exact[worst]:
+            hint = (
                 "; this coordinate is at an exact ReLU kink, where the convention "
                 "ReLU'(0) = 0 holds (spec/semantics.md)"
             )
+        message += hint
     return dataclasses.replace(
         base,
         checked=checked,
@@ -954,6 +1208,25 @@ def _row(
         tol=float(tol_rel[worst]),
         status=status,
         message=message,
+    )
+
+
+def _kink_hint(
+    g: Array, n: Array, tol_abs: Array, skip: Array, shift: Array, shift_mag: Array
+) -> str:
+    """If g - n is what ReLU'(0) = 1 at the exact kinks adds, and nothing else, say so."""
+    keep = ~skip
+    if not (np.abs(shift[keep]) > tol_abs[keep]).any():
+        return ""  # the kinks cannot move this row beyond its tolerance
+    # 1e-4 of the shift's magnitude: far above the rounding of the shift itself in
+    # float32 (~1e-6 of it), far below the misfit of any other slip (O(1) of n).
+    misfit = np.abs(g - n - shift) - tol_abs - 1e-4 * shift_mag
+    if (misfit[keep] > 0).any():
+        return ""
+    return (
+        "; the difference is what ReLU'(0) = 1 adds at the exact ReLU kinks (Z1 = 0 exactly, "
+        "e.g. a blank image meeting b1 = 0), where the convention is ReLU'(0) = 0 "
+        "(spec/semantics.md): Z1 >= 0 where Z1 > 0 belongs?"
     )
 
 
@@ -1006,6 +1279,8 @@ def _directional_row(
     n_dir = np.zeros(directions)
     tol_abs = np.zeros(directions)
     exact = np.zeros(directions, dtype=bool)
+    shift_dir = np.zeros(directions)
+    shift_mag_dir = np.zeros(directions)
     n_near = 0
     for r in range(directions):
         V = rng.standard_normal(shape)
@@ -1018,6 +1293,9 @@ def _directional_row(
         Pc = pt.params[j] + 1j * COMPLEX_STEP * V
         n_dir[r] = float(np.imag(_loss_of(_with(pt, j, Pc), pt))) / COMPLEX_STEP
         g_dir[r] = float(np.sum(g * V))
+        if j < 2:
+            shift_dir[r] = float(np.sum(pt.kink_shift[j] * V))
+            shift_mag_dir[r] = float(np.sum(pt.kink_shift_mag[j] * np.abs(V)))
         # V is Gaussian and independent of g's rounding errors e, so <e, V> ~ N(0, |e|^2)
         # with |e| <= |E|: beyond 6 sigma with probability 2e-9.  The complex
         # step's own error follows V's signs, so it gets the worst case.
@@ -1026,7 +1304,8 @@ def _directional_row(
     with np.errstate(over="ignore"):
         tol_rel = tol_abs / max(S_norm, pt.floor)
     row = _row(name, dtype, "directional", g_dir, n_dir, S_dir, tol_abs, tol_rel,
-               np.zeros(directions, dtype=bool), int(exact.sum()), 0, exact, pt)
+               np.zeros(directions, dtype=bool), int(exact.sum()), 0, exact, pt,
+               shift_dir if j < 2 else None, shift_mag_dir if j < 2 else None)
     if n_near:
         row = dataclasses.replace(row, kinks_skipped=n_near)
     return row

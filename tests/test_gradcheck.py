@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,9 +21,11 @@ import mnistref
 from mnistref import equations as eq
 from mnistref.cli import main
 from mnistref.gradcheck import (
+    COMPLEX_BUDGET,
     PARAM_EQUATIONS,
     GradcheckReport,
     check_grads,
+    load_point,
     make_problem,
     numerical_gradient,
 )
@@ -156,6 +159,37 @@ def test_full_net_directional_reference_passes():
     assert report.passed, report.format()
 
 
+@pytest.mark.parametrize("net", ["small", "full"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_default_problems_hold_exact_kinks_as_mnist_does(net, dtype):
+    # A blank image meets zero biases: every term of eq. (5) is 0, so Z1 is exactly 0
+    # in any arithmetic, as for MNIST's blank images under the paper's b1 = 0.
+    params, X, _ = make_problem(net, seed=0)
+    assert not X[-1].any()
+    zero_bias = params.b1 == 0
+    assert zero_bias.any()
+    if net == "small":
+        # half the units keep a drawn bias, so the blank image also meets decided units
+        assert not zero_bias.all()
+    P = Params(*(p.astype(dtype) for p in params))
+    Z1 = mnistref.forward(P, X.astype(dtype)).Z1
+    np.testing.assert_array_equal(Z1[-1] == 0, zero_bias)
+    # ... and nowhere else: the other images are generic.
+    assert not (Z1[:-1] == 0).any()
+
+
+@pytest.mark.parametrize("net", ["small", "full"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_reference_passes_the_default_problems_checking_their_kinks(net, dtype):
+    report = check_grads(net=net, dtypes=dtype)
+    assert report.passed, report.format()
+    b1 = next(r for r in report.rows if r.param == "b1")
+    # small: the 6 zero-bias units' db1; full: every direction moves some kink unit.
+    assert b1.kinks_checked == (6 if net == "small" else 3)
+    assert b1.kinks_skipped == 0
+    assert any("exact ReLU kink" in n for n in report.notes)
+
+
 # ---------------------------------------------------------------------------
 # Planted bugs are reported for the right parameter
 # ---------------------------------------------------------------------------
@@ -182,6 +216,8 @@ def test_eq16_sign_flip_fails_b1_only(problem, method):
     assert _failed(report) == {"b1"}
     assert all(r.equation == 16 for r in report.rows if not r.passed)
     assert all(r.message.endswith(": a sign flip?") for r in report.rows if not r.passed)
+    # the default problem's kinks are in db1 too, but a sign flip is not blamed on them
+    assert not any("ReLU'(0) = 1" in r.message for r in report.rows)
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -213,6 +249,8 @@ def test_eq14_relu_prime_1_at_a_kink_fails_b1(kink_problem, method):
     assert row.kinks_checked > 0
     assert "exact ReLU kink" in row.message
     assert "ReLU'(0) = 0" in row.message
+    # g - n is exactly the kinks' contribution under ReLU'(0) = 1, and it is named.
+    assert "what ReLU'(0) = 1 adds" in row.message
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -657,3 +695,269 @@ def test_float32_params_or_X_are_checked_at_their_float64_values(where: str) -> 
     X = np.random.default_rng(1).random((6, 5), dtype=np.float32 if where == "X" else np.float64)
     report = check_grads(params=params, X=X, seed=0)
     assert report.passed, report.format()
+
+
+# ---------------------------------------------------------------------------
+# The command on its own catches what MNIST's kinks expose
+# ---------------------------------------------------------------------------
+
+
+def _install(monkeypatch, name, fn):
+    """Make ``name:grads`` importable for ``--grads``, as a user's module would be."""
+    module = types.ModuleType(name)
+    module.grads = fn  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, name, module)
+    return f"{name}:grads"
+
+
+def test_cli_catches_relu_prime_1_with_no_inputs_of_its_own(capsys, monkeypatch):
+    # No params, X or Y: the default problems' blank image meets zero biases, as MNIST
+    # does under the paper's b1 = 0, and that alone exposes Z1 >= 0 for Z1 > 0.
+    spec = _install(monkeypatch, "relu_prime_bug", relu_prime_at_zero_is_1)
+    assert main(["gradcheck", "--grads", spec]) == 1
+    out = capsys.readouterr().out
+    # Both problems, both dtypes, db1 of eq. (16) alone: the blank image's X row is 0,
+    # so it adds nothing to dW1, eq. (15), whatever ReLU'(0) is.
+    assert out.count("FAILED: b1 eq. (16) in float64, b1 eq. (16) in float32") == 2
+    assert out.count("what ReLU'(0) = 1 adds at the exact ReLU kinks") == 4
+    assert "W1    (15)  float64" in out and "W1 eq. (15)" not in out
+
+
+@pytest.mark.parametrize(
+    ("bug", "param"),
+    [
+        (missing_1_over_m_in_dW2, "W2"),
+        (sign_flip_in_db1, "b1"),
+        (sign_flip_in_dW1, "W1"),
+        (transposed_dW1, "W1"),
+        (relu_prime_at_zero_is_1, "b1"),
+    ],
+)
+def test_cli_planted_bugs_fail_only_their_parameter_on_the_default_problems(
+    capsys, monkeypatch, bug, param
+):
+    spec = _install(monkeypatch, "planted_" + bug.__name__, bug)
+    assert main(["gradcheck", "--grads", spec, "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert [r["net"] for r in data["reports"]] == ["small", "full"]
+    for report in data["reports"]:
+        failed = {(r["param"], r["dtype"]) for r in report["rows"] if r["status"] != "pass"}
+        assert failed == {(param, "float64"), (param, "float32")}, report["net"]
+        assert report["errors"] == []
+
+
+# ---------------------------------------------------------------------------
+# --point: the user's own parameters and data
+# ---------------------------------------------------------------------------
+
+
+def _point_arrays(seed=5, D=5, H=4, K=3, m=6):
+    """A small custom problem with generic biases (no kinks), as a dict for np.savez."""
+    rng = np.random.default_rng(seed)
+    params = mnistref.init(rng, D, H, K)
+    params = params._replace(b1=rng.normal(0, 0.1, H), b2=rng.normal(0, 0.1, K))
+    X = rng.random((m, D))
+    y = rng.integers(0, K, m)
+    return {**params._asdict(), "X": X, "Y": mnistref.one_hot(y, K)}, y
+
+
+@pytest.mark.parametrize("targets", ["Y one-hot", "Y int one-hot", "y labels"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_cli_point_checks_the_reference_at_the_users_point(tmp_path, capsys, targets, dtype):
+    arrays, y = _point_arrays()
+    arrays = {k: (v.astype(dtype) if k != "Y" else v) for k, v in arrays.items()}
+    if targets == "Y int one-hot":
+        arrays["Y"] = arrays["Y"].astype(np.int8)
+    elif targets == "y labels":
+        del arrays["Y"]
+        arrays["y"] = y
+    path = tmp_path / "point.npz"
+    np.savez(path, **arrays)
+    assert main(["gradcheck", "--point", str(path), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    [report] = data["reports"]
+    assert report["passed"] is True
+    assert report["net"] == "custom"
+    assert report["method"] == "complex"
+    assert report["shape"] == {"D": 5, "H": 4, "K": 3, "m": 6}
+    assert report["notes"][0] == f"parameters and data from {path}"
+
+
+def test_cli_point_catches_relu_prime_1_at_the_users_blank_image(tmp_path, capsys, monkeypatch):
+    arrays, _ = _point_arrays()
+    arrays["b1"] = np.zeros_like(arrays["b1"])
+    arrays["X"][2] = 0.0
+    path = tmp_path / "mnist_like.npz"
+    np.savez(path, **arrays)
+    spec = _install(monkeypatch, "relu_prime_bug_point", relu_prime_at_zero_is_1)
+    assert main(["gradcheck", "--point", str(path), "--grads", spec]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED: b1 eq. (16) in float64, b1 eq. (16) in float32" in out
+    # ... and the same point without the blank image has no kink for the bug to show at
+    arrays["X"][2] = 0.5
+    np.savez(path, **arrays)
+    assert main(["gradcheck", "--point", str(path), "--grads", spec]) == 0
+
+
+def test_cli_point_too_large_for_every_coordinate_is_checked_along_directions(tmp_path, capsys):
+    params, X, Y = make_problem("full", seed=0, m=4)
+    path = tmp_path / "full.npz"
+    np.savez(path, **params._asdict(), X=X, Y=Y)
+    argv = ["gradcheck", "--point", str(path), "--dtype", "float64", "--directions", "1"]
+    assert main([*argv, "--json"]) == 0
+    [report] = json.loads(capsys.readouterr().out)["reports"]
+    assert report["method"] == "directional"
+    assert report["shape"] == {"D": 784, "H": 128, "K": 10, "m": 4}
+    # the blank image under b1 = 0 (make_problem's) is checked there too
+    assert next(r for r in report["rows"] if r["param"] == "b1")["kinks_checked"] == 1
+
+
+def test_cli_point_honours_method(tmp_path, capsys):
+    arrays, _ = _point_arrays()
+    path = tmp_path / "point.npz"
+    np.savez(path, **arrays)
+    assert main(["gradcheck", "--point", str(path), "--method", "central", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["reports"][0]["method"] == "central"
+
+
+def _object_X(a):
+    a["X"] = np.array([object()] * 6, dtype=object)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda a: a.pop("b2"), "missing b2; expected W1, b1, W2, b2, X and Y (one-hot) or y "
+                                "(integer labels), found W1, b1, W2, X, Y"),
+        (lambda a: a.pop("Y"), "missing Y (or y); expected"),
+        (lambda a: a.update(y=a["Y"].argmax(axis=1)), "has both Y and y; keep one"),
+        (lambda a: a.update(X=(a["X"] * 255).astype(np.uint8)),
+         "X holds integers (uint8); expected float64 or float32 (pixels? scale them to [0, 1], "
+         "e.g. X / 255)"),
+        (lambda a: a.update(W1=np.ones((5, 4), dtype=np.int64)),
+         "W1 holds integers (int64); expected float64 or float32"),
+        (lambda a: a.update(W2=a["W2"].astype(np.float16)),
+         "W2 has dtype float16; expected float64 or float32"),
+        (lambda a: a.update(b1=a["b1"][None, :]), "b1 has shape (1, 4); expected (H,)"),
+        (lambda a: a["X"].__setitem__((2, 3), np.nan),
+         "X has 1 non-finite value(s), the first at (2, 3): "),
+        (lambda a: a["W2"].__setitem__((0, 1), -np.inf),
+         "W2 has 1 non-finite value(s), the first at (0, 1): "),
+        (lambda a: a.update(X=a["X"][:, 1:]), "W1 has shape (5, 4) but X has 4 columns"),
+        (lambda a: a.update(b1=a["b1"][:3]), "b1 has shape (3,) but W1 has 4 columns; "
+                                             "expected (4,)"),
+        (lambda a: a.update(W2=a["W2"][:3]), "W2 has shape (3, 3) but W1 has 4 columns; "
+                                             "expected (4, K)"),
+        (lambda a: a.update(b2=a["b2"][:2]), "b2 has shape (2,) but W2 has 3 columns"),
+        (lambda a: a.update(X=a["X"][:0]), "X is empty (shape (0, 5))"),
+        (lambda a: a.update(Y=a["Y"][:5]), "Y has shape (5, 3) but X has 6 rows and W2 3 "
+                                           "columns; expected (6, 3)"),
+        (lambda a: a.update(Y=a["Y"] * 0.5), "Y is not one-hot: "),
+        (lambda a: a.update(Y=np.ones((6, 3))), "Y is not one-hot: row 0 has 3 ones (expected 1)"),
+        (lambda a: a.update(Y=a["Y"][:, :, None]), "Y has shape (6, 3, 1); expected Y one-hot "
+                                                   "(6, 3) or y integer labels (6,)"),
+        (lambda a: a.update(Y=a.pop("Y").argmax(axis=1).astype(float)),
+         "Y is 1-D, so integer labels, but has dtype float64"),
+        (lambda a: a.update(y=np.array([0, 1, 2, 3, 0, 1])) or a.pop("Y"),
+         "y[3] = 3, but W2 has 3 columns: labels must lie in [0, 3)"),
+        (lambda a: a.update(y=np.array([0, 1, 2, 0, 1])) or a.pop("Y"),
+         "y has 5 labels but X has 6 rows"),
+        (_object_X, "X is an object array; save plain numeric arrays"),
+    ],
+)
+def test_cli_point_errors_are_one_line_and_exit_2(tmp_path, capsys, change, message):
+    arrays, _ = _point_arrays()
+    change(arrays)
+    path = tmp_path / "point.npz"
+    np.savez(path, **arrays)
+    assert main(["gradcheck", "--point", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"mnistref gradcheck: {path}: {message}"), captured.err
+    assert captured.err.count("\n") == 1
+
+
+def _write_npy(path):
+    with path.open("wb") as f:  # np.save(path) would append ".npy" to the name
+        np.save(f, np.zeros(3))
+
+
+@pytest.mark.parametrize(
+    ("write", "message"),
+    [
+        (None, "cannot read: No such file or directory"),
+        # not "allow_pickle=True", numpy's advice for what it cannot place
+        (lambda p: p.write_text("W1,b1\n1,2\n"), "is not an .npz archive (not a zip file); "
+                                                   "write one with np.savez(path, W1=W1, "),
+        (lambda p: p.write_bytes(b"PK\x03\x04 not really a zip"), "cannot read: "),
+        (_write_npy, "holds a single array (.npy), not an .npz"),
+    ],
+)
+def test_cli_point_unreadable_files_are_one_line_and_exit_2(tmp_path, capsys, write, message):
+    path = tmp_path / "point.npz"
+    if write is not None:
+        write(path)
+    assert main(["gradcheck", "--point", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"mnistref gradcheck: {path}: {message}"), err
+    assert err.count("\n") == 1
+
+
+def test_cli_point_excludes_small_and_full(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["gradcheck", "--point", str(tmp_path / "p.npz"), "--small"])
+    assert exc.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_cli_full_accepts_only_directions(capsys):
+    assert main(["gradcheck", "--full", "--method", "complex"]) == 2
+    assert "--method applies to the small net and --point" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------
+# The same from Python: load_point, integer labels, the method for a large net
+# ---------------------------------------------------------------------------
+
+
+def test_load_point_round_trips_and_reads_labels(tmp_path: Path) -> None:
+    arrays, y = _point_arrays()
+    path = tmp_path / "point.npz"
+    np.savez(path, **{k: v for k, v in arrays.items() if k != "Y"}, y=y)
+    params, X, Y = load_point(path)
+    for name in ("W1", "b1", "W2", "b2"):
+        np.testing.assert_array_equal(getattr(params, name), arrays[name])
+    np.testing.assert_array_equal(X, arrays["X"])
+    np.testing.assert_array_equal(Y, arrays["Y"])
+    assert Y.dtype == np.float64
+
+
+def test_load_point_keeps_float32_and_check_grads_widens_it(tmp_path: Path) -> None:
+    arrays, _ = _point_arrays()
+    path = tmp_path / "point.npz"
+    np.savez(path, **{k: v.astype(np.float32) for k, v in arrays.items()})
+    params, X, Y = load_point(path)
+    assert params.W1.dtype == X.dtype == np.float32
+    report = check_grads(params=params, X=X, Y=Y)
+    assert report.passed, report.format()
+
+
+def test_check_grads_takes_integer_labels_as_their_one_hot():
+    arrays, y = _point_arrays()
+    params = Params(*(arrays[k] for k in ("W1", "b1", "W2", "b2")))
+    by_labels = check_grads(params=params, X=arrays["X"], Y=y).to_dict()
+    by_one_hot = check_grads(params=params, X=arrays["X"], Y=arrays["Y"]).to_dict()
+    assert by_labels == by_one_hot
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\), got y\[0\] = 7"):
+        check_grads(params=params, X=arrays["X"], Y=np.full(6, 7))
+
+
+def test_check_grads_chooses_directions_for_a_net_beyond_the_complex_budget():
+    params, X, Y = make_problem("full", seed=0, m=2)
+    # 101,770 coordinates x 2 rows x 101,632 multiply-adds each: 2e10 > 1e8
+    report = check_grads(params=params, X=X, Y=Y, dtypes="float64", directions=1)
+    assert report.method == "directional"
+    assert report.passed, report.format()
+    small = make_problem("small", seed=0)
+    assert check_grads(params=small[0], X=small[1], Y=small[2]).method == "complex"
+    assert COMPLEX_BUDGET == 10**8

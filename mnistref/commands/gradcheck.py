@@ -3,9 +3,12 @@
 By default checks the reference :func:`mnistref.grads` twice: every coordinate of
 a small net (D=20, H=12, K=10) by complex step, and the paper's 784-128-10 net
 along random directions, each in float64 and float32, and prints one row per
-parameter and dtype (see :mod:`mnistref.gradcheck`).  ``--grads module:function``
-checks another function with the same signature.  Exit code 0 if every row
-passed, 1 if not, 2 for a usage error.
+parameter and dtype (see :mod:`mnistref.gradcheck`).  Both problems hold a blank
+image meeting zero biases, as MNIST with the paper's b1 = 0 does, so a function
+with ReLU'(0) = 1 fails on its own.  ``--grads module:function`` checks another
+function with the same signature; ``--point FILE.npz`` checks at your own
+parameters and data instead (see :func:`mnistref.gradcheck.load_point`).  Exit
+code 0 if every row passed, 1 if not, 2 for a usage error or a bad point file.
 """
 
 from __future__ import annotations
@@ -35,12 +38,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="only the 784-128-10 net, along random directions",
     )
+    nets.add_argument(
+        "--point",
+        metavar="FILE.npz",
+        default=None,
+        help="check at your own parameters and data instead: an .npz (np.savez) with W1, "
+        "b1, W2, b2, X (float64 or float32) and Y one-hot or y integer labels",
+    )
     parser.add_argument(
         "--method",
         choices=("complex", "central", "directional"),
-        default="complex",
-        help="how the small net is checked (default: complex step; the full net is "
-        "always checked along directions)",
+        default=None,
+        help="how the small net or --point is checked (default: complex step, or "
+        "directions for a --point net too large for it; the full net is always checked "
+        "along directions)",
     )
     parser.add_argument(
         "--dtype", choices=tuple(_DTYPES), default="both", help="dtypes to check (default: both)"
@@ -78,7 +89,7 @@ def _load(spec: str) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from mnistref import network
-    from mnistref.gradcheck import check_grads
+    from mnistref.gradcheck import check_grads, load_point
 
     if args.seed < 0:
         print(f"mnistref gradcheck: --seed must be >= 0, got {args.seed}", file=sys.stderr)
@@ -87,10 +98,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"mnistref gradcheck: --directions must be >= 1, got {args.directions}",
               file=sys.stderr)
         return 2
-    if args.full and args.method != "complex":
+    if args.full and args.method not in (None, "directional"):
         print(
-            "mnistref gradcheck: --method applies to the small net; the full net is checked "
-            "along random directions",
+            "mnistref gradcheck: --method applies to the small net and --point; the full net "
+            "is checked along random directions",
             file=sys.stderr,
         )
         return 2
@@ -101,12 +112,22 @@ def run(args: argparse.Namespace) -> int:
         return 2
     dtypes = _DTYPES[args.dtype]
     reports = []
-    if not args.full:
+    if args.point is not None:
+        try:
+            params, X, Y = load_point(args.point)
+        except ValueError as exc:
+            print(f"mnistref gradcheck: {exc}", file=sys.stderr)
+            return 2
+        report = check_grads(grads_fn, params=params, X=X, Y=Y, method=args.method,
+                             dtypes=dtypes, seed=args.seed, directions=args.directions)
+        report.notes.insert(0, f"parameters and data from {args.point}")
+        reports.append(report)
+    elif not args.full:
         reports.append(
-            check_grads(grads_fn, net="small", method=args.method, dtypes=dtypes,
+            check_grads(grads_fn, net="small", method=args.method or "complex", dtypes=dtypes,
                         seed=args.seed, directions=args.directions)
         )
-    if not args.small:
+    if not args.small and args.point is None:
         reports.append(
             check_grads(grads_fn, net="full", method="directional", dtypes=dtypes,
                         seed=args.seed, directions=args.directions)
