@@ -89,7 +89,7 @@ def test_pickled_object_array_is_refused_without_unpickling(tmp_path, params):
     arrays = good_arrays(params)
     arrays["W1"] = np.array([params.W1, "payload"], dtype=object)
     path = write_npz(tmp_path / "evil.npz", **arrays)
-    with pytest.raises(ModelFileError, match="'W1' cannot be read without pickle"):
+    with pytest.raises(ModelFileError, match=r"'W1' holds Python objects \(pickle\)"):
         load_model(path)
 
 
