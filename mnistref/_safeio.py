@@ -16,6 +16,7 @@ Shared by :mod:`mnistref.data`, :mod:`mnistref.model` and the commands:
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import re
@@ -41,7 +42,7 @@ class UnsafeFileError(ValueError):
 
 def open_regular(
     path: str | os.PathLike[str], what: str = "file", expected: str = "a regular file"
-) -> IO[bytes]:
+) -> io.BufferedReader:
     """Open *path* for binary reading if (after symlinks) it is a regular file.
 
     *what* and *expected* word the error: ``"{what} {path}: is a FIFO (named

@@ -38,6 +38,7 @@ import gzip
 import hashlib
 import http.client
 import io
+import math
 import os
 import shutil
 import struct
@@ -54,6 +55,8 @@ from typing import IO, Any, Literal, NamedTuple, Protocol, overload
 
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
+
+from mnistref._safeio import open_regular
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -241,18 +244,44 @@ class Located(NamedTuple):
 # IDX
 
 
+MAX_IDX_BYTES = 256 * 2**20
+"""The largest IDX payload :func:`read_idx` reads by default (256 MiB).
+
+Five times MNIST's largest file (47 MB of training images; Fashion-MNIST and
+KMNIST are the same size).  A header declaring more is refused before anything
+is read or decompressed, so a small hostile file cannot make this process
+allocate gigabytes (the float32 arrays :func:`load_mnist` makes are 4 times the
+payload).  Pass ``max_bytes`` for larger data of your own (EMNIST ByClass: 547 MB)."""
+
+IDX_MAX_DIMS = 64
+"""The most dimensions an IDX file may declare: NumPy's own limit (``NPY_MAXDIMS``)."""
+
+_TRAILING_COUNT_LIMIT = 1 << 20
+"""Trailing bytes past the declared payload are counted (and thrown away) up to this
+many for the error message; a gzip bomb's gigabytes of them are not all inflated."""
+
+
 def _describe(path_or_file: Any) -> str:
     if isinstance(path_or_file, (str, os.PathLike)):
         return os.fspath(path_or_file)
     return str(getattr(path_or_file, "name", f"<{type(path_or_file).__name__}>"))
 
 
-def read_idx(path_or_file: str | os.PathLike[str] | IO[bytes]) -> NDArray[Any]:
+def read_idx(
+    path_or_file: str | os.PathLike[str] | IO[bytes], *, max_bytes: int = MAX_IDX_BYTES
+) -> NDArray[Any]:
     """Read an IDX file, gzip-compressed or not (told by the gzip magic, not the name).
+
+    The file is read as a stream: the header first, then exactly the payload it
+    declares, decompressing only as far as needed.  Memory is bounded by the
+    declared payload, itself at most *max_bytes*, whatever the file holds after it.
 
     Parameters
     ----------
     path_or_file : path or binary file object
+        A path must name a regular file (not a FIFO or device).
+    max_bytes : int
+        The largest payload to read; default :data:`MAX_IDX_BYTES`.
 
     Returns
     -------
@@ -264,67 +293,162 @@ def read_idx(path_or_file: str | os.PathLike[str] | IO[bytes]) -> NDArray[Any]:
     ------
     ValueError
         Naming the file and what is wrong: empty, not gzip after a gzip magic,
-        a bad magic number, an unknown type code, a short header, or a payload
-        whose length does not match the dimensions (truncated or trailing bytes).
+        a bad magic number, an unknown type code, a short header, more than
+        :data:`IDX_MAX_DIMS` dimensions, a payload larger than *max_bytes*, a
+        payload whose length does not match the dimensions (truncated or
+        trailing bytes), or not a regular file.
     """
     where = _describe(path_or_file)
     if isinstance(path_or_file, (str, os.PathLike)):
-        with open(path_or_file, "rb") as f:
-            data = f.read()
+        with open_regular(path_or_file, "IDX file") as f:
+            return _read_idx_stream(f, where, max_bytes, os.fstat(f.fileno()).st_size)
+    head = path_or_file.read(2)
+    if not isinstance(head, bytes):
+        raise TypeError(f"{where}: expected a binary file, read() gave {type(head).__name__}")
+    return _read_idx_stream(path_or_file, where, max_bytes, None, head)
+
+
+class _Plain:
+    """The bytes of a file object, from *head* on."""
+
+    def __init__(self, f: IO[bytes], head: bytes) -> None:
+        self.f, self.head = f, head
+
+    def read(self, n: int) -> bytes:
+        out = bytearray(self.head[:n])
+        self.head = self.head[n:]
+        while len(out) < n:
+            chunk = self.f.read(min(n - len(out), _CHUNK))
+            if not chunk:
+                break
+            out += chunk
+        return bytes(out)
+
+
+class _Gunzip:
+    """The decompressed bytes of a gzip stream (one or more members), inflated on demand.
+
+    ``read(n)`` inflates at most *n* bytes more (``max_length``), so memory
+    follows what the caller asks for, never what the stream would expand to.
+    """
+
+    def __init__(self, f: IO[bytes], head: bytes, where: str) -> None:
+        self.f, self.pending, self.where = f, head, where
+        self.d = zlib.decompressobj(wbits=31)
+        self.done = False
+
+    def _bad(self, why: object) -> ValueError:
+        return ValueError(
+            f"{self.where}: starts with the gzip magic but is not a valid gzip stream ({why})"
+        )
+
+    def read(self, n: int) -> bytes:
+        out = bytearray()
+        while len(out) < n and not self.done:
+            if self.d.eof:
+                # Another member may follow: gzip streams may be concatenated.
+                rest = self.d.unused_data or self.f.read(_CHUNK)
+                if not rest:
+                    self.done = True
+                    break
+                self.d = zlib.decompressobj(wbits=31)
+                self.pending = rest
+            source = self.d.unconsumed_tail or self.pending or self.f.read(_CHUNK)
+            self.pending = b""
+            if not source:
+                raise self._bad("it ends before the end of its compressed data")
+            try:
+                out += self.d.decompress(source, n - len(out))
+            except zlib.error as e:
+                raise self._bad(e) from None
+        return bytes(out)
+
+
+def _read_idx_stream(
+    f: IO[bytes], where: str, max_bytes: int, size: int | None, head: bytes | None = None
+) -> NDArray[Any]:
+    """Parse an IDX stream; *size* is the file's length when known (a plain file)."""
+    if head is None:
+        head = f.read(2)
+    src: _Plain | _Gunzip
+    if head.startswith(GZIP_MAGIC):
+        src, size = _Gunzip(f, head, where), None
     else:
-        data = path_or_file.read()
-        if not isinstance(data, bytes):
-            raise TypeError(f"{where}: expected a binary file, read() gave {type(data).__name__}")
-    return _parse_idx(_maybe_gunzip(data, where), where)
-
-
-def _maybe_gunzip(data: bytes, where: str) -> bytes:
-    if not data.startswith(GZIP_MAGIC):
-        return data
-    try:
-        return gzip.decompress(data)
-    except (OSError, EOFError, zlib.error) as e:
-        raise ValueError(
-            f"{where}: starts with the gzip magic but is not a valid gzip stream "
-            f"({len(data)} bytes; {e or type(e).__name__})"
-        ) from None
-
-
-def _parse_idx(data: bytes | bytearray | memoryview, where: str) -> NDArray[Any]:
-    n = len(data)
+        src = _Plain(f, head)
+    magic = src.read(4)
+    n = len(magic)
     if n == 0:
         raise ValueError(f"{where}: empty file, expected an IDX header (at least 4 bytes)")
     if n < 4:
         raise ValueError(f"{where}: short header, {n} bytes where an IDX header needs at least 4")
-    if data[0] != 0 or data[1] != 0:
+    if magic[0] != 0 or magic[1] != 0:
         raise ValueError(
-            f"{where}: bad IDX magic number {bytes(data[:4]).hex()}: the first two bytes "
+            f"{where}: bad IDX magic number {magic.hex()}: the first two bytes "
             "must be 00 00 (is this an IDX file?)"
         )
-    code, ndim = data[2], data[3]
+    code, ndim = magic[2], magic[3]
     if code not in IDX_TYPES:
         known = ", ".join(f"0x{c:02X} ({t.newbyteorder('=').name})" for c, t in IDX_TYPES.items())
         raise ValueError(f"{where}: unknown IDX type code 0x{code:02X}; known codes are {known}")
     if ndim == 0:
         raise ValueError(f"{where}: the IDX header declares 0 dimensions, expected at least 1")
+    if ndim > IDX_MAX_DIMS:
+        raise ValueError(
+            f"{where}: the IDX header declares {ndim} dimensions; NumPy holds at most "
+            f"{IDX_MAX_DIMS} (MNIST's files have 1 or 3)"
+        )
     header = 4 + 4 * ndim
-    if n < header:
-        raise ValueError(f"{where}: short header, {n} bytes where {ndim} dimensions need {header}")
-    dims = struct.unpack(f">{ndim}I", bytes(data[4:header]))
+    raw_dims = src.read(4 * ndim)
+    if len(raw_dims) < 4 * ndim:
+        raise ValueError(
+            f"{where}: short header, {4 + len(raw_dims)} bytes where {ndim} dimensions "
+            f"need {header}"
+        )
+    dims = struct.unpack(f">{ndim}I", raw_dims)
     dtype = IDX_TYPES[code]
-    count = 1
-    for d in dims:
-        count *= d
-    need = count * dtype.itemsize
-    have = n - header
-    if have != need:
+    need = math.prod(dims) * dtype.itemsize
+    kind = dtype.newbyteorder("=").name
+    if size is not None and size - header != need:
+        have = size - header
         what = "truncated" if have < need else f"{have - need} trailing bytes"
         raise ValueError(
-            f"{where}: payload is {have} bytes but dimensions {dims} of "
-            f"{dtype.newbyteorder('=').name} need {need} ({what})"
+            f"{where}: payload is {have} bytes but dimensions {dims} of {kind} need {need} ({what})"
         )
-    flat = np.frombuffer(data, dtype=dtype, count=count, offset=header)
-    return flat.astype(dtype.newbyteorder("="), copy=True).reshape(dims)
+    if need > max_bytes:
+        raise ValueError(
+            f"{where}: the IDX header declares dimensions {dims} of {kind}, {need} bytes, "
+            f"more than the {max_bytes} read at most (max_bytes)"
+        )
+    payload = bytearray(need)
+    got = 0
+    while got < need:
+        chunk = src.read(min(need - got, _CHUNK))
+        if not chunk:
+            break
+        payload[got : got + len(chunk)] = chunk
+        got += len(chunk)
+    if got < need:
+        raise ValueError(
+            f"{where}: payload is {got} bytes but dimensions {dims} of {kind} need {need} "
+            "(truncated)"
+        )
+    extra = 0
+    while extra <= _TRAILING_COUNT_LIMIT:
+        chunk = src.read(_CHUNK)
+        if not chunk:
+            break
+        extra += len(chunk)
+    if extra:
+        count = (
+            f"{extra}" if extra <= _TRAILING_COUNT_LIMIT else f"more than {_TRAILING_COUNT_LIMIT}"
+        )
+        raise ValueError(
+            f"{where}: payload is more than the {need} bytes that dimensions {dims} of {kind} "
+            f"need ({count} trailing bytes)"
+        )
+    # A bytearray is writable, so a one-byte type needs no copy.
+    flat = np.frombuffer(payload, dtype=dtype, count=math.prod(dims))
+    return flat.astype(dtype.newbyteorder("="), copy=False).reshape(dims)
 
 
 def write_idx(
@@ -858,17 +982,32 @@ def _unavailable_message(still: list[str], attempts: list[str], cdir: Path) -> s
 
 
 def _decoded(loc: Located, cdir: Path) -> NDArray[Any]:
-    """The array in *loc*, through the ``.npy`` cache for gzip files."""
+    """The array in *loc*, through the ``.npy`` cache for canonical gzip files.
+
+    A cached array is used only if its IDX bytes hash to the canonical SHA-256 of
+    the decompressed file (:data:`FILES`, a constant of this module, not a
+    record kept next to the cache that an edit could change with it).  Files
+    that are not canonical MNIST (``verify=False``) have no such constant and are
+    decoded every time, never cached.
+    """
+    f = FILES[loc.role]
+    canonical = loc.verified and loc.sha256 == f.sha256_gz
     npy = cdir / "decoded" / f"{loc.sha256}.npy"
-    with contextlib.suppress(OSError, ValueError):
-        return _read_checked_npy(npy)
+    if canonical:
+        with contextlib.suppress(OSError, ValueError):
+            return _read_checked_npy(npy, f)
     array = read_idx(loc.path)
-    with open(loc.path, "rb") as fh:
-        is_gz = fh.read(2) == GZIP_MAGIC
-    if is_gz:
+    if canonical:
         with contextlib.suppress(OSError):
             _write_checked_npy(npy, array)
     return array
+
+
+def _idx_digest(array: NDArray[Any]) -> str:
+    """SHA-256 of *array* written as an uncompressed IDX file (what ``sha256_raw`` hashes)."""
+    buf = io.BytesIO()
+    write_idx(buf, array, compress=False)
+    return hashlib.sha256(buf.getbuffer()).hexdigest()
 
 
 def _write_checked_npy(npy: Path, array: NDArray[Any]) -> None:
@@ -877,32 +1016,32 @@ def _write_checked_npy(npy: Path, array: NDArray[Any]) -> None:
     np.save(buf, array, allow_pickle=False)
     data = buf.getbuffer()
     _atomic_write(npy, lambda f: f.write(data))
-    digest = hashlib.sha256(data).hexdigest()
-    _atomic_write(npy.with_suffix(".sha256"), lambda f: f.write(digest.encode()))
 
 
-def _read_checked_npy(npy: Path) -> NDArray[Any]:
-    expected = npy.with_suffix(".sha256").read_text().strip()
-    size = npy.stat().st_size
-    data = bytearray(size)
-    with open(npy, "rb") as f:
-        if f.readinto(data) != size:
-            raise OSError(f"{npy}: short read")
-    if hashlib.sha256(data).hexdigest() != expected:
-        raise ValueError(f"{npy}: does not match its recorded SHA-256")
-    header = io.BytesIO(data)
-    version = np.lib.format.read_magic(header)
-    read_header = {
-        (1, 0): np.lib.format.read_array_header_1_0,
-        (2, 0): np.lib.format.read_array_header_2_0,
-    }.get(version)
-    if read_header is None:
-        raise ValueError(f"{npy}: .npy format version {version} is not one this cache writes")
-    shape, fortran, dtype = read_header(header)
-    if fortran or dtype.hasobject:
-        raise ValueError(f"{npy}: unexpected layout")
-    count = int(np.prod(shape, dtype=np.int64))
-    return np.frombuffer(data, dtype=dtype, count=count, offset=header.tell()).reshape(shape)
+def _read_checked_npy(npy: Path, f: MNISTFile) -> NDArray[Any]:
+    """The cached array of canonical file *f*, if it is exactly the canonical one.
+
+    The header is checked against *f*'s shape before the data is read, so a
+    damaged cache costs no more memory than the real array.
+    """
+    with open_regular(npy, "cached array") as fh:
+        version = np.lib.format.read_magic(fh)
+        read_header = {
+            (1, 0): np.lib.format.read_array_header_1_0,
+            (2, 0): np.lib.format.read_array_header_2_0,
+        }.get(version)
+        if read_header is None:
+            raise ValueError(f"{npy}: .npy format version {version} is not one this cache writes")
+        shape, fortran, dtype = read_header(fh)
+        if fortran or dtype != np.uint8 or tuple(shape) != f.shape:
+            raise ValueError(f"{npy}: not the {f.shape} uint8 array of {f.name}")
+        data = bytearray(math.prod(f.shape))
+        if fh.readinto(data) != len(data) or fh.read(1):
+            raise ValueError(f"{npy}: wrong length")
+    array = np.frombuffer(data, dtype=np.uint8).reshape(f.shape)
+    if _idx_digest(array) != f.sha256_raw:
+        raise ValueError(f"{npy}: is not the canonical {f.name}")
+    return array
 
 
 def _images(a: NDArray[Any], where: Path, dtype: np.dtype[Any]) -> NDArray[Any]:
@@ -911,9 +1050,11 @@ def _images(a: NDArray[Any], where: Path, dtype: np.dtype[Any]) -> NDArray[Any]:
             f"{where}: expected images as a 3-D uint8 IDX array (m, rows, cols), "
             f"got {a.dtype} of shape {a.shape}"
         )
+    if a.shape[0] == 0:
+        raise ValueError(f"{where}: holds 0 images, expected at least 1")
     # Each uint8 is cast exactly, then one correctly rounded IEEE division:
     # every entry is the float nearest to pixel / 255.
-    return np.divide(a.reshape(a.shape[0], -1), dtype.type(255), dtype=dtype)
+    return np.divide(a.reshape(a.shape[0], a.shape[1] * a.shape[2]), dtype.type(255), dtype=dtype)
 
 
 def _labels(a: NDArray[Any], where: Path) -> NDArray[np.int64]:
@@ -922,6 +1063,8 @@ def _labels(a: NDArray[Any], where: Path) -> NDArray[np.int64]:
             f"{where}: expected labels as a 1-D uint8 IDX array (m,), "
             f"got {a.dtype} of shape {a.shape}"
         )
+    if a.shape[0] == 0:
+        raise ValueError(f"{where}: holds 0 labels, expected at least 1")
     return a.astype(np.int64)
 
 

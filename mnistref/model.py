@@ -27,7 +27,7 @@ import os
 import zipfile
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -274,9 +274,9 @@ def _check_declared(
             f"b1 {b1} (H,), W2 {W2} (H, K), b2 {b2} (K,)"
         )
     dims = (("inputs D", n_in, D), ("hidden units H", n_hidden, H), ("classes K", n_out, K))
-    for name, want, got in dims:
-        if want is not None and want != got:
-            raise ModelFileError(f"{where}: the network has {got} {name}, expected {want}")
+    for name, want, have in dims:
+        if want is not None and want != have:
+            raise ModelFileError(f"{where}: the network has {have} {name}, expected {want}")
     total = sum(headers[k].nbytes for k in KEYS)
     if total > max_bytes:
         raise ModelFileError(
@@ -315,7 +315,7 @@ def _member_data(
         with archive.open(info) as fp:
             fp.read(h.offset)
             while got < need:
-                n = fp.readinto(memoryview(buf)[got:])
+                n = cast(zipfile.ZipExtFile, fp).readinto(memoryview(buf)[got:])
                 if not n:
                     break
                 got += n
