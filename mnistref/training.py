@@ -253,20 +253,89 @@ class TrainState:
         }
 
     @classmethod
-    def from_meta(cls, params: Params, meta: dict[str, Any]) -> TrainState:
-        """Rebuild a state from :meth:`to_meta`'s output and the saved parameters."""
-        try:
-            return cls(
-                params=params,
-                epoch=int(meta["epoch"]),
-                step=int(meta["step"]),
-                loss_sum=float(meta["loss_sum"]),
-                history=[float(v) for v in meta["history"]],
-                first_loss=None if meta["first_loss"] is None else float(meta["first_loss"]),
-                config=dict(meta["config"]),
+    def from_meta(cls, params: Params, meta: Any) -> TrainState:
+        """Rebuild a state from :meth:`to_meta`'s output and the saved parameters.
+
+        Every field is checked for its type and range (a checkpoint may come
+        from anywhere); whether the state fits a run's settings is checked by
+        :func:`fit` (:func:`check_resume`).
+
+        Raises
+        ------
+        ValueError
+            Naming the first field that is missing or wrong, and what was expected.
+        """
+        if not isinstance(meta, dict):
+            raise ValueError(f"not a training state: expected a JSON object, got {_kind(meta)}")
+        missing = [k for k in _STATE_KEYS if k not in meta]
+        if missing:
+            raise ValueError(f"not a training state: missing {', '.join(missing)}")
+        epoch = _count(meta["epoch"], "epoch")
+        step = _count(meta["step"], "step")
+        loss_sum = _finite_number(meta["loss_sum"], "loss_sum")
+        history = meta["history"]
+        if not isinstance(history, list):
+            raise ValueError(f"training state: history must be a list, got {_kind(history)}")
+        losses = [_finite_number(v, f"history[{i}]") for i, v in enumerate(history)]
+        first = meta["first_loss"]
+        first_loss = None if first is None else _finite_number(first, "first_loss")
+        if not isinstance(meta["config"], dict):
+            raise ValueError(
+                f"training state: config must be an object, got {_kind(meta['config'])}"
             )
-        except (KeyError, TypeError, ValueError) as e:
-            raise ValueError(f"not a training state: {e!r} in {sorted(meta)}") from None
+        if len(losses) != epoch:
+            raise ValueError(
+                f"training state: history has {len(losses)} losses for {epoch} finished epochs"
+            )
+        if (first_loss is None) != (epoch == 0 and step == 0):
+            raise ValueError(
+                f"training state: first_loss {first!r} does not fit epoch {epoch}, step {step}"
+            )
+        return cls(params, epoch, step, loss_sum, losses, first_loss, dict(meta["config"]))
+
+
+_STATE_KEYS = ("epoch", "step", "loss_sum", "history", "first_loss", "config")
+
+
+def _kind(v: Any) -> str:
+    return "null" if v is None else type(v).__name__
+
+
+def _count(v: Any, name: str) -> int:
+    # bool is an int in Python, and 2.0 is not a count in JSON written by mnistref.
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        raise ValueError(f"training state: {name} must be an integer >= 0, got {v!r}")
+    return v
+
+
+def _finite_number(v: Any, name: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+        raise ValueError(f"training state: {name} must be a finite number >= 0, got {v!r}")
+    return float(v)
+
+
+def check_resume(state: TrainState, epochs: int, n_steps: int, shapes: Any = None) -> None:
+    """Raise ValueError unless *state* can be where a run of *epochs* x *n_steps* stands.
+
+    Parameters
+    ----------
+    state : TrainState
+    epochs, n_steps : int
+        The run's epochs and steps per epoch.
+    shapes : sequence of tuple, optional
+        The shapes the parameters must have (W1, b1, W2, b2).
+    """
+    if state.epoch > epochs:
+        raise ValueError(f"the saved state is at epoch {state.epoch} of a {epochs}-epoch run")
+    if state.step >= n_steps or (state.epoch == epochs and state.step):
+        raise ValueError(
+            f"the saved state is at step {state.step} of epoch {state.epoch + 1}, "
+            f"which has {n_steps} steps"
+        )
+    if shapes is not None:
+        got = [tuple(np.shape(p)) for p in state.params]
+        if got != [tuple(s) for s in shapes]:
+            raise ValueError(f"the saved parameters have shapes {got}, the run needs {shapes}")
 
 
 class FitResult(NamedTuple):
@@ -447,6 +516,9 @@ def fit(
     }
 
     if resume is not None:
+        check_resume(
+            resume, epochs, n_steps, [(D, n_hidden), (n_hidden,), (n_hidden, n_out), (n_out,)]
+        )
         if resume.config != config:
             diff = sorted(
                 k
@@ -607,11 +679,15 @@ def _sigint_deferred(enabled: bool) -> Iterator[Callable[[], bool]]:
             raise KeyboardInterrupt
         requested = True
 
-    previous = signal.signal(signal.SIGINT, handler)
+    # SIGTERM (`kill`, a batch system's time limit) is a request to stop too:
+    # it deserves the checkpoint Ctrl-C gets.
+    signums = [signal.SIGINT] + ([signal.SIGTERM] if hasattr(signal, "SIGTERM") else [])
+    previous = [signal.signal(n, handler) for n in signums]
     try:
         yield lambda: requested
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for n, old in zip(signums, previous, strict=True):
+            signal.signal(n, old)
 
 
 # ---------------------------------------------------------------------------

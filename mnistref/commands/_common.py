@@ -4,8 +4,17 @@ from being taken as a sub-command by :mod:`mnistref.cli`)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no advisory locks, one run at a time is on you
+    fcntl = None  # type: ignore[assignment]
 
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,3 +84,97 @@ def out_dir_problem(out: Path) -> str | None:
                 # Someone else put something in it meanwhile: it is theirs now.
                 break
     return None
+
+
+LOCK_FILE = ".mnistref.lock"
+"""The lock file a command holds in an output directory while it may write there."""
+
+
+class OutDirBusyError(Exception):
+    """Another mnistref process holds the output directory; the message names it."""
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity mask, else the machine's)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+@contextlib.contextmanager
+def locked_out_dir(out: Path, command: str) -> Iterator[None]:
+    """Make *out* (with its parents) and hold it for this process while the block runs.
+
+    Two commands can never write into one directory at once: the lock is an
+    advisory ``flock`` on ``out/.mnistref.lock``, which the kernel releases when
+    the holder exits however it exits (a ``kill -9`` leaves no stale lock, only
+    an unlocked file that the next run takes over).  On leaving, the lock file is
+    removed, and so are the directories this call made if they are still empty,
+    so a run that wrote nothing leaves no folder behind.
+
+    Raises
+    ------
+    OutDirBusyError
+        Another process holds *out*; the message says which.
+    OSError
+        *out* cannot be made or the lock file cannot be created.
+    """
+    missing = [p for p in (out, *out.parents) if not p.exists()]
+    made: list[Path] = []
+    try:
+        for p in reversed(missing):
+            p.mkdir()
+            made.append(p)
+        fd = _take_lock(out / LOCK_FILE, out)
+    except BaseException:
+        _remove_empty(made)
+        raise
+    try:
+        # Who holds it, for the message of a second run; best effort on a full disk.
+        started = datetime.now(UTC).isoformat(timespec="seconds")
+        with contextlib.suppress(OSError):
+            os.write(fd, f"mnistref {command} (pid {os.getpid()}, started {started})".encode())
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(out / LOCK_FILE)
+        os.close(fd)
+        _remove_empty(made)
+
+
+def _take_lock(path: Path, out: Path) -> int:
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            if fcntl is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    holder = os.read(fd, 200).decode("utf-8", "replace").strip()
+                    raise OutDirBusyError(
+                        f"--out {out} is in use by {holder or 'another mnistref process'}; "
+                        "two runs never share a directory: wait for it to finish, or "
+                        "choose another --out"
+                    ) from None
+            # The holder before us may have removed the file between our open and
+            # our lock: then we hold a lock on a name nobody else can see. Retry.
+            try:
+                same = os.path.samestat(os.fstat(fd), os.stat(path))
+            except FileNotFoundError:
+                same = False
+            if same:
+                os.ftruncate(fd, 0)
+                return fd
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+
+
+def _remove_empty(made: list[Path]) -> None:
+    for p in reversed(made):
+        try:
+            p.rmdir()
+        except OSError:
+            # Something was written in it: it is the user's now.
+            break

@@ -26,6 +26,7 @@ Exit codes: 0 done; 1 bad data, a refused overwrite or resume, or divergence;
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -178,15 +179,6 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def _make_out(out: Path) -> str | None:
-    """Make --out (and its parents); why it cannot be made, or None."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        return f"--out {out}: cannot be created ({e.strerror or e})"
-    return None
-
-
 def _smaller_lr(settings: dict[str, Any]) -> float:
     """The step size to suggest after a divergence: a quarter of the one that
     diverged, but no more than the recipe's own (a quarter of 1e308 would diverge too)."""
@@ -208,59 +200,144 @@ def _stopped_at(epoch: int, step: int, epochs: int, n_steps: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    import math
-    import os
-    import platform
-    import time
-    from datetime import UTC, datetime
+    from mnistref.commands._common import (
+        OutDirBusyError,
+        locked_out_dir,
+        out_dir_problem,
+        usable_cores,
+    )
 
-    import numpy as np
-
-    import mnistref
-    from mnistref import data, model, plots, training
-    from mnistref.commands._common import out_dir_problem
-
-    t_start = time.perf_counter()
-    started = datetime.now(UTC)
     out: Path = args.out
-    model_path = out / MODEL_FILE
-    ckpt_path = out / CHECKPOINT_FILE
     if args.resume and args.force:
         return _err("--resume continues the run in --out and --force discards it: choose one")
-    # Before any work, and leaving no trace: the folder is made only when there is
-    # something to write in it.
+    if args.threads is not None and args.threads > (cores := usable_cores()):
+        # Measured: 3 threads on 2 cores took 25 times as long as 2, and 16 never finished.
+        return _err(
+            f"--threads {args.threads} is more than the {cores} CPU cores this process may "
+            f"use; BLAS threads beyond the cores wait on each other and slow training many "
+            f"times over: use at most --threads {cores}",
+            code=2,
+        )
+    # Before any work, and leaving no trace.
     blocked = out_dir_problem(out)
     if blocked is not None:
         return _err(f"--out {out}: {blocked}; name a directory", code=2)
+    try:
+        with locked_out_dir(out, NAME):
+            return _run_locked(args, out)
+    except OutDirBusyError as e:
+        return _err(str(e))
+    except OSError as e:
+        return _err(f"--out {out}: cannot be used ({e.strerror or e}); name a directory", code=2)
+
+
+def _check_settings(settings: Any, where: str) -> str | None:
+    """Why the ``settings`` of a checkpoint are not ones this command makes, or None."""
+    from mnistref.training import RECIPES, SCHEDULES
+
+    if not isinstance(settings, dict):
+        return f"{where}: settings must be a JSON object, got {type(settings).__name__}"
+
+    def count(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+
+    def number(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < float("inf")
+
+    checks: dict[str, tuple[Any, str]] = {
+        "recipe": (lambda v: v in RECIPES, f"one of {', '.join(sorted(RECIPES))}"),
+        "seed": (lambda v: count(v) or v == 0, "an integer >= 0"),
+        "epochs": (count, "an integer >= 1"),
+        "lr": (number, "a finite number > 0"),
+        "batch_size": (lambda v: v is None or count(v), "null (full batch) or an integer >= 1"),
+        "schedule": (lambda v: v in SCHEDULES, f"one of {', '.join(sorted(SCHEDULES))}"),
+        "init_std": (lambda v: v == "he" or number(v), "a number > 0 or 'he'"),
+        "log_every": (count, "an integer >= 1"),
+    }
+    for key, (ok, expected) in checks.items():
+        if key not in settings:
+            return f"{where}: settings.{key} is missing (expected {expected})"
+        try:
+            good = bool(ok(settings[key]))
+        except TypeError:  # an unhashable value tested with `in`
+            good = False
+        if not good:
+            return f"{where}: settings.{key} is {settings[key]!r}, expected {expected}"
+    return None
+
+
+def _load_checkpoint(ckpt_path: Path, args: argparse.Namespace) -> Any:
+    """``(settings, state)`` of the checkpoint, checked whole; or an error line."""
+    from mnistref import model, training
+
+    if not ckpt_path.exists() and not ckpt_path.is_symlink():
+        return f"--resume: there is no interrupted run to continue ({ckpt_path} does not exist)"
+    try:
+        # `train` makes only 128 hidden units and 10 classes: anything else is not its checkpoint.
+        saved_params, meta = model.load_model(ckpt_path, n_hidden=128, n_out=10)
+    except (OSError, ValueError) as e:
+        return f"--resume: {e}"
+    if "training_state" not in meta or "settings" not in meta:
+        return f"--resume: {ckpt_path} is a model file, not a checkpoint of a run"
+    problem = _check_settings(meta["settings"], f"checkpoint {ckpt_path}")
+    if problem is not None:
+        return f"--resume: {problem}"
+    settings = {k: meta["settings"][k] for k in ("recipe", "seed", *_OVERRIDES)}
+    try:
+        state = training.TrainState.from_meta(saved_params, meta["training_state"])
+        if state.epoch > settings["epochs"] or (state.epoch == settings["epochs"] and state.step):
+            raise ValueError(
+                f"epoch {state.epoch}, step {state.step} lies beyond the run's "
+                f"{settings['epochs']} epochs"
+            )
+    except ValueError as e:
+        return f"--resume: checkpoint {ckpt_path}: {e}"
+    for key in (*_OVERRIDES, "seed", "recipe"):
+        given = getattr(args, key, None) if key != "batch_size" else _given_batch(args)
+        if given is not None and given != settings[key]:
+            return (
+                f"--resume continues the saved run, which has {key} {settings[key]!r}; "
+                f"drop the option that asks for {given!r}, or start anew with --force"
+            )
+    return settings, state
+
+
+def _label_problem(y: Any, K: int, what: str) -> str | None:
+    """Why labels *y* cannot train or test a K-class network, or None."""
+    import numpy as np
+
+    bad = (y < 0) | (y >= K)
+    if not bad.any():
+        return None
+    i = int(np.argmax(bad))
+    return (
+        f"the {what} labels must lie in 0 to {K - 1} (the network has {K} classes), "
+        f"but label {i} is {int(y[i])}; nothing was trained"
+    )
+
+
+def _run_locked(args: argparse.Namespace, out: Path) -> int:
+    import time
+    from datetime import UTC, datetime
+
+    from mnistref import data, training
+
+    t_start = time.perf_counter()
+    started = datetime.now(UTC)
+    model_path = out / MODEL_FILE
+    ckpt_path = out / CHECKPOINT_FILE
 
     # Refuse before any work: a finished model or an interrupted run is the user's.
+    # Under the lock, so no other run can write them between this check and our write.
     resume_state = None
     if args.resume:
-        if not ckpt_path.exists():
-            return _err(
-                f"--resume: there is no interrupted run to continue ({ckpt_path} does not exist)"
-            )
-        try:
-            saved_params, meta = model.load_model(ckpt_path)
-        except (OSError, ValueError) as e:
-            return _err(f"--resume: {e}")
-        if "training_state" not in meta or "settings" not in meta:
-            return _err(f"--resume: {ckpt_path} is a model file, not a checkpoint of a run")
-        try:
-            resume_state = training.TrainState.from_meta(saved_params, meta["training_state"])
-        except ValueError as e:
-            return _err(f"--resume: {ckpt_path}: {e}")
-        settings = dict(meta["settings"])
-        for key in (*_OVERRIDES, "seed", "recipe"):
-            given = getattr(args, key, None) if key != "batch_size" else _given_batch(args)
-            if given is not None and given != settings[key]:
-                return _err(
-                    f"--resume continues the saved run, which has {key} {settings[key]!r}; "
-                    f"drop the option that asks for {given!r}, or start anew with --force"
-                )
+        loaded = _load_checkpoint(ckpt_path, args)
+        if isinstance(loaded, str):
+            return _err(loaded)
+        settings, resume_state = loaded
     else:
         for path, what in ((model_path, "a trained model"), (ckpt_path, "an interrupted run")):
-            if path.exists() and not args.force:
+            if (path.exists() or path.is_symlink()) and not args.force:
                 hint = "; continue it with --resume" if path == ckpt_path else ""
                 return _err(
                     f"{path} already holds {what}{_describe(path)}{hint}; pass --force to "
@@ -295,19 +372,37 @@ def run(args: argparse.Namespace) -> int:
             f"use --batch-size full for full-batch gradient descent, or at most {len(y_train)}",
             code=2,
         )
+    # Both label sets before training: a bad test label found after training would
+    # cost the whole run.
+    for y, what in ((y_train, "training"), (y_test, "test")):
+        problem = _label_problem(y, 10, what)
+        if problem is not None:
+            return _err(f"cannot use the data from {origin}: {problem}")
+    m = len(y_train)
+    n_steps = 1 if bs is None or bs >= m else -(-m // bs)
+    if resume_state is not None:
+        try:
+            training.check_resume(resume_state, settings["epochs"], n_steps)
+        except ValueError as e:
+            return _err(f"--resume: checkpoint {ckpt_path}: {e}")
+    done_training = resume_state is not None and resume_state.epoch == settings["epochs"]
     say(
         f"mnistref train: recipe {settings['recipe']}, {_plural(settings['epochs'], 'epoch')}, "
         f"lr {settings['lr']:g} ({settings['schedule']}), "
         f"batch {bs if bs else 'full'}, init std {settings['init_std']}, seed {settings['seed']}"
-        + (f"; resuming at epoch {resume_state.epoch + 1}" if resume_state else "")
+        + (
+            "; training had finished, evaluating and saving"
+            if done_training
+            else f"; resuming at epoch {resume_state.epoch + 1}"
+            if resume_state
+            else ""
+        )
     )
     say(
         f"data: {len(y_train)} training and {len(y_test)} test images from {origin} "
         f"({t_data:.1f} s)"
     )
 
-    m = len(y_train)
-    n_steps = 1 if bs is None or bs >= m else -(-m // bs)
     bar = _progress(settings["epochs"] * n_steps, quiet, resume_state, n_steps)
     log_every = settings["log_every"]
 
@@ -347,21 +442,9 @@ def run(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
         st = stop.state
-        made = _make_out(out)
-        if made is not None:
-            return _err(f"interrupted, and the checkpoint cannot be saved: {made}", code=2)
-        model.save_model(
-            ckpt_path,
-            st.params,
-            {"settings": settings, "training_state": st.to_meta(), "saved_utc": _now()},
+        return _save_checkpoint(
+            out, settings, st, _stopped_at(st.epoch, st.step, settings["epochs"], n_steps)
         )
-        print(
-            f"\nmnistref train: {_stopped_at(st.epoch, st.step, settings['epochs'], n_steps)}; "
-            f"the parameters and training state are saved in {ckpt_path}.\n"
-            f"Continue with: mnistref train --out {_quote(out)} --resume",
-            file=sys.stderr,
-        )
-        return 130
     except training.DivergenceError as e:
         if bar is not None:
             bar.close()
@@ -377,6 +460,72 @@ def run(args: argparse.Namespace) -> int:
         bar.close()
     t_train = time.perf_counter() - t0
 
+    # From here the trained parameters exist only in memory: a Ctrl-C before the
+    # model is saved keeps them in a checkpoint, which --resume evaluates and saves.
+    saved: list[Path] = []
+    try:
+        return _finish(
+            args,
+            out,
+            settings,
+            result,
+            X_test,
+            y_test,
+            resume_state,
+            origin,
+            saved,
+            times={"started": started, "t_start": t_start, "data": t_data, "train": t_train},
+        )
+    except KeyboardInterrupt:
+        if not saved:
+            return _save_checkpoint(
+                out, settings, result.state, "stopped after training, before saving the model"
+            )
+        _err(
+            f"interrupted after {saved[0]} was saved; "
+            + (
+                "the pictures were not all drawn"
+                if len(saved) > 1
+                else "metrics.json and the pictures were not written"
+            )
+            + f" (mnistref evaluate and visualize {_quote(saved[0])} redo them)"
+        )
+        return 130
+
+
+def _finish(
+    args: argparse.Namespace,
+    out: Path,
+    settings: dict[str, Any],
+    result: Any,
+    X_test: Any,
+    y_test: Any,
+    resume_state: Any,
+    origin: str,
+    saved: list[Path],
+    times: dict[str, Any],
+) -> int:
+    """Evaluate, then write the model, metrics.json and the pictures, in that order.
+
+    Each file is written whole or not at all (a temporary file renamed into
+    place).  If the model cannot be written in *out*, it and metrics.json are
+    written to a fresh folder elsewhere (:func:`_rescue`) and the line says where.
+    Paths written are appended to *saved* as they are.
+    """
+    import math
+    import os
+    import platform
+    import time
+
+    import numpy as np
+
+    import mnistref
+    from mnistref import model, plots, training
+
+    quiet = args.quiet
+    model_path = out / MODEL_FILE
+    ckpt_path = out / CHECKPOINT_FILE
+    log_every = settings["log_every"]
     t0 = time.perf_counter()
     ev = training.evaluate(result.params, X_test.astype(result.params.W1.dtype, copy=False), y_test)
     t_eval = time.perf_counter() - t0
@@ -388,12 +537,6 @@ def run(args: argparse.Namespace) -> int:
         "trained_utc": _now(),
         "mnistref_version": mnistref.__version__,
     }
-    made = _make_out(out)
-    if made is not None:
-        return _err(f"the trained model cannot be saved: {made}", code=2)
-    model.save_model(model_path, result.params, meta)
-    written = [model_path]
-
     from threadpoolctl import threadpool_info
 
     metrics = {
@@ -413,16 +556,16 @@ def run(args: argparse.Namespace) -> int:
         ],
         "confusion_matrix": ev.confusion.tolist(),
         "data": {
-            "train": len(y_train),
+            "train": int(result.state.config["data"]["m"]),
             "test": len(y_test),
             "data_dir": None if args.data_dir is None else str(args.data_dir),
             "origin": origin,
             "verified": not args.no_verify,
         },
         "time": {
-            "started_utc": started.isoformat(timespec="seconds"),
-            "data_load_s": round(t_data, 3),
-            "train_s": round(t_train, 3),
+            "started_utc": times["started"].isoformat(timespec="seconds"),
+            "data_load_s": round(times["data"], 3),
+            "train_s": round(times["train"], 3),
             "evaluate_s": round(t_eval, 3),
         },
         "versions": {
@@ -438,7 +581,32 @@ def run(args: argparse.Namespace) -> int:
         "blas": threadpool_info(),
     }
 
+    # The model first: it is what the run was for.
+    try:
+        model.save_model(model_path, result.params, meta)
+    except OSError as e:
+        metrics["time"]["total_s"] = round(time.perf_counter() - times["t_start"], 3)
+        where = _rescue(
+            {
+                MODEL_FILE: lambda p: model.save_model(p, result.params, meta),
+                METRICS_FILE: lambda p: _write_json(p, metrics),
+            }
+        )
+        if where is None:
+            return _err(
+                f"cannot write {model_path} ({e.strerror or e}), nor a copy in "
+                f"{', '.join(str(d) for d in _rescue_dirs())}: the trained model is lost; "
+                "free some space and run again"
+            )
+        return _err(
+            f"cannot write {model_path} ({e.strerror or e}); the trained model and metrics.json "
+            f"are saved in {where} instead: move them where they belong once there is room, "
+            f"e.g. mv {_quote(where)}/* {_quote(out)}/"
+        )
+    saved.append(model_path)
+
     pictures_note = None
+    pictures_error = None
     if args.no_plots:
         # The user's own choice: worth a line in a normal run, not under --quiet.
         pictures_note = None if quiet else "pictures skipped (--no-plots)"
@@ -448,27 +616,108 @@ def run(args: argparse.Namespace) -> int:
         )
     else:
         t0 = time.perf_counter()
-        written += plots.write_pictures(
-            out,
-            X=X_test,
-            y_true=y_test,
-            y_pred=ev.y_pred,
-            confusion=ev.confusion,
-            history=result.history,
-            log_every=log_every,
-        )
+        try:
+            saved += plots.write_pictures(
+                out,
+                X=X_test,
+                y_true=y_test,
+                y_pred=ev.y_pred,
+                confusion=ev.confusion,
+                history=result.history,
+                log_every=log_every,
+            )
+        except OSError as e:
+            pictures_error = (
+                f"the pictures cannot be written in {out} ({e.strerror or e}); draw them "
+                f"later with: mnistref visualize {_quote(model_path)}"
+            )
         metrics["time"]["plots_s"] = round(time.perf_counter() - t0, 3)
-    metrics["time"]["total_s"] = round(time.perf_counter() - t_start, 3)
-    _write_json(out / METRICS_FILE, metrics)
-    written.insert(1, out / METRICS_FILE)
-    if ckpt_path.exists():
+    metrics["time"]["total_s"] = round(time.perf_counter() - times["t_start"], 3)
+    try:
+        _write_json(out / METRICS_FILE, metrics)
+    except OSError as e:
+        where = _rescue({METRICS_FILE: lambda p: _write_json(p, metrics)})
+        kept = (
+            f"it is saved in {where}/{METRICS_FILE} instead: "
+            f"mv {_quote(where)}/{METRICS_FILE} {_quote(out)}/"
+            if where is not None
+            else "and no copy could be written anywhere"
+        )
+        return _err(
+            f"{model_path} is saved, but {out / METRICS_FILE} cannot be written "
+            f"({e.strerror or e}); {kept}"
+        )
+    saved.insert(1, out / METRICS_FILE)
+    with contextlib.suppress(FileNotFoundError):
         ckpt_path.unlink()
     if not quiet:
-        print(f"time: {t_train:.1f} s training, {metrics['time']['total_s']:.1f} s in all")
-        print("wrote: " + ", ".join(str(p) for p in written))
+        print(f"time: {times['train']:.1f} s training, {metrics['time']['total_s']:.1f} s in all")
+        print("wrote: " + ", ".join(str(p) for p in saved))
+    if pictures_error:
+        return _err(f"{model_path} and metrics.json are saved; {pictures_error}")
     if pictures_note:
         print(f"mnistref train: {pictures_note}", file=sys.stderr)
     return 0
+
+
+def _rescue_dirs() -> list[Path]:
+    """Where results that cannot be written in --out go instead, in order of preference."""
+    import tempfile
+
+    dirs = [Path(tempfile.gettempdir()), Path.home(), Path.cwd()]
+    return list(dict.fromkeys(dirs))
+
+
+def _rescue(files: dict[str, Any]) -> Path | None:
+    """Write *files* (name -> writer of a path) into a fresh folder in the first of
+    :func:`_rescue_dirs` that takes them all; return the folder, or None."""
+    import shutil
+    import tempfile
+
+    for base in _rescue_dirs():
+        try:
+            folder = Path(tempfile.mkdtemp(prefix="mnistref-rescued-", dir=base))
+        except OSError:
+            continue
+        try:
+            for name, write in files.items():
+                write(folder / name)
+        except OSError:
+            shutil.rmtree(folder, ignore_errors=True)
+            continue
+        return folder
+    return None
+
+
+def _save_checkpoint(out: Path, settings: dict[str, Any], st: Any, stopped: str) -> int:
+    """Save the state of an interrupted run in --out (or, failing that, elsewhere); 130."""
+    from mnistref import model
+
+    ckpt_path = out / CHECKPOINT_FILE
+    meta = {"settings": settings, "training_state": st.to_meta(), "saved_utc": _now()}
+    resume = f"mnistref train --out {_quote(out)} --resume"
+    try:
+        model.save_model(ckpt_path, st.params, meta)
+    except OSError as e:
+        where = _rescue({CHECKPOINT_FILE: lambda p: model.save_model(p, st.params, meta)})
+        if where is None:
+            _err(
+                f"{stopped}; the checkpoint cannot be saved in {out} ({e.strerror or e}) "
+                "nor anywhere else: the run is lost"
+            )
+            return 130
+        _err(
+            f"{stopped}; the checkpoint cannot be saved in {out} ({e.strerror or e}), so it "
+            f"is in {where / CHECKPOINT_FILE}. Continue with: "
+            f"mv {_quote(where / CHECKPOINT_FILE)} {_quote(out)}/ && {resume}"
+        )
+        return 130
+    print(
+        f"\nmnistref train: {stopped}; the parameters and training state are saved in "
+        f"{ckpt_path}.\nContinue with: {resume}",
+        file=sys.stderr,
+    )
+    return 130
 
 
 def _given_batch(args: argparse.Namespace) -> int | None:
@@ -535,8 +784,8 @@ def _quote(p: Path) -> str:
 
 def _write_json(path: Path, obj: Any) -> None:
     import json
-    import os
 
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_text(json.dumps(obj, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    from mnistref._safeio import atomic_write
+
+    text = (json.dumps(obj, indent=2, allow_nan=False) + "\n").encode("utf-8")
+    atomic_write(path, lambda f: f.write(text))
