@@ -16,9 +16,12 @@ import argparse
 import importlib
 import os
 import pkgutil
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from types import ModuleType
+from typing import Any
 
 from mnistref import __version__, commands
 
@@ -61,6 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    # SIGTERM (`kill`, a scheduler's limit) unwinds like Ctrl-C, so temporary files are
+    # removed and `train` keeps a checkpoint, instead of the process vanishing mid-write.
+    previous = _on_sigterm_raise_interrupt()
     try:
         return int(args._run(args))
     except KeyboardInterrupt:
@@ -68,6 +74,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except MemoryError:
+        # Inputs are bounded (mnistref.data.MAX_IDX_BYTES, mnistref.model.MAX_MODEL_BYTES);
+        # what remains is a machine smaller than the job.
+        print(f"mnistref {args.command}: out of memory", file=sys.stderr)
+        return 1
+    except OSError as e:
+        # The environment failing under us (disk full, I/O error, a file vanishing):
+        # one line naming the file, never a traceback.
+        name = f"{e.filename}: " if e.filename else ""
+        print(f"mnistref {args.command}: {name}{e.strerror or e}", file=sys.stderr)
+        return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _on_sigterm_raise_interrupt() -> Any:
+    """Make SIGTERM raise KeyboardInterrupt (main thread only); return the old handler."""
+    if not hasattr(signal, "SIGTERM") or threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, handler)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -79,13 +79,13 @@ def _figure_class() -> Any:
 
 def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
     """Render *fig* as PNG and write it atomically to *path*."""
-    path = Path(path)
+    from mnistref._safeio import atomic_write
+
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI)
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_bytes(buf.getvalue())
-    os.replace(tmp, path)
-    return path
+    # A fresh temporary name, removed on failure: two writers never share one, and a
+    # full disk leaves no .part file behind.
+    return atomic_write(path, lambda f: f.write(buf.getbuffer()))
 
 
 def plot_predictions(

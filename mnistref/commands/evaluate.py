@@ -9,6 +9,9 @@ that the model calls k (eq. (21) restricted to that class; some call it the
 per-class accuracy), and *precision* is correct / the number of images the model
 calls k.
 
+Only a regular file is read as the model, and every array's header is checked
+(shapes, a size bound) before its data is read (:func:`mnistref.model.load_model`).
+
 Exit codes: 0 done, 1 bad model file or missing data.
 """
 
@@ -42,7 +45,10 @@ def load_model_and_test_set(args: argparse.Namespace, command: str) -> Any:
     if path.is_dir() and (path / "model.npz").exists():
         path = path / "model.npz"
     try:
-        params, meta = model.load_model(path)
+        # Canonical MNIST has 784 pixels: a model for anything else is refused from its
+        # headers, before its arrays or the data are read.  Other data (--no-verify)
+        # is checked against the model once loaded.
+        params, meta = model.load_model(path, n_in=None if args.no_verify else 784)
     except (OSError, ValueError) as e:
         print(f"mnistref {command}: {e}", file=sys.stderr)
         return 1
@@ -52,11 +58,11 @@ def load_model_and_test_set(args: argparse.Namespace, command: str) -> Any:
         print(f"mnistref {command}: cannot load MNIST: {e}", file=sys.stderr)
         return 1
     D, K = params.W1.shape[0], params.b2.shape[0]
-    if X_test.shape[1] != D or (len(y_test) and int(y_test.max()) >= K):
+    if X_test.shape[1] != D or int(y_test.max()) >= K:
         print(
             f"mnistref {command}: model file {path} is a network with {D} inputs and {K} "
-            f"classes; the test set has {X_test.shape[1]} pixels per image and labels up to "
-            f"{int(y_test.max())}",
+            f"classes, expected one for the test set's {X_test.shape[1]} pixels per image "
+            f"and labels up to {int(y_test.max())}",
             file=sys.stderr,
         )
         return 1

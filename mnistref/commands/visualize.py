@@ -37,10 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-
     from mnistref import plots, training
-    from mnistref.commands._common import out_dir_problem
+    from mnistref.commands._common import OutDirBusyError, locked_out_dir, out_dir_problem
     from mnistref.commands.evaluate import load_model_and_test_set
 
     model_dir = args.model if args.model.is_dir() else args.model.parent
@@ -59,32 +57,61 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(loaded, int):
         return loaded
     params, _meta, X_test, y_test = loaded
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        print(f"mnistref {NAME}: --out {out}: cannot create it ({e})", file=sys.stderr)
-        return 1
-    history = None
-    log_every = None
-    metrics = model_dir / "metrics.json"
-    if metrics.exists():
-        try:
-            m = json.loads(metrics.read_text(encoding="utf-8"))
-            history = [float(v) for v in m["train_loss"]]
-            log_every = int(m.get("settings", {}).get("log_every") or 0) or None
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            print(f"mnistref {NAME}: ignoring {metrics} ({e!r}): no loss curve", file=sys.stderr)
+    history, log_every = _history(model_dir / "metrics.json")
     ev = training.evaluate(params, X_test, y_test)
-    written = plots.write_pictures(
-        out,
-        X=X_test,
-        y_true=y_test,
-        y_pred=ev.y_pred,
-        confusion=ev.confusion,
-        history=history,
-        log_every=log_every,
-    )
+    try:
+        # Held like train holds --out: the pictures of two commands never mix.
+        with locked_out_dir(out, NAME):
+            written = plots.write_pictures(
+                out,
+                X=X_test,
+                y_true=y_test,
+                y_pred=ev.y_pred,
+                confusion=ev.confusion,
+                history=history,
+                log_every=log_every,
+            )
+    except OutDirBusyError as e:
+        print(f"mnistref {NAME}: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(
+            f"mnistref {NAME}: --out {out}: the pictures cannot be written ({e.strerror or e}); "
+            "each picture is written whole or not at all",
+            file=sys.stderr,
+        )
+        return 1
     print(f"test accuracy {ev.accuracy:.2f}%; wrote: " + ", ".join(str(p) for p in written))
     if history is None:
-        print(f"(no loss curve: no training history in {metrics})")
+        print(f"(no loss curve: no training history in {model_dir / 'metrics.json'})")
     return 0
+
+
+METRICS_MAX_BYTES = 64 * 2**20
+"""The largest metrics.json read for its loss history (64 MiB).
+
+train writes about 20 bytes per epoch plus a few KB: the paper's 1000 epochs
+make 30 KB, so this admits millions of epochs while a file from elsewhere cannot
+make visualize read gigabytes."""
+
+
+def _history(metrics: Path) -> tuple[list[float] | None, int | None]:
+    """The loss history and log interval in *metrics*, or (None, None) with a line why."""
+    import math
+
+    from mnistref._safeio import read_json_file
+
+    if not metrics.exists():
+        return None, None
+    try:
+        m = read_json_file(metrics, "metrics file", max_bytes=METRICS_MAX_BYTES)
+        history = [float(v) for v in m["train_loss"]]
+        if not history or not all(math.isfinite(v) and v >= 0 for v in history):
+            raise ValueError("train_loss must be a non-empty list of finite losses >= 0")
+        log_every = m.get("settings", {}).get("log_every")
+        if not isinstance(log_every, int) or isinstance(log_every, bool) or log_every < 1:
+            log_every = None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        print(f"mnistref {NAME}: ignoring {metrics} ({e}): no loss curve", file=sys.stderr)
+        return None, None
+    return history, log_every
