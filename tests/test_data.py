@@ -690,6 +690,35 @@ def test_decoded_cache_is_used_and_checked(fake: Fake, monkeypatch: pytest.Monke
     assert npy.read_bytes() != bytes(blob)
 
 
+def test_decoded_cache_edited_with_its_sidecar_is_not_trusted(fake: Fake) -> None:
+    """The issue's case: an edited .npy and a matching recorded hash beside it.
+
+    The cache is checked against the canonical SHA-256 of the decompressed file
+    (a constant in FILES), so no edit made next to it can pass."""
+    fake.put(fake.cache)
+    data.load_mnist(cache_dir=fake.cache)
+    f = data.FILES["test_labels"]
+    npy = fake.cache / "decoded" / f"{f.sha256_gz}.npy"
+    edited = io.BytesIO()
+    np.save(edited, (fake.arrays["test_labels"] + 1) % 10)
+    npy.write_bytes(edited.getvalue())
+    npy.with_suffix(".sha256").write_text(sha(edited.getvalue()))
+    got = data.load_mnist(cache_dir=fake.cache)
+    np.testing.assert_array_equal(got.y_test, fake.arrays["test_labels"])
+    assert "all 4 files SHA-256 verified" in got.origin
+    assert npy.read_bytes() != edited.getvalue()  # decoded afresh and re-cached
+
+
+def test_non_canonical_data_is_never_cached(fake: Fake) -> None:
+    d = fake.put(fake.root / "user")
+    data.write_idx(d / data.FILES["test_labels"].gz, np.array([1, 2, 3], np.uint8))
+    got = data.load_mnist(d, verify=False, cache_dir=fake.cache)
+    np.testing.assert_array_equal(got.y_test, [1, 2, 3])
+    cached = {p.stem for p in (fake.cache / "decoded").glob("*.npy")}
+    assert sha((d / data.FILES["test_labels"].gz).read_bytes()) not in cached
+    assert len(cached) == 3
+
+
 def test_decoded_cache_is_optional(fake: Fake) -> None:
     fake.put(fake.cache)
     (fake.cache / "decoded").write_text("a file where the directory would go")
