@@ -456,7 +456,7 @@ def fit(
     on_step : callable, optional
         ``on_step(epoch, step)`` after each step (for progress bars).
     handle_sigint : bool
-        While training, turn the first Ctrl-C into :class:`TrainingInterrupted`
+        While training, turn the first Ctrl-C (or SIGTERM) into :class:`TrainingInterrupted`
         raised between two steps (between two epochs when the engine runs whole
         epochs, ``Engine.PER_STEP_LR``), so the parameters it carries are those of
         a completed step.  A second Ctrl-C aborts at once.  Only in the main thread.

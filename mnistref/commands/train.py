@@ -9,18 +9,30 @@ progress and the loss, evaluates eq. (21) on the test set and writes to
   times, library versions and BLAS;
 * ``predictions.png``, ``loss.png``, ``confusion.png`` (with matplotlib).
 
-An existing model in ``--out`` is never replaced without ``--force``.  Ctrl-C
-stops after the current step (or epoch, for minibatch runs) and saves
-``checkpoint.npz`` atomically;
-``--resume`` continues it, and the result equals an uninterrupted run.
+An existing model in ``--out`` is never replaced without ``--force``, and two
+runs never share one ``--out``: each holds a lock on it
+(:func:`mnistref.commands._common.locked_out_dir`), and a second run refuses at
+once, naming the first.  Ctrl-C (or SIGTERM) stops after the current step (or
+epoch, for minibatch runs) and saves ``checkpoint.npz`` atomically; a Ctrl-C
+after training, before the model is saved, saves the finished state the same
+way.  ``--resume`` continues it, and the result equals an uninterrupted run.
+A checkpoint is checked whole (settings, state, epoch and step against the run)
+before anything is loaded.
+
+Results are written model first, each whole or not at all (a temporary file
+renamed into place).  If the model, metrics.json or a checkpoint cannot be
+written in ``--out`` (a full disk, lost permissions), it is written to a fresh
+``mnistref-rescued-*`` folder in the temporary directory (else the home or the
+working directory) and the one-line error says where and how to move it.
 
 ``--out`` is checked first (an existing file on the way, or a folder that cannot
-be created, is a one-line error) and made only when there is something to write
-in it: a run that fails leaves no folder behind.
+be created, is a one-line error); a run that writes nothing leaves no folder behind.
 
-Exit codes: 0 done; 1 bad data, a refused overwrite or resume, or divergence;
-2 a usage error (a bad option value, a batch larger than the training set, an
-``--out`` that cannot be a directory); 130 interrupted (checkpoint saved).
+Exit codes: 0 done; 1 bad data, a refused overwrite or resume, an ``--out`` in
+use by another run, a result that could not be written in ``--out``, or
+divergence; 2 a usage error (a bad option value, a batch larger than the
+training set, ``--threads`` above the usable cores, an ``--out`` that cannot be
+a directory); 130 interrupted (checkpoint saved).
 """
 
 from __future__ import annotations
@@ -601,7 +613,7 @@ def _finish(
         return _err(
             f"cannot write {model_path} ({e.strerror or e}); the trained model and metrics.json "
             f"are saved in {where} instead: move them where they belong once there is room, "
-            f"e.g. mv {_quote(where)}/* {_quote(out)}/"
+            f"e.g. mkdir -p {_quote(out)} && mv {_quote(where)}/* {_quote(out)}/"
         )
     saved.append(model_path)
 
@@ -709,7 +721,8 @@ def _save_checkpoint(out: Path, settings: dict[str, Any], st: Any, stopped: str)
         _err(
             f"{stopped}; the checkpoint cannot be saved in {out} ({e.strerror or e}), so it "
             f"is in {where / CHECKPOINT_FILE}. Continue with: "
-            f"mv {_quote(where / CHECKPOINT_FILE)} {_quote(out)}/ && {resume}"
+            f"mkdir -p {_quote(out)} && mv {_quote(where / CHECKPOINT_FILE)} {_quote(out)}/ "
+            f"&& {resume}"
         )
         return 130
     print(
