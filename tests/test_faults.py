@@ -219,6 +219,21 @@ def test_a_killed_run_leaves_no_stale_lock(
     assert not (out / _common.LOCK_FILE).exists()
 
 
+def test_a_symlink_planted_as_the_lock_file_is_not_followed(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (out / _common.LOCK_FILE).symlink_to(victim)
+    before = snapshot(out, tmp_path)
+    assert main(train_args(data_dir, out)) == 2
+    line = one_line(capsys.readouterr().err, f"mnistref train: --out {out}: cannot be used (")
+    assert "expected a lock file or nothing" in line
+    assert victim.read_text() == "precious" and snapshot(out, tmp_path) == before
+
+
 def test_two_real_runs_into_one_out_never_mix(data_dir: Path, tmp_path: Path) -> None:
     """The issue's reproduction: two `train` processes started together into one --out.
 
@@ -540,7 +555,7 @@ def test_out_of_range_test_labels_are_refused_before_training(
     monkeypatch.setattr(training, "fit", no_training)
     assert main(train_args(d, out)) == 1
     line = one_line(capsys.readouterr().err, "mnistref train: cannot use the data from ")
-    assert "test labels must lie in 0 to 9" in line and "label 17 is 200" in line
+    assert "test labels must lie in 0 to 9" in line and "entry 17 is 200" in line
     assert not out.exists() and snapshot(d) == before
 
 

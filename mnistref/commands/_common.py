@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -143,9 +145,19 @@ def locked_out_dir(out: Path, command: str) -> Iterator[None]:
 
 
 def _take_lock(path: Path, out: Path) -> int:
+    # Never through a symlink, never a FIFO or device: the file is truncated below, and
+    # a link planted in --out must not make that someone else's file.
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
+            fd = os.open(path, flags, 0o644)
+        except OSError as e:
+            raise OSError(
+                e.errno, f"{path}: {e.strerror} (expected a lock file or nothing)"
+            ) from None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise OSError(errno.EEXIST, f"{path} is not a regular file (expected a lock file)")
             if fcntl is not None:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -250,15 +250,15 @@ def _check_settings(settings: Any, where: str) -> str | None:
     if not isinstance(settings, dict):
         return f"{where}: settings must be a JSON object, got {type(settings).__name__}"
 
-    def count(v: Any) -> bool:
-        return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+    def count(v: Any, least: int = 1) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and v >= least
 
     def number(v: Any) -> bool:
         return isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < float("inf")
 
     checks: dict[str, tuple[Any, str]] = {
         "recipe": (lambda v: v in RECIPES, f"one of {', '.join(sorted(RECIPES))}"),
-        "seed": (lambda v: count(v) or v == 0, "an integer >= 0"),
+        "seed": (lambda v: count(v, 0), "an integer >= 0"),
         "epochs": (count, "an integer >= 1"),
         "lr": (number, "a finite number > 0"),
         "batch_size": (lambda v: v is None or count(v), "null (full batch) or an integer >= 1"),
@@ -324,7 +324,7 @@ def _label_problem(y: Any, K: int, what: str) -> str | None:
     i = int(np.argmax(bad))
     return (
         f"the {what} labels must lie in 0 to {K - 1} (the network has {K} classes), "
-        f"but label {i} is {int(y[i])}; nothing was trained"
+        f"but entry {i} is {int(y[i])}; nothing was trained"
     )
 
 
