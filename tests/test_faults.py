@@ -713,7 +713,7 @@ def test_hostile_model_files_are_one_line(
         assert snapshot(tmp_path) == before
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     cuts=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=4),
     truncate=st.one_of(st.none(), st.integers(0, 10**6)),
@@ -807,7 +807,6 @@ def test_bad_checkpoints_are_refused_whole_before_loading_data(
     assert snapshot(out, data_dir) == before
 
 
-@settings(max_examples=50)
 @given(
     state=st.dictionaries(
         st.sampled_from(["epoch", "step", "loss_sum", "history", "first_loss", "config", "x"]),
@@ -828,7 +827,6 @@ def test_arbitrary_training_states_are_valid_or_a_value_error(state: dict[str, A
         assert s.epoch >= 0 and s.step >= 0 and len(s.history) == s.epoch
 
 
-@settings(max_examples=50)
 @given(
     settings_=st.dictionaries(
         st.sampled_from(["recipe", "seed", "epochs", "lr", "batch_size", "schedule",
