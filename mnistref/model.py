@@ -231,7 +231,8 @@ def _member_header(
             else:
                 raise ValueError(f".npy format version {version}, expected 1.0 or 2.0")
             offset = fp.tell()
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, NotImplementedError) as e:
+    # RuntimeError: an encrypted member; NotImplementedError: an unknown compression method.
+    except (ValueError, OSError, EOFError, RuntimeError, NotImplementedError) as e:
         raise ModelFileError(
             f"{where}: array {key!r} has no readable .npy header ({e}); "
             "the file is damaged or was not written by mnistref"
@@ -321,7 +322,7 @@ def _member_data(
                 got += n
             if got == need:
                 fp.read(1)  # reach the end, where zipfile checks the CRC
-    except (OSError, EOFError, zipfile.BadZipFile, ValueError, zlib.error) as e:
+    except (OSError, EOFError, ValueError, zlib.error, RuntimeError, NotImplementedError) as e:
         raise ModelFileError(f"{where}: array {key!r} is damaged ({e})") from None
     if got != need:
         raise ModelFileError(
@@ -394,7 +395,7 @@ def _meta(a: np.ndarray[Any, Any], where: str) -> dict[str, Any]:
         meta = loads_json(str(a), f"{where}: {META_KEY}", max_chars=META_MAX_CHARS)
     except UnsafeFileError as e:
         raise ModelFileError(str(e)) from None
-    except (json.JSONDecodeError, UnicodeError) as e:
+    except ValueError as e:  # not JSON, or a number beyond Python's digit limit
         raise ModelFileError(f"{where}: {META_KEY} is not valid JSON ({e})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ModelFileError(f"{where}: {META_KEY} does not describe a {FORMAT} file")

@@ -658,6 +658,18 @@ def _declaring(shape: tuple[int, ...], key: str = "W1") -> dict[str, bytes]:
     return m
 
 
+def _flag_members(p: Path, offset: int, value: int) -> None:
+    """A model file whose central directory says *value* at *offset* of every entry
+    (offset 8: the flags, bit 0 "encrypted"; offset 10: the compression method)."""
+    model.save_model(p, mnistref.init(0, 784, 128, 10))
+    blob = bytearray(p.read_bytes())
+    i = 0
+    while (j := blob.find(b"PK\x01\x02", i)) >= 0:
+        blob[j + offset] |= value
+        i = j + 4
+    p.write_bytes(bytes(blob))
+
+
 HOSTILE_MODELS = {
     "nested meta": (lambda p: _npz(p, _members("[" * 100_000)), "JSON nested 100000 levels deep"),
     "declared 10**12": (
@@ -680,6 +692,15 @@ HOSTILE_MODELS = {
         "array 'W2' is damaged",
     ),
     "not a zip": (lambda p: p.write_text('{"a": 1}'), "not an .npz (zip) archive"),
+    "encrypted members": (lambda p: _flag_members(p, 8, 1), "password required"),
+    "unknown compression": (
+        lambda p: _flag_members(p, 10, 99),
+        "compression method is not supported",
+    ),
+    "a 5000-digit number in meta": (
+        lambda p: _npz(p, _members('{"format": "mnistref-model", "n": ' + "9" * 5000 + "}")),
+        "meta is not valid JSON (Exceeds the limit",
+    ),
     "a directory": (lambda p: p.mkdir(), "is a directory, expected an .npz file"),
     "a FIFO": (lambda p: os.mkfifo(p), "is a FIFO (named pipe), expected an .npz file"),
     "wrong inputs": (
