@@ -7,6 +7,7 @@ Registered by entry point, so installing mnistref is enough::
     pytest --mnistref-impl=myport.py --mnistref-dtype=both
     pytest --mnistref-impl=myport.py --mnistref-require=forward,grads,update
     pytest --mnistref-impl=myport.py --mnistref-require-all
+    pytest --mnistref-impl=myport.py --mnistref-timeout=10
 
 adds one test item per (equation, function) row of the conformance report
 (:func:`mnistref.conformance.check`), in dependency order, named like
@@ -16,6 +17,12 @@ Rows for functions the port does not provide are reported as skipped, and the
 terminal summary says how many rows were checked; a row of a function named in
 ``--mnistref-require`` (every function with ``--mnistref-require-all``) fails
 instead of being skipped.
+
+The port runs in a child process (:mod:`mnistref.conformance._isolate`): a call
+that takes longer than ``--mnistref-timeout`` seconds (default 60), or that ends the
+port's process, fails that function's items, and a port that ends its process while
+it is imported is a usage error, never a passing run.  ``--mnistref-no-isolate`` runs
+it in the test process instead (to step through it with ``--pdb``).
 
 Without ``--mnistref-impl`` the plugin does nothing; it imports nothing heavy
 until its items run.
@@ -64,6 +71,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="require every function of the interface: no row may be skipped",
     )
+    group.addoption(
+        "--mnistref-timeout",
+        metavar="SECONDS",
+        type=float,
+        default=None,
+        help="seconds each call of the port may take before it fails that function's "
+        "items (default 60)",
+    )
+    group.addoption(
+        "--mnistref-no-isolate",
+        action="store_true",
+        default=False,
+        help="run the port in the test process (for a debugger) instead of a child process",
+    )
 
 
 class ConformanceError(Exception):
@@ -108,16 +129,19 @@ class ConformanceItem(pytest.Item):
 
 
 def _report(config: pytest.Config, dtype: str) -> Any:
-    from mnistref.conformance import check
+    from mnistref.conformance import _isolate, check
 
     cache = config.stash.setdefault(_REPORTS, {})
     if dtype not in cache:
+        timeout = config.getoption("mnistref_timeout")
         cache[dtype] = check(
             config.getoption("mnistref_impl"),
             dtype=dtype,
             seed=config.getoption("mnistref_seed"),
             require=",".join(config.getoption("mnistref_require")),
             require_all=_all(config),
+            timeout=_isolate.DEFAULT_TIMEOUT if timeout is None else timeout,
+            isolate=not config.getoption("mnistref_no_isolate"),
         )
     return cache[dtype]
 
@@ -153,6 +177,11 @@ def pytest_collection_modifyitems(
         _required(",".join(config.getoption("mnistref_require")))
     except ValueError as e:
         raise pytest.UsageError(f"--mnistref-{e}") from e
+    timeout = config.getoption("mnistref_timeout")
+    if timeout is not None and not 0 < timeout < float("inf"):
+        raise pytest.UsageError(
+            f"--mnistref-timeout must be a positive number of seconds, got {timeout:g}"
+        )
     choice = config.getoption("mnistref_dtype")
     dtypes = ("float64", "float32") if choice == "both" else (choice,)
     for dtype in dtypes:

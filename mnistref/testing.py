@@ -14,6 +14,7 @@ from types import ModuleType
 from typing import Any
 
 from mnistref.conformance import FUNCTIONS, Report, check
+from mnistref.conformance._isolate import DEFAULT_TIMEOUT
 
 __all__ = ["assert_conforms"]
 
@@ -25,6 +26,8 @@ def assert_conforms(
     seed: int = 0,
     require: Sequence[str] | str = (),
     require_all: bool = False,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    isolate: bool = True,
 ) -> Report:
     """Check *module* with the conformance runner; raise AssertionError unless it passes.
 
@@ -45,6 +48,14 @@ def assert_conforms(
         comma-separated names) that must be provided and checked in full.
     require_all : bool
         Require every function of the interface.
+    timeout : float or None
+        Seconds each call of the port may take; a call that takes longer, or that
+        ends the port's process, is an error of that function's rows (None: no limit).
+    isolate : bool
+        Run the port in a child process, so that it cannot end, hang or crash the test
+        run (the default); False runs it in the test's own process, for a debugger.
+        A port the child cannot import again (an object built in the test, a module
+        whose functions were replaced) always runs in process.
 
     Returns
     -------
@@ -59,11 +70,13 @@ def assert_conforms(
         equation, and for each failure the equation, case, worst index, expected and
         got, and the relative error, ending with the first failure in dependency order.
     mnistref.conformance.TargetError
-        If *module* cannot be imported or provides nothing to check.
+        If *module* cannot be imported, ends its process or outlives *timeout* while
+        it is imported, or provides nothing to check.
     ValueError
         If *require* names a function the runner does not check.
     """
-    report = check(module, dtype=dtype, seed=seed, require=require, require_all=require_all)
+    report = check(module, dtype=dtype, seed=seed, require=require, require_all=require_all,
+                   timeout=timeout, isolate=isolate)
     if not report.passed:
         raise AssertionError(
             f"{report.target} does not conform to mnistref ({dtype}; {len(report.checked)} of "

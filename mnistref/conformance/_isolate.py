@@ -34,7 +34,8 @@ Only targets the worker can import again are isolated: a path, a module name, or
 module object that has a file and whose functions are the module's own (not replaced
 after import).  Anything else (an object built in Python, a module whose functions
 were patched, ``__main__``) is called in process, as is everything with
-``check(..., isolate=False)`` (for a debugger).
+``check(..., isolate=False)`` (for a debugger), on a system other than POSIX, and
+inside a worker (a port that runs the runner itself).
 """
 
 from __future__ import annotations
@@ -74,6 +75,9 @@ DEFAULT_TIMEOUT = 60.0
 _KEEP = 16
 """Results the worker keeps for the runner to pass back by reference: the chained
 steps pass back the outputs of the last three calls at most."""
+
+_BOOT_TIMEOUT = 300.0
+"""Seconds the worker may take to start, before it imports the target."""
 
 _ENV = "MNISTREF_CONFORMANCE_WORKER"
 """Set in the worker: a port that runs the runner itself does so in process."""
@@ -265,6 +269,11 @@ def _encode(x: Any, to_numpy: Callable[[Any], Any], depth: int = 0) -> Any:
             return np.asarray(x)
         except Exception as e:
             return _StandIn(x, e)
+    if hasattr(x, "__iter__"):  # a sequence of the port's own type: the runner unpacks it
+        try:
+            return [_encode(i, to_numpy, depth + 1) for i in x]
+        except Exception as e:
+            return _StandIn(x, e)
     return _StandIn(x, None)
 
 
@@ -333,8 +342,8 @@ class Target:
 
 def isolable(target: Any) -> bool:
     """True if *target* can be imported again in a worker (see the module docstring)."""
-    if os.environ.get(_ENV) or not sys.executable:
-        return False
+    if os.environ.get(_ENV) or not sys.executable or os.name != "posix":
+        return False  # in a worker already; no interpreter to start; no pipes to pass
     if isinstance(target, str | os.PathLike):
         return True
     return _module_source(target) is not None
@@ -413,6 +422,21 @@ def close(module: Any) -> None:
         module.close()
 
 
+def _worker_env() -> dict[str, str]:
+    """The runner's environment, and the runner's persistent JAX compilation cache (set
+    with ``jax.config.update``, which a child process does not see): a JAX port then
+    compiles each shape once across workers and runs, as it would in process."""
+    env = {**os.environ, _ENV: "1"}
+    jax = sys.modules.get("jax")
+    with contextlib.suppress(Exception):
+        where = jax.config.jax_compilation_cache_dir  # type: ignore[union-attr]
+        if where and "JAX_COMPILATION_CACHE_DIR" not in env:
+            env["JAX_COMPILATION_CACHE_DIR"] = str(where)
+            env.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", str(
+                jax.config.jax_persistent_cache_min_compile_time_secs))  # type: ignore[union-attr]
+    return env
+
+
 def _reap(proc: subprocess.Popen[bytes]) -> None:
     """End a worker its runner forgot (an exception in the runner, the runner's exit)."""
     with contextlib.suppress(Exception):
@@ -456,7 +480,7 @@ class Worker:
             self.proc = subprocess.Popen(
                 [sys.executable, "-u", "-c", boot, root, str(req_r), str(rep_w)],
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                pass_fds=(req_r, rep_w), env={**os.environ, _ENV: "1"},
+                pass_fds=(req_r, rep_w), env=_worker_env(),
             )
         finally:
             os.close(req_r)
@@ -475,6 +499,8 @@ class Worker:
         self.refs.clear()
         what = f"importing {self.shown}"
         try:
+            # The worker's own start (Python, NumPy, mnistref) is not the port's time.
+            self._exchange(None, "starting", _BOOT_TIMEOUT)
             reply = self._exchange((list(sys.path), self.text, self.source), what)
         except KeyboardInterrupt:
             self.kill()
@@ -562,28 +588,31 @@ class Worker:
             self.refs[id(part)] = (part, handle, key, whole)
         return out
 
-    def _exchange(self, message: Any, what: str) -> Any:
-        """Send *message*, forward the port's output until the reply comes; raise
-        NoReturnError if the reply does not come in time or the worker ends."""
+    def _exchange(self, message: Any, what: str, limit: float | None = -1.0) -> Any:
+        """Send *message* (None: send nothing), forward the port's output until the
+        reply comes; raise NoReturnError if the reply does not come within *limit*
+        seconds (default: the time limit) or the worker ends."""
         assert self.proc is not None
+        limit = self.timeout if limit is not None and limit < 0 else limit
         start = time.monotonic()
         try:
-            data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-            self.req.write(len(data).to_bytes(8, "little"))
-            self.req.write(data)
-            self.req.flush()
+            if message is not None:
+                data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+                self.req.write(len(data).to_bytes(8, "little"))
+                self.req.write(data)
+                self.req.flush()
         except (BrokenPipeError, ConnectionResetError):
             raise self._ended(what) from None
         reply = bytearray()
         size = None
         while size is None or len(reply) < size + 8:
             wait = None
-            if self.timeout is not None:
-                wait = self.timeout - (time.monotonic() - start)
+            if limit is not None:
+                wait = limit - (time.monotonic() - start)
                 if wait <= 0:
                     self.kill()
-                    raise _failure(f"did not return within {self.timeout:g} s (the time limit "
-                                   "of each call, --timeout); its process was ended")
+                    raise _failure(f"did not return within {limit:g} s (the time limit, "
+                                   "--timeout); its process was ended")
             for key, _ in self.sel.select(wait):
                 if key.data != "reply":
                     self._read_stream(key.fd)
@@ -686,6 +715,7 @@ def _main() -> None:
         rep.write(data)
         rep.flush()
 
+    send(("booted",))
     start = receive()
     if start is None:
         return
