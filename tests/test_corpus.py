@@ -60,7 +60,8 @@ def report(name: str, dtype: str, isolate: bool = True) -> Report:
 # findings on one_hot, init and grads.
 CODEINGERSCAT: dict[Row, tuple[str, str]] = {
     (0, "one_hot"): ("fail", "the width must be K = 5 whatever labels the batch holds"),
-    (1, "init"): ("fail", "W1 has shape (784, 10), expected (784, 128)"),
+    (1, "init"): ("fail", "W1 has shape (784, 10), expected (784, 128) (in your layout: "
+                          "shape (10, 784), expected (128, 784))"),
     (2, "init"): ("fail", "W2 has shape (10, 10), expected (128, 10)"),
     (3, "relu"): ("pass", ""),
     (4, "softmax"): ("fail", "softmax without subtracting each row's maximum"),
@@ -70,10 +71,12 @@ CODEINGERSCAT: dict[Row, tuple[str, str]] = {
     (8, "forward"): ("fail", "got nan"),
     (10, "grads"): ("error", "at funcs.py:51 in backward_prop: dZ2 = A2 - one_hot_Y"),
     (11, "grads"): ("fail", "one_hot's width must be K whatever labels the batch holds"),
-    (12, "grads"): ("fail", "db2: shape (), expected (3,) (a sum over every axis"),
+    (12, "grads"): ("fail", "db2: shape (), expected (3,) (in your layout: shape (), "
+                            "expected (3, 1)) (a sum over every axis"),
     (14, "relu_prime"): ("pass", ""),
     (15, "grads"): ("fail", "one_hot's width must be K whatever labels the batch holds"),
-    (16, "grads"): ("fail", "db1: shape (), expected (5,) (a sum over every axis"),
+    (16, "grads"): ("fail", "db1: shape (), expected (5,) (in your layout: shape (), "
+                            "expected (5, 1)) (a sum over every axis"),
     (17, "update"): ("pass", ""),
     (18, "update"): ("pass", ""),
     (19, "update"): ("pass", ""),

@@ -25,7 +25,7 @@ Each keyword named after one of mnistref's functions (``init``, ``relu``,
 is the port's own call, written with the paper's symbols: ``X``, ``Y`` (one-hot),
 ``y`` (integer labels), ``W1``, ``b1``, ``W2``, ``b2``, ``Z1``, ``A1``, ``Z2``,
 ``A2``, ``dZ2`` ... ``db1``, ``lr`` (or ``alpha``, ``learning_rate``, ``eta``),
-``m``, ``n_in``, ``n_hidden``, ``n_out``, ``seed``, ``K``.  After ``->`` come the
+``m``, ``n_in``, ``n_hidden``, ``n_out``, ``seed``, ``K``, ``dtype``.  After ``->`` come the
 symbols its results are, in order.  A call that returns nothing and writes its
 result into an argument is declared with that argument after ``->``
 (``inplace_relu(Z1) -> Z1``).  Several calls may be joined with ``;``; the last one's
@@ -68,12 +68,13 @@ import ast
 import contextlib
 import inspect
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-__all__ = ["Port", "declare", "origins_of_file"]
+__all__ = ["Port", "conventions_of_file", "declare", "in_port_terms", "origins_of_file"]
 
 # mnistref's functions: (inputs as the runner passes them, outputs in order).
 SIGNATURES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -125,6 +126,8 @@ class Port:
         self.impl = impl
         self.origins: dict[str, str] = {}
         """mnistref function -> the port's own call, e.g. ``backward_prop (funcs.py:44)``."""
+        self.conventions: dict[str, Any] = {}
+        """The declared ``layout``, ``weights`` and ``biases``."""
 
 
 def declare(impl: Any, *, layout: str = "rows", weights: str = "in_out",
@@ -141,6 +144,7 @@ def declare(impl: Any, *, layout: str = "rows", weights: str = "in_out",
     caller = inspect.currentframe()
     here = os.path.dirname(os.path.abspath(caller.f_back.f_code.co_filename)) if (
         caller is not None and caller.f_back is not None) else os.getcwd()
+    port.conventions = dict(conv)
     for fname, spec in calls.items():
         if fname not in SIGNATURES:
             raise ValueError(f"declare: mnistref has no function {fname!r}; it has "
@@ -215,7 +219,7 @@ class _Call:
             env.setdefault("n_hidden", int(np.shape(env["W2"])[0]))
             env.setdefault("n_out", int(np.shape(env["W2"])[1]))
         for key, value in (("n_in", 784), ("n_hidden", 128), ("n_out", 10), ("seed", 0),
-                           ("lr", 0.1), ("K", 10)):
+                           ("lr", 0.1), ("K", 10), ("dtype", np.float64)):
             env.setdefault(key, value)
         return env
 
@@ -333,7 +337,8 @@ class _Call:
 
 
 _SYMBOLS = set(_SAMPLES | _WEIGHTS | _BIASES | {"y", "y_pred", "L", "accuracy", "lr", "m",
-                                              "n_in", "n_hidden", "n_out", "seed", "K"})
+                                              "n_in", "n_hidden", "n_out", "seed", "K",
+                                              "dtype"})
 
 
 def _items(value: Any, name: str) -> list[Any]:
@@ -377,19 +382,66 @@ def _resolve(node: ast.expr, impl: Any, obj: str | None) -> Any:
     return head
 
 
+def _declare_calls(path: str | os.PathLike[str]) -> list[ast.Call]:
+    """The ``declare(...)`` calls of the file *path*, read without importing it."""
+    try:
+        with open(path, encoding="utf-8") as src:
+            tree = ast.parse(src.read())
+    except (OSError, SyntaxError, ValueError):
+        return []
+    return [n for n in ast.walk(tree) if isinstance(n, ast.Call) and (
+        (isinstance(n.func, ast.Name) and n.func.id == "declare")
+        or (isinstance(n.func, ast.Attribute) and n.func.attr == "declare"))]
+
+
+def conventions_of_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The ``layout``, ``weights`` and ``biases`` the declaration file *path* declares
+    (defaults filled in), or {} if it declares nothing; read without importing it."""
+    calls = _declare_calls(path)
+    if not calls:
+        return {}
+    conv: dict[str, Any] = {"layout": "rows", "weights": "in_out", "biases": "flat"}
+    for kw in calls[0].keywords:
+        if kw.arg in conv and isinstance(kw.value, ast.Constant):
+            conv[kw.arg] = kw.value.value
+    return conv
+
+
+_SHAPES = re.compile(r"\b(\w+)(?: = \w+\([^)]*\))?(?: \(updated\))?(?::| has) shape "
+                     r"\(([\d, ]*)\), expected \(([\d, ]*)\)")
+
+
+def _port_shape(name: str, shape: tuple[int, ...], conv: Mapping[str, Any]) -> tuple[int, ...]:
+    if len(shape) == 2 and ((name in _SAMPLES and conv.get("layout") == "columns")
+                            or (name in _WEIGHTS and conv.get("weights") == "out_in")):
+        return shape[::-1]
+    if len(shape) == 1 and name in _BIASES:
+        return {"column": (shape[0], 1), "row": (1, shape[0])}.get(
+            str(conv.get("biases")), shape)
+    return shape
+
+
+def in_port_terms(message: str, conv: Mapping[str, Any]) -> str:
+    """*message* with each wrong shape also said in the port's declared layout:
+    ``db2: shape (), expected (3,)`` gains ``(in your layout: shape (), expected (3, 1))``."""
+    def note(m: re.Match[str]) -> str:
+        name = m.group(1)
+        got, exp = (tuple(int(x) for x in g.split(",") if x.strip())
+                    for g in (m.group(2), m.group(3)))
+        mine = _port_shape(name, exp, conv)
+        theirs = _port_shape(name, got, conv) if len(got) == len(exp) else got
+        if mine == exp:
+            return m.group(0)
+        return f"{m.group(0)} (in your layout: shape {theirs}, expected {mine})"
+    return _SHAPES.sub(note, message) if conv else message
+
+
 def origins_of_file(path: str | os.PathLike[str]) -> dict[str, str]:
     """The port's own function for each declared function of the declaration file
     *path*, read from its text without importing it (the runner's process does not
     import a port that runs in a worker): ``{"grads": "backward_prop (funcs.py:44)"}``.
     The line is given where one definition of that name is found next to the file."""
-    try:
-        with open(path, encoding="utf-8") as src:
-            tree = ast.parse(src.read())
-    except (OSError, SyntaxError, ValueError):
-        return {}
-    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and (
-        (isinstance(n.func, ast.Name) and n.func.id == "declare")
-        or (isinstance(n.func, ast.Attribute) and n.func.attr == "declare"))]
+    calls = _declare_calls(path)
     if not calls:
         return {}
     here = os.path.dirname(os.path.abspath(path))
