@@ -180,7 +180,12 @@ class _Call:
                      for e in self.body]
         last = self.body[-1] if self.body else None
         self.func = last.func if isinstance(last, ast.Call) else None
+        if self.text == "new" and obj is not None:
+            # The object's own initialisation: its class's constructor.
+            self.func = _root_call(ast.parse(obj, mode="eval").body)
         self.shown = ast.unparse(self.func) if self.func is not None else self.text
+        if self.text == "new":
+            self.shown = f"new {self.shown}"
         unknown = [t for t in self.targets if t not in self.outputs and t not in _SYMBOLS]
         if unknown:
             raise ValueError(f"declare: {fname}: {', '.join(unknown)} after '->' are not "
@@ -326,6 +331,8 @@ class _Call:
             if self.func is not None:
                 fn = _resolve(self.func, self.impl, self.obj)
             fn = inspect.unwrap(getattr(fn, "__func__", fn))
+            if inspect.isclass(fn):
+                fn = fn.__init__
             file = inspect.getsourcefile(fn)
             line = inspect.getsourcelines(fn)[1]
         except Exception:
@@ -360,6 +367,16 @@ class _Names(dict[str, Any]):
             if where is not None and hasattr(where, key):
                 return getattr(where, key)
         raise NameError(f"name {key!r} is neither a symbol nor defined by the port")
+
+
+def _root_call(node: ast.expr) -> ast.expr | None:
+    """``Network`` of ``Network().add(...).compile(...)``: the callable an object
+    expression starts from."""
+    while isinstance(node, ast.Call | ast.Attribute):
+        node = node.func if isinstance(node, ast.Call) else node.value
+        if isinstance(node, ast.Name):
+            return node
+    return node if isinstance(node, ast.Name) else None
 
 
 def _resolve(node: ast.expr, impl: Any, obj: str | None) -> Any:
@@ -451,10 +468,8 @@ def origins_of_file(path: str | os.PathLike[str]) -> dict[str, str]:
     for kw in calls[0].keywords:
         if kw.arg == "obj" and isinstance(kw.value, ast.Constant | ast.BinOp):
             with contextlib.suppress(Exception):
-                node: Any = ast.parse(str(ast.literal_eval(kw.value)), mode="eval").body
-                while isinstance(node, ast.Call | ast.Attribute):
-                    node = node.func if isinstance(node, ast.Call) else node.value
-                cls = node.id if isinstance(node, ast.Name) else ""
+                start = _root_call(ast.parse(str(ast.literal_eval(kw.value)), mode="eval").body)
+                cls = start.id if isinstance(start, ast.Name) else ""
     defs: dict[str, list[str]] = {}
     in_cls: dict[str, str] = {}
     for root, _, files in os.walk(here):
@@ -479,6 +494,10 @@ def origins_of_file(path: str | os.PathLike[str]) -> dict[str, str]:
     for kw in calls[0].keywords:
         if kw.arg not in SIGNATURES or not isinstance(kw.value, ast.Constant) or not \
                 isinstance(kw.value.value, str):
+            continue
+        if kw.value.value.strip() == "new" and cls:
+            where = [in_cls["__init__"]] if "__init__" in in_cls else []
+            out[kw.arg] = f"new {cls}" + (f" ({where[0]})" if where else "")
             continue
         spec = kw.value.value.rpartition("->")[0] if "->" in kw.value.value else \
             kw.value.value
