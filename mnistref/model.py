@@ -162,7 +162,16 @@ def load_model(
             raise ModelFileError(f"{where}: not an .npz (zip) archive: {_what_it_is(head)}")
         try:
             archive = zipfile.ZipFile(f)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as e:
+        # NotImplementedError: a zip version or feature zipfile does not read.
+        except (
+            zipfile.BadZipFile,
+            zipfile.LargeZipFile,
+            OSError,
+            EOFError,
+            ValueError,
+            NotImplementedError,
+            RuntimeError,
+        ) as e:
             size = os.fstat(f.fileno()).st_size
             raise ModelFileError(
                 f"{where}: starts like a zip archive but is truncated or damaged "
@@ -193,7 +202,12 @@ def _read_members(
         else:
             infos[name] = info
     missing = [k for k in (*KEYS, META_KEY) if k not in infos]
-    extra = sorted({*others, *(n for n in infos if n not in (*KEYS, META_KEY))})
+    # A hostile name may hold newlines or control characters: quote those, so the
+    # message stays one line.
+    extra = sorted(
+        n if n.isprintable() else repr(n)
+        for n in {*others, *(n for n in infos if n not in (*KEYS, META_KEY))}
+    )
     if missing or extra:
         raise ModelFileError(
             f"{where}: expected the arrays {', '.join(KEYS)} and {META_KEY}; "
@@ -232,7 +246,14 @@ def _member_header(
                 raise ValueError(f".npy format version {version}, expected 1.0 or 2.0")
             offset = fp.tell()
     # RuntimeError: an encrypted member; NotImplementedError: an unknown compression method.
-    except (ValueError, OSError, EOFError, RuntimeError, NotImplementedError) as e:
+    except (
+        ValueError,
+        OSError,
+        EOFError,
+        zipfile.BadZipFile,
+        RuntimeError,
+        NotImplementedError,
+    ) as e:
         raise ModelFileError(
             f"{where}: array {key!r} has no readable .npy header ({e}); "
             "the file is damaged or was not written by mnistref"
@@ -322,7 +343,15 @@ def _member_data(
                 got += n
             if got == need:
                 fp.read(1)  # reach the end, where zipfile checks the CRC
-    except (OSError, EOFError, ValueError, zlib.error, RuntimeError, NotImplementedError) as e:
+    except (
+        OSError,
+        EOFError,
+        ValueError,
+        zlib.error,
+        zipfile.BadZipFile,
+        RuntimeError,
+        NotImplementedError,
+    ) as e:
         raise ModelFileError(f"{where}: array {key!r} is damaged ({e})") from None
     if got != need:
         raise ModelFileError(

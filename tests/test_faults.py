@@ -234,36 +234,36 @@ def test_a_symlink_planted_as_the_lock_file_is_not_followed(
     assert victim.read_text() == "precious" and snapshot(out, tmp_path) == before
 
 
-def test_two_real_runs_into_one_out_never_mix(data_dir: Path, tmp_path: Path) -> None:
-    """The issue's reproduction: two `train` processes started together into one --out.
+def test_real_runs_into_one_out_never_mix(data_dir: Path, tmp_path: Path) -> None:
+    """The issue's reproduction, harder: three `train` processes started together into
+    one --out that does not exist yet, two folders deep (so their checks, which make
+    and remove the folders to probe them, race with each other's runs).
 
-    Whichever order the scheduler picks, exactly one succeeds, the other exits 1
+    Whichever order the scheduler picks, exactly one succeeds, the others exit 1
     with one line (busy, or "already holds a trained model"), and model.npz and
     metrics.json come from the same run.
     """
-    out = tmp_path / "mix"
+    out = tmp_path / "a" / "b" / "mix"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    seeds = (1, 2, 3)
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "mnistref", *train_args(data_dir, out, "--seed", str(seed))],
-            stdout=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
             env=env,
         )
-        for seed in (1, 2)
+        for seed in seeds
     ]
-    results = [(p.wait(timeout=300), p.stderr.read() if p.stderr else "") for p in procs]
-    for p in procs:
-        for stream in (p.stdout, p.stderr):
-            if stream is not None:
-                stream.close()
-    codes = sorted(rc for rc, _ in results)
-    assert codes == [0, 1], results
-    loser = next(err for rc, err in results if rc == 1)
-    line = one_line(loser, "mnistref train: ")
-    assert "is in use by mnistref train (pid" in line or "already holds a trained model" in line
-    winner_seed = 1 + next(i for i, (rc, _) in enumerate(results) if rc == 0)
+    results = [p.communicate(timeout=300) for p in procs]
+    codes = [p.returncode for p in procs]
+    assert sorted(codes) == [0, 1, 1], results
+    for p, (_, err) in zip(procs, results, strict=True):
+        if p.returncode == 1:
+            line = one_line(err, "mnistref train: ")
+            assert "is in use by mnistref train (pid" in line or "already holds a trained" in line
+    winner_seed = seeds[codes.index(0)]
     _, meta = model.load_model(out / "model.npz")
     metrics = json.loads((out / "metrics.json").read_text())
     assert meta["settings"]["seed"] == metrics["seed"] == winner_seed

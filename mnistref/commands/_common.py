@@ -70,12 +70,9 @@ def out_dir_problem(out: Path) -> str | None:
         except OSError as e:
             return f"cannot be written to ({e.strerror or e})"
         return None
-    missing = [p for p in (out, *out.parents) if not p.exists()]
     made: list[Path] = []
     try:
-        for p in reversed(missing):
-            p.mkdir()
-            made.append(p)
+        _make_dirs(out, made)
     except OSError as e:
         return f"cannot be created ({e.strerror or e})"
     finally:
@@ -121,13 +118,18 @@ def locked_out_dir(out: Path, command: str) -> Iterator[None]:
     OSError
         *out* cannot be made or the lock file cannot be created.
     """
-    missing = [p for p in (out, *out.parents) if not p.exists()]
     made: list[Path] = []
     try:
-        for p in reversed(missing):
-            p.mkdir()
-            made.append(p)
-        fd = _take_lock(out / LOCK_FILE, out)
+        # Another command's out_dir_problem may be probing the same path, making and
+        # removing it: if our folder vanishes before the lock is taken, make it again.
+        for attempt in range(3):
+            _make_dirs(out, made)
+            try:
+                fd = _take_lock(out / LOCK_FILE, out)
+                break
+            except FileNotFoundError:
+                if attempt == 2:
+                    raise
     except BaseException:
         _remove_empty(made)
         raise
@@ -142,6 +144,32 @@ def locked_out_dir(out: Path, command: str) -> Iterator[None]:
             os.unlink(out / LOCK_FILE)
         os.close(fd)
         _remove_empty(made)
+
+
+def _make_dirs(out: Path, made: list[Path]) -> None:
+    """Make *out* and its missing parents, appending each made to *made* at once
+    (outermost first), so a failure halfway still knows what to remove.
+
+    A folder that appears meanwhile (another process making the same path) is
+    taken as it is, and not counted as ours; a parent that vanishes meanwhile
+    (another process's :func:`out_dir_problem` removing its probe) is made again.
+    """
+    # Each retry follows another process's removal; three in a row would need a
+    # process removing folders in a loop, which is not a race but an adversary.
+    for attempt in range(3):
+        try:
+            for p in reversed([p for p in (out, *out.parents) if not p.exists()]):
+                try:
+                    p.mkdir()
+                except FileExistsError:
+                    if not p.is_dir():
+                        raise
+                    continue
+                made.append(p)
+            return
+        except FileNotFoundError:
+            if attempt == 2:
+                raise
 
 
 def _take_lock(path: Path, out: Path) -> int:
