@@ -1027,3 +1027,12 @@ def test_hint_one_hot_sized_by_the_largest_label() -> None:
 
     r = row(check(only(one_hot=one_hot), n_random=4), 0, "one_hot")
     assert r.status == "fail" and "the largest label + 1" in r.message, r.message
+
+
+@pytest.mark.parametrize(("dZ2", "text"), [
+    (lambda A2, Y: (A2 - Y) / A2.shape[0], "the 1/m of the mean is taken in eq. (10)"),
+    (lambda A2, Y: (A2 - Y) * A2 * (1 - A2), "only the diagonal of the softmax's Jacobian"),
+])  # fmt: skip
+def test_hints_for_dZ2_written_as_real_code_writes_it(dZ2: Any, text: str) -> None:
+    r = row(check(only(dZ2=dZ2), n_random=2), 10, "dZ2")
+    assert r.status == "fail" and text in r.message, r.message

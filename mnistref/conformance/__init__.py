@@ -60,11 +60,18 @@ from mnistref import network
 from mnistref.conformance import _bounds as bounds
 from mnistref.conformance import _isolate
 from mnistref.conformance._cases import Spec, random_specs, show, shrink
+from mnistref.conformance._declare import (
+    Port,
+    conventions_of_file,
+    declare,
+    in_port_terms,
+    origins_of_file,
+)
 from mnistref.network import Cache, Params
 from mnistref.registry import equation
 from mnistref.vectors import Case, complete, generate
 
-__all__ = ["FUNCTIONS", "Report", "Result", "TargetError", "check", "main"]
+__all__ = ["FUNCTIONS", "Report", "Result", "TargetError", "check", "declare", "main"]
 
 Array = NDArray[Any]
 
@@ -146,6 +153,9 @@ class Result:
     """Deviations from the contract that leave the values right (see :class:`Finding`)."""
     problems: list[str] = field(default_factory=list)
     """Every distinct problem of the row, one line each, the reported one first."""
+    port: str = ""
+    """The port's own function behind the row, for a declared port (:mod:`._declare`):
+    e.g. ``backward_prop (funcs.py:44)``; empty otherwise."""
 
     @property
     def title(self) -> str:
@@ -173,6 +183,7 @@ class Result:
             "max_error_ratio": _json_float(self.max_error_ratio),
             "contract": [f.to_dict() for f in self.contract],
             "problems": self.problems,
+            "port": self.port,
         }
 
 
@@ -323,7 +334,7 @@ class Report:
             for r in failures:
                 lines.append("")
                 lines.append(f"{r.status.upper()} {_eq_label(r.equation)} {r.title}: "
-                             f"{r.function}")
+                             f"{r.function}" + (f" = your {r.port}" if r.port else ""))
                 lines.extend("    " + ln for ln in r.message.splitlines())
         noted = [r for r in self.results if r.contract and r.status not in ("fail", "error")]
         if noted:
@@ -331,7 +342,8 @@ class Report:
                           "followed" + ("" if self.strict else " (--strict makes these fail)")
                       + ":"]
             for r in noted:
-                lines.append(f"  {_eq_label(r.equation)} {r.function}:")
+                lines.append(f"  {_eq_label(r.equation)} {r.function}"
+                             + (f" = your {r.port}" if r.port else "") + ":")
                 lines.extend(f"    [{f.kind}] {f.message}" for f in r.contract)
         lines.append("")
         lines.extend(self._coverage())
@@ -602,7 +614,8 @@ def _compare(
         elif exp.ndim == 1 and got.shape in ((1, exp.size), (exp.size, 1)):
             hint = " (keep the mean over rows 1-D)"
         elif exp.ndim == 1 and got.ndim == 0:
-            hint = (" (a sum over every axis? sum over the rows only: axis=0 in this layout)")
+            hint = (" (a sum over every axis, np.sum(dZ) without axis=? sum over the samples "
+                    "only: axis=0 with samples as rows, axis=1 with samples as columns)")
         return Outcome("fail", f"{name}: shape {got.shape}, expected {exp.shape}{hint}",
                        contract=found)
     if got.dtype.kind not in "biuf":
@@ -617,7 +630,8 @@ def _compare(
     # Relative to the larger of |expected| and the magnitude of the terms, so an entry
     # that cancels to 0 gives a finite number; where both are 0, the absolute error.
     scale = np.maximum(np.abs(ev), S)
-    rel = diff / np.where(scale > 0, scale, 1.0)
+    with np.errstate(over="ignore"):  # a huge error over a tiny scale is inf, as it should be
+        rel = diff / np.where(scale > 0, scale, 1.0)
     # error / tolerance; an exact bound (E = 0) makes any difference infinitely bad.
     with np.errstate(over="ignore"):  # a huge error over a tiny bound is inf, as it should be
         ratio = np.divide(diff, E, out=np.where(diff > 0, np.inf, 0.0), where=E > 0)
@@ -738,7 +752,8 @@ def _softmax_hint(Z: Array) -> Callable[[Array, Array], str]:
             return ("the rows that are NaN are those whose maximum is far below the whole "
                     "batch's: the max is subtracted over the batch; subtract each row's own "
                     "(Z.max(axis=-1, keepdims=True))")
-        return "non-finite probabilities: softmax without subtracting each row's maximum?"
+        return ("non-finite probabilities: softmax without subtracting each row's maximum? "
+                "(each sample's: axis=0 with samples as columns)")
     return hint
 
 
@@ -773,7 +788,46 @@ def _accuracy_hint(g: Array, e: Array) -> str:
     return ""
 
 
+def _dZ2_hint(c: Case) -> Callable[[Array, Array], str]:
+    """Hints for eq. (10): the 1/m taken early, the softmax Jacobian's diagonal only."""
+    def hint(g: Array, e: Array) -> str:
+        A2, Y = c["A2"].astype(np.float64), c["Y"].astype(np.float64)
+        m = A2.shape[0]
+        candidates: tuple[tuple[Array, str], ...] = (
+            ((A2 - Y) / m, f"dZ2 = (A2 - Y) / m: the 1/m of the mean is taken in eq. (10); "
+                           f"it belongs to eq. (11), (12), (15), (16) (m = {m} here)"),
+            ((A2 - Y) * A2 * (1.0 - A2), "dZ2 = (A2 - Y) * A2 * (1 - A2): only the diagonal "
+                                         "of the softmax's Jacobian; with cross-entropy the "
+                                         "whole Jacobian gives A2 - Y"),
+        )
+        w = int(np.argmax(Y, axis=1).max()) + 1 if Y.size else 0
+        if w == 1 and Y.shape[1] > 1:
+            # Real code (the "from scratch" tutorials): one_hot(Y) sized by the largest
+            # label, which NumPy broadcasts over the K classes when it is 1 wide.
+            candidates += ((A2 - Y[:, :1], "dZ2 = A2 - one_hot(y) with one_hot's width = the "
+                                           "largest label + 1 = 1, broadcast over the K "
+                                           "classes: the width must be K"),)
+        for eps in _EPSILONS:
+            # Real code (layer frameworks): the gradient of a clipped cross-entropy taken
+            # through the softmax's Jacobian, which vanishes where p < eps.
+            dL = -Y / np.clip(A2, eps, 1.0)
+            # First: where the clip is active, the diagonal's candidate is near 0 too.
+            candidates = ((A2 * (dL - (dL * A2).sum(axis=1, keepdims=True)),
+                           "dZ2 = the softmax's Jacobian times the gradient of a cross-entropy "
+                           "clipped at an eps (clip(A2, eps), log(A2 + eps)): it vanishes where "
+                           f"the true class's probability is below eps (here "
+                           f"{float((A2 * Y).sum(axis=1).min()):.3g}); eq. (10) is A2 - Y exactly "
+                           "(take the softmax and the loss together)"), *candidates)
+        for want, text in candidates:
+            if (m > 1 or "Jacobian" in text or "width" in text) and np.allclose(
+                    g, want, rtol=1e-6, atol=0.0) and not np.allclose(g, e):
+                return text
+        return ""
+    return hint
+
+
 _HINTS: dict[str, Callable[[Case], Callable[[Array, Array], str] | None]] = {
+    "dZ2": _dZ2_hint,
     "dZ1": lambda c: _relu_zero_hint(c["Z1"]),
     "relu_prime": lambda c: _relu_zero_hint(c["Z1"]),
     "softmax": lambda c: _softmax_hint(c["Z2"]),
@@ -949,13 +1003,35 @@ def _check_grads(fn: Callable[..., Any], c: Case, dt: np.dtype[Any], params: Any
     )
     res: Checks = []
     for n, name, got in zip(eqs, names, parts, strict=True):
-        o = _compare(name, got, c[name], B[name], dt)
+        o = _compare(name, got, c[name], B[name], dt, _narrow_one_hot_hint(c, name))
         if o.status != "pass":
             o.message += f"\n  note: {hint}"
         res.append((n, o))
     if c["X"].shape[0] == 1:
         res += _infer_grads(c, parts, dt)
     return _noting(res, found), out
+
+
+def _narrow_one_hot_hint(c: Case, name: str) -> Callable[[Array, Array], str] | None:
+    """A hint for a gradient computed with Y one-hot encoded inside grads as wide as the
+    largest label + 1 (the "from scratch" tutorials' ``one_hot``), where that is 1 wide
+    and NumPy broadcasts it over the K classes."""
+    Y = c["Y"].astype(np.float64)
+    if Y.shape[1] < 2 or int(c["y"].max()) != 0:
+        return None
+    m = Y.shape[0]
+    dZ2 = c["A2"].astype(np.float64) - Y[:, :1]
+    dZ1 = (dZ2 @ c["W2"].astype(np.float64).T) * (c["Z1"] > 0)
+    want = {"dW2": c["A1"].astype(np.float64).T @ dZ2 / m, "db2": dZ2.mean(axis=0),
+            "dW1": c["X"].astype(np.float64).T @ dZ1 / m, "db1": dZ1.mean(axis=0)}[name]
+
+    def hint(g: Array, e: Array) -> str:
+        if g.shape == want.shape and np.allclose(g, want, rtol=1e-6, atol=1e-12):
+            return ("every label of this case is 0, and the result is what Y one-hot encoded "
+                    "with width = the largest label + 1 = 1 gives (NumPy broadcasts it over "
+                    "the K classes): one_hot's width must be K whatever labels the batch holds")
+        return ""
+    return hint
 
 
 def _infer_grads(c: Case, parts: Sequence[Any], dt: np.dtype[Any]) -> Checks:
@@ -985,7 +1061,8 @@ def _infer_grads(c: Case, parts: Sequence[Any], dt: np.dtype[Any]) -> Checks:
             D2 = db2p[None, :]
             dZ2_own = D2
             o = _compare("dZ2 (read off db2, which equals dZ2 at m = 1)", D2, c["dZ2"],
-                         bounds.grads_dZ2(c["A2"], c["Y"], c["Z2"], dt, D_Z2), dt)
+                         bounds.grads_dZ2(c["A2"], c["Y"], c["Z2"], dt, D_Z2), dt,
+                         _dZ2_hint(c))
             res.append((10, o))
     if dW1p is None or db1p is None or not np.any(X != 0):
         return res
@@ -1367,7 +1444,7 @@ def _load_target(target: Any, source: bytes | None = None) -> tuple[Any, str]:
     """(module, label) of *target*; a path is compiled from *source*, if given (the
     bytes read once by a worker's runner, _isolate), else from the file."""
     if not isinstance(target, (str, os.PathLike)):
-        return target, getattr(target, "__name__", type(target).__name__)
+        return _declared(target), getattr(target, "__name__", type(target).__name__)
     text = os.fspath(target)
     if text.endswith(".py") or os.sep in text or Path(text).is_file():
         path = Path(text).resolve()
@@ -1398,9 +1475,9 @@ def _load_target(target: Any, source: bytes | None = None) -> tuple[Any, str]:
             raise TargetError(f"importing {text} raised {_one_line(e)}") from e
         finally:
             sys.path.remove(str(path.parent))
-        return module, str(path)
+        return _declared(module), str(path)
     try:
-        return importlib.import_module(text), text
+        return _declared(importlib.import_module(text)), text
     except ModuleNotFoundError as e:
         if e.name and text.startswith(e.name):
             raise TargetError(f"no module named {text!r} (give a module name or a path to a "
@@ -1408,6 +1485,25 @@ def _load_target(target: Any, source: bytes | None = None) -> tuple[Any, str]:
         raise TargetError(f"importing {text} raised {_one_line(e)}") from e
     except (Exception, SystemExit) as e:
         raise TargetError(f"importing {text} raised {_one_line(e)}") from e
+
+
+def _declared(module: Any) -> Any:
+    """The :class:`~._declare.Port` a module declares as ``mnistref_port``, else the
+    module (see :func:`declare`)."""
+    port = getattr(module, "mnistref_port", None)
+    return port if isinstance(port, Port) else module
+
+
+def _declaration(target: Any, module: Any) -> tuple[dict[str, str], dict[str, Any]]:
+    """For a declared port: the port's own function behind each function, and the
+    declared layout (see :func:`declare`); else ({}, {})."""
+    for port in (module, getattr(target, "mnistref_port", None)):
+        if isinstance(port, Port):
+            return port.origins, port.conventions
+    file = os.fspath(target) if isinstance(target, (str, os.PathLike)) else None
+    if file is not None and file.endswith(".py"):
+        return origins_of_file(file), conventions_of_file(file)
+    return {}, {}
 
 
 def _one_line(e: BaseException) -> str:
@@ -1498,6 +1594,7 @@ def check(target: ModuleType | str | os.PathLike[str] | Any, *, dtype: str = "fl
     # In a worker process, the target cannot end, hang or crash the runner (_isolate).
     module, label = (_isolate.load(target, timeout=timeout)
                      if isolate and _isolate.isolable(target) else _load_target(target))
+    module = _declared(module)  # a declaration imported in process (see _declare)
     where = getattr(module, "__file__", None)
     pinned = linecache.cache.get(where, ()) if isinstance(where, str) else ()
     if isinstance(where, str) and where.endswith(".py") and not (
@@ -1548,6 +1645,12 @@ def check(target: ModuleType | str | os.PathLike[str] | Any, *, dtype: str = "fl
             results.append(_summarise(n, fname, fns[fname], rows.get((n, fname), []), specs,
                                       dt, golden, stored, strict))
     results.sort(key=lambda r: (r.equation, _ROW_ORDER.index(r.function)))
+    origins, conventions = _declaration(target, module)
+    for r in results:
+        r.port = origins.get(r.function, "")
+        if conventions and r.status in ("fail", "error"):  # shapes in the port's layout too
+            r.message = in_port_terms(r.message, conventions)
+            r.problems = [in_port_terms(p, conventions) for p in r.problems]
     _isolate.close(module)
     return Report(label, str(dt), seed, results, len(golden), len(specs), required, strict)
 

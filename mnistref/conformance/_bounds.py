@@ -221,7 +221,7 @@ def accuracy(expected: Any, dtype: np.dtype[Any]) -> tuple[Array, Array]:
 
 def forward_drift(
     X: Any, W1: Any, b1: Any, W2: Any, b2: Any, Z1: Any, A1: Any, dtype: np.dtype[Any]
-) -> tuple[Array, Array, Array]:
+) -> tuple[Array, Array, NDArray[np.bool_]]:
     r"""How far a port's own forward pass may be from the cache ``grads`` is given.
 
     ``grads`` receives the reference's cache, but a port may ignore it and recompute
