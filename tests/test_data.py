@@ -20,6 +20,7 @@ import subprocess
 import threading
 import time
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -349,6 +350,46 @@ def test_read_idx_near_valid_headers_parse_or_value_error(
     except ValueError:
         return
     assert idx_bytes(out) == blob
+
+
+@given(
+    a=hnp.arrays(np.uint8, hnp.array_shapes(max_dims=2, max_side=6)),
+    members=st.integers(1, 3),
+    edits=st.lists(st.tuples(st.integers(0, 10**4), st.integers(0, 255)), max_size=3),
+    cut=st.one_of(st.none(), st.integers(0, 10**4)),
+)
+def test_read_idx_streamed_gzip_agrees_with_gzip_decompress(
+    a: np.ndarray, members: int, edits: list[tuple[int, int]], cut: int | None
+) -> None:
+    """The streamed, bounded inflation reads what gzip.decompress reads, or refuses.
+
+    The IDX bytes are split over 1 to 3 concatenated gzip members, then bytes are
+    changed or cut: read_idx must return the array of ``gzip.decompress`` when
+    that is a valid IDX file, and a ValueError (never another exception) otherwise.
+    """
+    raw = idx_bytes(a)
+    step = -(-len(raw) // members)
+    blob = bytearray(
+        b"".join(gzip.compress(raw[i : i + step], mtime=0) for i in range(0, len(raw), step))
+    )
+    for pos, value in edits:
+        blob[pos % len(blob)] = value
+    if cut is not None:
+        del blob[cut % len(blob) :]
+    try:
+        got = data.read_idx(io.BytesIO(bytes(blob)))
+    except ValueError:
+        got = None
+    try:
+        expected = gzip.decompress(bytes(blob)) if blob[:2] == data.GZIP_MAGIC else bytes(blob)
+    except (OSError, EOFError, zlib.error):
+        expected = None
+    if got is not None:
+        assert expected is not None and idx_bytes(got) == expected
+    elif expected is not None and expected[:2] != data.GZIP_MAGIC:
+        # Refused: then what gzip.decompress gives is not a valid IDX file either.
+        with pytest.raises(ValueError):
+            data.read_idx(io.BytesIO(expected))
 
 
 # ---------------------------------------------------------------------------
