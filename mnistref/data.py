@@ -1003,11 +1003,12 @@ def _decoded(loc: Located, cdir: Path) -> NDArray[Any]:
     return array
 
 
-def _idx_digest(array: NDArray[Any]) -> str:
-    """SHA-256 of *array* written as an uncompressed IDX file (what ``sha256_raw`` hashes)."""
-    buf = io.BytesIO()
-    write_idx(buf, array, compress=False)
-    return hashlib.sha256(buf.getbuffer()).hexdigest()
+def _idx_digest(array: NDArray[np.uint8]) -> str:
+    """SHA-256 of the uint8 *array* written as an uncompressed IDX file (what
+    ``sha256_raw`` hashes), hashed in place: the header, then the array's own bytes."""
+    h = hashlib.sha256(struct.pack(f">BBBB{array.ndim}I", 0, 0, 0x08, array.ndim, *array.shape))
+    h.update(np.ascontiguousarray(array).data)
+    return h.hexdigest()
 
 
 def _write_checked_npy(npy: Path, array: NDArray[Any]) -> None:
