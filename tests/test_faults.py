@@ -863,3 +863,29 @@ def test_arbitrary_checkpoint_settings_are_accepted_only_whole(settings_: dict[s
                                   "init_std", "log_every"}  # fmt: skip
     else:
         assert problem.startswith("checkpoint c: settings.") and "expected" in problem
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("[" * 100_000, "JSON nested 100000 levels deep, expected at most 32"),
+        ('{"train_loss": [1.0, NaN]}', "train_loss must be a non-empty list of finite losses"),
+        ('{"train_loss": "abc"}', "could not convert string to float"),
+    ],
+)
+def test_a_hostile_metrics_json_beside_the_model_only_loses_the_loss_curve(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, words: str
+) -> None:
+    if not plots.available():
+        pytest.skip("visualize needs matplotlib")
+    run = tmp_path / "run"
+    assert main(train_args(data_dir, run)) == 0
+    (run / "metrics.json").write_text(text)
+    pics = tmp_path / "pics"
+    capsys.readouterr()
+    assert main(["visualize", str(run / "model.npz"), "--data-dir", str(data_dir),
+                 "--no-verify", "--out", str(pics)]) == 0  # fmt: skip
+    line = one_line(capsys.readouterr().err, f"mnistref visualize: ignoring {run / 'metrics.json'}")
+    assert words in line and line.endswith("no loss curve")
+    assert sorted(p.name for p in pics.iterdir()) == ["confusion.png", "predictions.png"]
+    assert (run / "metrics.json").read_text() == text
