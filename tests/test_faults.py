@@ -321,6 +321,27 @@ def test_disk_full_keeps_the_trained_model_elsewhere_and_says_where(
     assert (out / "notes.txt").read_text() == "the user's"
 
 
+def test_out_removed_mid_run_keeps_the_trained_model_elsewhere(
+    data_dir: Path, tmp_path: Path, rescue_tmp: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """Permissions or the folder itself lost during training: the same rescue."""
+    out = tmp_path / "run"
+    real = training.evaluate
+
+    def remove_out_first(*a: Any, **k: Any) -> Any:
+        shutil.rmtree(out)
+        return real(*a, **k)
+
+    monkeypatch.setattr(training, "evaluate", remove_out_first)
+    assert main(train_args(data_dir, out)) == 1
+    line = one_line(capsys.readouterr().err, f"mnistref train: cannot write {out / 'model.npz'}")
+    assert "No such file or directory" in line
+    rescued = Path(line.split("are saved in ")[1].split(" instead")[0])
+    model.load_model(rescued / "model.npz", n_in=784, n_hidden=128, n_out=10)
+    assert rescued.parent == rescue_tmp and not out.exists()
+
+
 def test_disk_full_for_metrics_keeps_the_model_and_rescues_the_metrics(
     data_dir: Path, tmp_path: Path, rescue_tmp: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
