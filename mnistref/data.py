@@ -26,9 +26,14 @@ Where the four canonical files come from, in order:
 
 Every file is verified by SHA-256 before use (:data:`FILES`).  A download is
 written to a temporary file and renamed into the cache only once verified.
-The arrays decoded from ``.gz`` files are cached as ``<cache>/decoded/<SHA-256
-of the source>.npy``, each checked against its own recorded SHA-256 when read,
-so later loads skip the decompression.
+The arrays decoded from canonical ``.gz`` files are cached as
+``<cache>/decoded/<SHA-256 of the source>.npy``, each checked when read against
+the canonical SHA-256 of the decompressed file (a constant here, not a record
+beside the cache), so later loads skip the decompression.
+
+Files from anywhere are read with bounded resources: only regular files are
+opened, and IDX files are streamed, gzip inflated only as far as the header's
+declared payload, itself at most :data:`MAX_IDX_BYTES`.
 """
 
 from __future__ import annotations
