@@ -28,6 +28,7 @@ def assert_conforms(
     require_all: bool = False,
     timeout: float | None = DEFAULT_TIMEOUT,
     isolate: bool = True,
+    strict: bool = False,
 ) -> Report:
     """Check *module* with the conformance runner; raise AssertionError unless it passes.
 
@@ -56,6 +57,10 @@ def assert_conforms(
         run (the default); False runs it in the test's own process, for a debugger.
         A port the child cannot import again (an object built in the test, a module
         whose functions were replaced) always runs in process.
+    strict : bool
+        Fail rows whose values are right but which break the interface's contract
+        (a dtype not kept, a boolean mask, a bias of shape (n, 1), writing into an
+        argument); by default they pass, listed in ``report.results[i].contract``.
 
     Returns
     -------
@@ -76,7 +81,7 @@ def assert_conforms(
         If *require* names a function the runner does not check.
     """
     report = check(module, dtype=dtype, seed=seed, require=require, require_all=require_all,
-                   timeout=timeout, isolate=isolate)
+                   timeout=timeout, isolate=isolate, strict=strict)
     if not report.passed:
         raise AssertionError(
             f"{report.target} does not conform to mnistref ({dtype}; {len(report.checked)} of "

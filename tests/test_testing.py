@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pathlib
 from types import SimpleNamespace
 
 import numpy as np
@@ -162,3 +163,32 @@ def test_plugin_works_from_a_ports_own_test_file(pytester: pytest.Pytester) -> N
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
 
+
+
+IN_PLACE_PORT = """
+import numpy as np
+
+def relu(Z):
+    return np.maximum(Z, 0, out=Z)  # right values, written into the argument
+"""
+
+
+def test_plugin_strict_fails_contract_findings_that_pass_by_default(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(inplace=IN_PLACE_PORT)
+    result = pytester.runpytest("--mnistref-impl=inplace.py")
+    result.assert_outcomes(passed=1, skipped=40)
+    result.stdout.fnmatch_lines(["*1 contract finding (--mnistref-strict makes them fail)*"])
+    result = pytester.runpytest("--mnistref-impl=inplace.py", "--mnistref-strict")
+    result.assert_outcomes(failed=1, skipped=40)
+    result.stdout.fnmatch_lines(["*contract (strict): [[]writes_argument[]]*"])
+
+
+def test_assert_conforms_strict(tmp_path: pathlib.Path) -> None:
+    port = tmp_path / "inplace.py"
+    port.write_text(IN_PLACE_PORT)
+    report = assert_conforms(str(port))
+    assert report.contract_findings == 1
+    with pytest.raises(AssertionError, match="writes_argument"):
+        assert_conforms(str(port), strict=True)
