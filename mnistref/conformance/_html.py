@@ -227,7 +227,7 @@ dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 4px 18px;
 dl.facts dt { color: var(--muted); }
 dl.facts dd { margin: 0; overflow-wrap: anywhere; }
 .label { display: inline-block; min-width: 4.6em; padding: 1px 8px; border-radius: 4px;
-         font: 700 0.78rem/1.5 var(--mono); letter-spacing: 0.04em; text-align: center;
+         font: 700 0.8em/1.5 var(--mono); letter-spacing: 0.04em; text-align: center;
          border: 1px solid; text-decoration: none; }
 .label.pass { color: var(--pass); background: var(--pass-bg); border-color: var(--pass); }
 .label.noted { color: var(--note); background: var(--note-bg); border-color: var(--note); }
@@ -290,12 +290,17 @@ footer { margin-top: 40px; color: var(--muted); font-size: 0.85rem;
   body { max-width: none; padding: 0; font-size: 10.5pt; }
   * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
   h2 { break-after: avoid; }
+  table.rows { font-size: 7.5pt; }
   table.rows th { position: static; }
+  table.rows th, table.rows td { padding: 2px 5px; }
   table.rows tr { break-inside: avoid; }
-  section.eq > header, .paper { break-inside: avoid; break-after: avoid; }
-  article.row { break-inside: avoid-page; }
+  table.rows td.bound { font-size: 7pt; }
+  section.eq { overflow: visible; }
+  section.eq > header, .paper, .plain, article.row > h4, .caption {
+    break-inside: avoid; break-after: avoid; }
+  .kv, .what, .callout, .cases { break-inside: avoid; }
   pre.inputs { overflow: visible; white-space: pre-wrap; overflow-wrap: anywhere;
-               font-size: 7.5pt; }
+               font-size: 7pt; }
   a { color: inherit; text-decoration: none; }
 }
 """
