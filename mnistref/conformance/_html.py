@@ -214,6 +214,7 @@ h2 { font-size: 1.2rem; margin: 36px 0 12px; padding-bottom: 4px;
      border-bottom: 2px solid var(--rule); }
 h3 { font-size: 1.05rem; margin: 0; }
 code, pre, .mono { font-family: var(--mono); font-size: 0.88em; }
+code { overflow-wrap: anywhere; }
 .sub { color: var(--muted); margin: 0 0 18px; overflow-wrap: anywhere; }
 .verdict { display: flex; gap: 14px; align-items: center; padding: 14px 18px;
            border-radius: 8px; border: 1px solid; margin: 0 0 18px; }
@@ -240,6 +241,7 @@ table.rows th, table.rows td { padding: 4px 8px; border-bottom: 1px solid var(--
                                 text-align: left; vertical-align: top; }
 table.rows th { background: var(--tint); font-weight: 600; position: sticky; top: 0; }
 table.rows td.n { text-align: right; font-family: var(--mono); white-space: nowrap; }
+table.rows td.port { overflow-wrap: anywhere; min-width: 9em; }
 table.rows td.bound { color: var(--muted); font-size: 0.92em; overflow-wrap: anywhere; }
 table.rows tr.skip td { color: var(--muted); }
 table.rows tr.fail td, table.rows tr.error td { background: #fffafa; }
@@ -260,7 +262,8 @@ math.eq { font-size: 1.25rem; font-family: "Latin Modern Math", "STIX Two Math",
 .plain { margin: 0 16px 10px; color: var(--muted); font-size: 0.85rem; }
 article.row { border-top: 1px solid var(--rule); padding: 12px 16px 14px; }
 article.row > h4 { margin: 0 0 8px; font-size: 1rem; display: flex; gap: 10px;
-                   align-items: baseline; flex-wrap: wrap; font-weight: 600; }
+                   align-items: baseline; font-weight: 600; }
+article.row > h4 > span:last-child { min-width: 0; overflow-wrap: anywhere; }
 .kv { display: grid; grid-template-columns: max-content 1fr; gap: 3px 14px; margin: 0 0 8px;
       font-size: 0.92rem; }
 .kv dt { color: var(--muted); }
@@ -359,7 +362,7 @@ def _table(report: Report, defs: dict[str, str]) -> list[str]:
         cells = [f'<td class="n">{_e("data" if r.equation == 0 else f"({r.equation})")}</td>',
                  f"<td><code>{_e(r.function)}</code></td>"]
         if with_port:
-            cells.append(f"<td>{_port_html(yours, r.function) if yours else ''}</td>")
+            cells.append(f'<td class="port">{_port_html(yours, r.function) if yours else ""}</td>')
         cells += [
             f"<td>{_label(r)}</td>",
             f'<td class="n">{_num(r.max_error_ratio, ".2g")}</td>',
@@ -377,7 +380,12 @@ def _facts(rows: Iterable[tuple[str, str]], cls: str) -> str:
             + "</dl>")
 
 
-def _failure(r: Result, yours: str) -> list[str]:
+def _value(x: float, dtype: str) -> str:
+    """A number as the dtype spells it (the shortest digits that give it back)."""
+    return str(np.dtype(dtype).type(x))
+
+
+def _failure(r: Result, yours: str, dtype: str) -> list[str]:
     parts = _Parts(r.message)
     status = _STATUS_LABEL.get(r.status, r.status.upper())
     out = [f'<article class="row {_e(r.status)}" id="{_row_id(r)}">',
@@ -393,9 +401,9 @@ def _failure(r: Result, yours: str) -> list[str]:
     if r.worst_index is not None:
         kv.append(("worst entry", f"<code>{_e(list(r.worst_index))}</code>"))
     if r.expected is not None:
-        kv.append(("expected", f"<code>{_e(repr(r.expected))}</code>"))
+        kv.append(("expected", f"<code>{_e(_value(r.expected, dtype))}</code>"))
     if r.got is not None:
-        kv.append(("got", f"<code>{_e(repr(r.got))}</code>"))
+        kv.append(("got", f"<code>{_e(_value(r.got, dtype))}</code>"))
     if r.tolerance is not None:
         kv.append(("tolerance", f"<code>{_e(f'{r.tolerance:.3g}')}</code>"))
     if r.max_error_ratio is not None:
@@ -521,7 +529,7 @@ def render(report: Report) -> str:
             out.append(f'<section class="eq" id="eq-{n}">')
             out += _equation_header(n, rows[0].title)
             for r in rows:
-                out += _failure(r, _yours(r, defs))
+                out += _failure(r, _yours(r, defs), report.dtype)
             out.append("</section>")
     if noted:
         out.append("<h2>Contract findings beside a pass</h2>")
