@@ -220,6 +220,8 @@ code { overflow-wrap: anywhere; }
            border-radius: 8px; border: 1px solid; margin: 0 0 18px; }
 .verdict p { margin: 0; }
 .verdict.pass { background: var(--pass-bg); border-color: var(--pass); }
+.verdict.partial { background: var(--note-bg); border-color: var(--note); }
+.verdict.partial .big { color: var(--note); }
 .verdict.fail { background: var(--fail-bg); border-color: var(--fail); }
 .verdict .big { font-size: 1.35rem; font-weight: 700; white-space: nowrap; }
 .verdict.pass .big { color: var(--pass); }
@@ -471,9 +473,11 @@ def render(report: Report) -> str:
     verdict_line = next((ln for ln in reversed(closing)
                          if ln.startswith(("PASSED", "FAILED"))), "")
     verdict_line = re.sub(r"^(?:PASSED, PARTIAL|PASSED|FAILED): ", "", verdict_line)
+    verdict_line = verdict_line[:1].upper() + verdict_line[1:]
     coverage = [ln for ln in closing if not ln.startswith(("PASSED", "FAILED"))]
     passed = report.passed
     big = ("PASSED" if report.complete else "PASSED, PARTIAL") if passed else "FAILED"
+    verdict_class = ("pass" if report.complete else "partial") if passed else "fail"
     first = ""
     if report.first_failure is not None:
         r0 = next(r for r in failures if r.equation == report.first_failure)
@@ -511,7 +515,7 @@ def render(report: Report) -> str:
         "<h1>mnistref conformance report</h1>",
         f'<p class="sub"><code>{_e(report.target)}</code> · dtype {_e(report.dtype)} · '
         f"seed {_e(report.seed)}</p>",
-        f'<div class="verdict {"pass" if passed else "fail"}" role="status">'
+        f'<div class="verdict {verdict_class}" role="status">'
         f'<span class="big">{_e(big)}</span><p>{_e(verdict_line)}</p></div>',
         _facts(facts, "facts"),
         "<h2>Rows, in the paper's order</h2>",
