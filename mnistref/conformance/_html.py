@@ -243,6 +243,7 @@ table.rows th, table.rows td { padding: 4px 8px; border-bottom: 1px solid var(--
                                 text-align: left; vertical-align: top; }
 table.rows th { background: var(--tint); font-weight: 600; position: sticky; top: 0; }
 table.rows td.n { text-align: right; font-family: var(--mono); white-space: nowrap; }
+table.rows td.fn code { white-space: nowrap; overflow-wrap: normal; }
 table.rows td.port { overflow-wrap: anywhere; min-width: 9em; }
 table.rows td.bound { color: var(--muted); font-size: 0.92em; overflow-wrap: anywhere; }
 table.rows tr.skip td { color: var(--muted); }
@@ -362,7 +363,7 @@ def _table(report: Report, defs: dict[str, str]) -> list[str]:
         prev = r.equation
         yours = _yours(r, defs)
         cells = [f'<td class="n">{_e("data" if r.equation == 0 else f"({r.equation})")}</td>',
-                 f"<td><code>{_e(r.function)}</code></td>"]
+                 f'<td class="fn"><code>{_e(r.function)}</code></td>']
         if with_port:
             cells.append(f'<td class="port">{_port_html(yours, r.function) if yours else ""}</td>')
         cells += [
