@@ -961,3 +961,26 @@ def test_check_grads_chooses_directions_for_a_net_beyond_the_complex_budget():
     small = make_problem("small", seed=0)
     assert check_grads(params=small[0], X=small[1], Y=small[2]).method == "complex"
     assert COMPLEX_BUDGET == 10**8
+
+
+def test_cli_a_grads_module_that_fails_to_import_is_one_line_exit_2(capsys, tmp_path,
+                                                                    monkeypatch):
+    (tmp_path / "broken_grads_mod.py").write_text("def grads(:\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert main(["gradcheck", "--small", "--grads", "broken_grads_mod:grads"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "importing 'broken_grads_mod' raised SyntaxError" in err[0]
+    assert "broken_grads_mod.py:1" in err[0]
+
+
+def test_cli_a_grads_that_raises_is_one_line_exit_1_naming_its_line(capsys, tmp_path,
+                                                                   monkeypatch):
+    (tmp_path / "raising_grads_mod.py").write_text(
+        "def grads(params, X, Y, cache):\n    raise ValueError('boom')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert main(["gradcheck", "--small", "--grads", "raising_grads_mod:grads"]) == 1
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert err == ["mnistref gradcheck: --grads raising_grads_mod:grads raised ValueError: "
+                   "boom (at raising_grads_mod.py:2)"]
+    assert captured.out == ""

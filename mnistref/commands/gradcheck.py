@@ -16,7 +16,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
+import traceback
+from pathlib import Path
 from typing import Any
 
 NAME = "gradcheck"
@@ -78,6 +81,9 @@ def _load(spec: str) -> Any:
         obj: Any = importlib.import_module(module_name)
     except ImportError as exc:
         raise ValueError(f"--grads: cannot import {module_name!r}: {exc}") from None
+    except (Exception, SystemExit) as exc:  # the user's module failed: one line, not ours
+        raise ValueError(f"--grads: importing {module_name!r} raised "
+                         f"{_one_line(exc)}{_where(exc)}") from None
     for part in attr.split("."):
         if not hasattr(obj, part):
             raise ValueError(f"--grads: {module_name!r} has no attribute {attr!r}")
@@ -87,9 +93,37 @@ def _load(spec: str) -> Any:
     return obj
 
 
+class _UserError(Exception):
+    """The user's grads function raised."""
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(f"{type(exc).__name__}: {exc}".split())
+
+
+def _where(exc: BaseException) -> str:
+    """`` (at file.py:12)``: the innermost frame of the user's code, if any."""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f" (at {Path(exc.filename).name}:{exc.lineno})"
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if not os.path.abspath(f.filename).startswith(here)
+              and "importlib" not in f.filename]
+    return f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+
+
+def _guarded(fn: Any, spec: str) -> Any:
+    """*fn*, whose exceptions become a :class:`_UserError` naming *spec* and its line."""
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (Exception, SystemExit) as exc:
+            raise _UserError(f"--grads {spec} raised {_one_line(exc)}{_where(exc)}") from exc
+    return call
+
+
 def run(args: argparse.Namespace) -> int:
     from mnistref import network
-    from mnistref.gradcheck import check_grads, load_point
 
     if args.seed < 0:
         print(f"mnistref gradcheck: --seed must be >= 0, got {args.seed}", file=sys.stderr)
@@ -106,10 +140,20 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     try:
-        grads_fn = _load(args.grads) if args.grads else network.grads
+        grads_fn = _guarded(_load(args.grads), args.grads) if args.grads else network.grads
     except ValueError as exc:
         print(f"mnistref gradcheck: {exc}", file=sys.stderr)
         return 2
+    try:
+        return _check(args, grads_fn)
+    except _UserError as exc:
+        print(f"mnistref gradcheck: {exc}", file=sys.stderr)
+        return 1
+
+
+def _check(args: argparse.Namespace, grads_fn: Any) -> int:
+    from mnistref.gradcheck import check_grads, load_point
+
     dtypes = _DTYPES[args.dtype]
     reports = []
     if args.point is not None:
