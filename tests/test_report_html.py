@@ -128,7 +128,7 @@ def shown(line: str, text: str) -> bool:
     """Whether a line of a row's message is on the page, whole or split at one ': '
     (the page shows the case apart from what went wrong) or without its label."""
     s = re.sub(r"^(?:hint|note|contract \(strict\)|-): ", "", line.strip())
-    s = re.sub(r"^- ", "", s)
+    s = re.sub(r"^- ", "", s).removesuffix(":")
     t = squash(text)
     if squash(s) in t:
         return True
@@ -197,6 +197,25 @@ def test_catalogue_bug_names_the_equation_the_paper_and_the_fix() -> None:
     # The example inputs, as the runner printed them, in a <pre>.
     m = re.search(r'<pre class="inputs">(.*?)</pre>', html, re.S)
     assert m and "A1 = [[" in m.group(1) and "dZ2 = [[" in m.group(1)
+
+
+def test_a_random_case_is_shown_shrunk() -> None:
+    """A row that fails on random cases only: the case it shrank to, and its inputs."""
+    target = TESTS / "ports" / "bugs" / "softmax_no_max_shift.py"
+    rep = check(target)
+    (row,) = [r for r in rep.results if r.function == "predict"]
+    assert row.status == "fail" and row.case is not None and row.case.startswith("random #")
+    html = rep.to_html()
+    text = Page(html).text_of("row-21-predict")
+    first = row.message.splitlines()[0].removesuffix(":")
+    assert first in text  # the whole shrunk case, as the "case" entry
+    assert "Example inputs (float64) (a random case, shrunk)" in text
+    art = html[html.index('id="row-21-predict"'):]
+    pre = art[art.index('<pre class="inputs">'):art.index("</pre>")]
+    assert "W1 = [[" in pre and "X = [[" in pre
+    # What the code does starts with what went wrong, not with the case's description.
+    what = art[art.index('<div class="what">') + len('<div class="what">'):]
+    assert what.startswith(row.message.splitlines()[1].strip()[:20])
 
 
 def test_declared_port_names_the_authors_functions() -> None:

@@ -144,8 +144,9 @@ def _num(x: float | None, fmt: str) -> str:
 # ---------------------------------------------------------------------------
 
 _WHERE = re.compile(
-    r"^(?P<where>(?:row \d+ of )?(?:golden )?case '[^']*'(?: \([^()]*\))?"
-    r"(?: alone \([^()]*\))?(?: shrinks to [^:]*)?):(?: (?P<what>.*))?$")
+    r"^(?P<where>case '[^']*' shrinks to .*):$"  # a random case shrunk: the rest below
+    r"|^(?P<case>(?:row \d+ of )?(?:golden )?case '[^']*'(?: \([^()]*\))?"
+    r"(?: alone \([^()]*\))?):(?: (?P<what>.*))?$")
 
 
 class _Parts:
@@ -160,7 +161,7 @@ class _Parts:
         self.strict: list[str] = []
         lines = message.splitlines()
         if lines and (m := _WHERE.match(lines[0])):
-            self.where = m["where"]
+            self.where = m["where"] or m["case"]
             lines = ([m["what"]] if m["what"] else []) + lines[1:]
         i = 0
         while i < len(lines):
