@@ -291,6 +291,13 @@ class Report:
             "results": [r.to_dict() for r in self.results],
         }
 
+    def to_html(self) -> str:
+        """The report as one self-contained HTML page (inline CSS, no script, nothing
+        fetched), the equations rendered as MathML (``--html FILE``; :mod:`._html`)."""
+        from mnistref.conformance._html import render
+
+        return render(self)
+
     def format(self) -> str:
         """The report as text: a table, then each failure, then the first failure."""
         u, _ = bounds.units(np.dtype(self.dtype))
@@ -1275,7 +1282,7 @@ def _check_layer(n: int, call: Callable[[int, int, int], Any], sizes: tuple[int,
             W, b = call(seed, *shape)
             W, b = _to_numpy(W), _to_numpy(b)
         except Exception as e:
-            return Outcome("error", f"{label}: raised {type(e).__name__}: {e}")
+            return Outcome("error", f"{label}: {_isolate.describe(e)}")
         if W.shape != shape:
             hint = " (transposed?)" if W.shape == shape[::-1] else ""
             problems.setdefault("W shape", f"{wn} has shape {W.shape}, expected {shape}{hint}")
@@ -1299,7 +1306,7 @@ def _check_layer(n: int, call: Callable[[int, int, int], Any], sizes: tuple[int,
         again = _to_numpy(call(seed, *sizes)[0])
         other = _to_numpy(call(seed + 1, *sizes)[0])
     except Exception as e:
-        return Outcome("error", f"{label}: raised {type(e).__name__}: {e}")
+        return Outcome("error", f"{label}: {_isolate.describe(e)}")
     if not np.array_equal(first, again, equal_nan=True):
         problems["seed"] = (f"two calls with seed {seed} gave different {wn} (the seed must "
                             "fix the draw)")
@@ -1800,6 +1807,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="print exactly one JSON object instead of the table")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the random cases and of init (default 0)")
+    parser.add_argument("--html", metavar="FILE", default=None,
+                        help="also write the report as one self-contained HTML page to FILE "
+                             "(equations rendered, no script, nothing fetched)")
     parser.add_argument("--require", metavar="NAMES", action="append", default=[],
                         help="comma-separated functions that must be provided and checked "
                              "in full, or the run fails (repeatable); by default a function "
@@ -1836,6 +1846,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"mnistref conformance: --timeout must be a positive number of seconds, got "
               f"{timeout:g}", file=sys.stderr)
         return 2
+    html_path = getattr(args, "html", None)
+    if html_path is not None and (why := _unwritable(html_path)):
+        print(f"mnistref conformance: --html {html_path}: {why}", file=sys.stderr)
+        return 2
     require = ",".join(getattr(args, "require", None) or [])
     try:
         _required(require)
@@ -1856,6 +1870,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"mnistref conformance: {e or 'interrupted'}", file=sys.stderr)
         return 130
     text = json.dumps(report.to_dict(), allow_nan=False) if args.json else report.format()
+    if html_path is not None:
+        try:
+            _write_atomically(html_path, report.to_html())
+        except OSError as e:
+            print(f"mnistref conformance: --html {html_path}: cannot be written: "
+                  f"{e.strerror or e}", file=sys.stderr)
+            return 2
     try:
         print(text)
         sys.stdout.flush()
@@ -1865,8 +1886,39 @@ def run(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
+def _unwritable(path: str) -> str:
+    """Why ``--html PATH`` cannot be written ('' if it can), said before the run."""
+    p = Path(path)
+    if p.is_dir():
+        return "is a directory"
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        return f"cannot be written: no directory {str(parent)!r}"
+    if not os.access(parent, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        return "cannot be written: permission denied"
+    return ""
+
+
+def _write_atomically(path: str, text: str) -> None:
+    """``text`` to ``path`` whole or not at all (a temporary file beside it, renamed)."""
+    import tempfile
+
+    p = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=p.parent if str(p.parent) else ".", prefix=f".{p.name}.",
+                               suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, p)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m mnistref.conformance TARGET [--dtype D] [--json] [--seed S]
+    """``python -m mnistref.conformance TARGET [--dtype D] [--json] [--html FILE] [--seed S]
     [--require NAMES] [--require-all] [--strict] [--timeout SECONDS] [--no-isolate]``."""
     parser = argparse.ArgumentParser(
         prog="python -m mnistref.conformance",
