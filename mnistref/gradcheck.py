@@ -977,11 +977,15 @@ def _check_dtype(
 
     try:
         g_list = list(g)
-        if len(g_list) != 4:
-            raise ValueError
-    except (TypeError, ValueError):
+    except TypeError:
         report.errors.append(
-            f"{dtype}: grads_fn returned {type(g).__name__}, expected Params(dW1, db1, dW2, db2)"
+            f"{dtype}: grads_fn returned {type(g).__name__}, expected a sequence of 4 arrays "
+            "(dW1, db1, dW2, db2), e.g. Params(dW1, db1, dW2, db2)"
+        )
+        g_list = [None] * 4
+    if len(g_list) != 4:
+        report.errors.append(
+            f"{dtype}: grads_fn returned {len(g_list)} items, expected 4 (dW1, db1, dW2, db2)"
         )
         g_list = [None] * 4
 
@@ -1025,7 +1029,7 @@ def _check_dtype(
 def _output_problem(gj: Any, shape: tuple[int, ...], dt: np.dtype[Any], name: str) -> str:
     eqn = PARAM_EQUATIONS[name]
     if gj is None:
-        return f"no d{name} returned"
+        return f"no d{name} checked (see the error above)"
     a = np.asarray(gj)
     if a.shape != shape:
         hint = " (transposed?)" if a.shape == shape[::-1] else ""

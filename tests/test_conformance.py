@@ -1036,3 +1036,23 @@ def test_hint_one_hot_sized_by_the_largest_label() -> None:
 def test_hints_for_dZ2_written_as_real_code_writes_it(dZ2: Any, text: str) -> None:
     r = row(check(only(dZ2=dZ2), n_random=2), 10, "dZ2")
     assert r.status == "fail" and text in r.message, r.message
+
+
+def test_hint_loss_zero_times_log_zero() -> None:
+    def loss(Y: Any, A2: Any) -> Any:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return -np.sum(Y * np.log(A2)) / Y.shape[0]
+
+    r = row(check(only(loss=loss), n_random=2), 9, "loss")
+    assert r.status == "fail" and "NaN from 0 * log(0)" in r.message, r.message
+
+
+def test_an_init_that_ignores_its_sizes_is_judged_at_the_papers_sizes() -> None:
+    def init(seed: int, *sizes: Any, dtype: Any = np.float64) -> Any:
+        rng = np.random.default_rng(seed)
+        return (0.1 * rng.standard_normal((784, 128)).astype(dtype), np.zeros(128, dtype),
+                0.1 * rng.standard_normal((128, 10)).astype(dtype), np.zeros(10, dtype))
+
+    report = check(only(init=init))
+    assert report.passed, report.format()
+    assert {f.kind for r in report.results for f in r.contract} == {"sizes"}

@@ -83,9 +83,10 @@ CODEINGERSCAT: dict[Row, tuple[str, str]] = {
     (20, "update"): ("pass", ""),
 }
 CODEINGERSCAT_CONTRACT: dict[str, dict[Row, list[str]]] = {
-    "float64": {(14, "relu_prime"): ["bool"]},
-    "float32": {(0, "one_hot"): ["dtype"], (1, "init"): ["dtype", "dtype"],
-                (2, "init"): ["dtype", "dtype"], (11, "grads"): ["dtype"],
+    # init_params() takes no sizes: asked for the small (5, 3, 4) net, it draws its own.
+    "float64": {(1, "init"): ["sizes"], (2, "init"): ["sizes"], (14, "relu_prime"): ["bool"]},
+    "float32": {(0, "one_hot"): ["dtype"], (1, "init"): ["dtype", "dtype", "sizes"],
+                (2, "init"): ["dtype", "dtype", "sizes"], (11, "grads"): ["dtype"],
                 (12, "grads"): ["dtype"], (14, "relu_prime"): ["bool"],
                 (15, "grads"): ["dtype"], (16, "grads"): ["dtype"]},
 }

@@ -441,7 +441,10 @@ def test_wrong_structure_is_an_error(problem):
     report = check_grads(lambda *a: (1, 2), params=problem[0], X=problem[1], Y=problem[2],
                          dtypes="float64")
     assert not report.passed
-    assert "expected Params(dW1, db1, dW2, db2)" in report.errors[0]
+    assert "returned 2 items, expected 4 (dW1, db1, dW2, db2)" in report.errors[0]
+    report = check_grads(lambda *a: 7, params=problem[0], X=problem[1], Y=problem[2],
+                         dtypes="float64")
+    assert "returned int, expected a sequence of 4 arrays" in report.errors[0]
 
 
 def test_inputs_are_left_unchanged(problem):

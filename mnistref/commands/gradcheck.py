@@ -14,6 +14,7 @@ code 0 if every row passed, 1 if not, 2 for a usage error or a bad point file.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import json
 import os
@@ -114,6 +115,7 @@ def _where(exc: BaseException) -> str:
 
 def _guarded(fn: Any, spec: str) -> Any:
     """*fn*, whose exceptions become a :class:`_UserError` naming *spec* and its line."""
+    @functools.wraps(fn)  # the report names the user's function, not this wrapper
     def call(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)

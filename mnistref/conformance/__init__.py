@@ -101,14 +101,16 @@ class Finding:
     makes it fail the row."""
 
     kind: str
-    """``"dtype"``, ``"bool"``, ``"int"``, ``"bias_shape"`` or ``"writes_argument"``."""
+    """``"dtype"``, ``"bool"``, ``"int"``, ``"bias_shape"``, ``"writes_argument"`` or
+    ``"sizes"`` (an init that draws the paper's 784-128-10 network whatever sizes it is
+    asked for)."""
     message: str
 
     def to_dict(self) -> dict[str, str]:
         return {"kind": self.kind, "message": self.message}
 
 
-CONTRACT_KINDS = ("dtype", "bool", "int", "bias_shape", "writes_argument")
+CONTRACT_KINDS = ("dtype", "bool", "int", "bias_shape", "writes_argument", "sizes")
 
 
 @dataclass
@@ -774,8 +776,13 @@ _EPSILONS = (1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10, 1e-12, 1e-15, 1e-16,
 def _loss_hint(c: Case) -> Callable[[Array, Array], str]:
     """Hints for eq. (9): an epsilon inside the log, or a clip, instead of the cap at tiny."""
     def hint(g: Array, e: Array) -> str:
-        p = (c["Y"].astype(np.float64) * c["A2"].astype(np.float64)).sum(axis=1)
+        Y, A2 = c["Y"].astype(np.float64), c["A2"].astype(np.float64)
+        p = (Y * A2).sum(axis=1)
         got = float(g.reshape(-1)[0]) if g.size else math.nan
+        if math.isnan(got) and np.any((A2 == 0) & (Y == 0)):
+            return ("NaN from 0 * log(0): where A2 is 0 at a class that is not the label, "
+                    "Y * log(A2) is 0 * (-inf) = NaN; take the log of the true class's "
+                    "probability only (eq. (9) sums -log p over the labels)")
         for eps in _EPSILONS:
             for q in (p + eps, np.maximum(p, eps)):
                 want = float(-np.mean(np.log(q)))
@@ -1067,9 +1074,10 @@ def _infer_grads(c: Case, parts: Sequence[Any], dt: np.dtype[Any]) -> Checks:
         if _compare("", dW2p, A1.T @ db2p[None, :], (E, E), dt).status == "pass":
             D2 = db2p[None, :]
             dZ2_own = D2
-            o = _compare("dZ2 (read off db2, which equals dZ2 at m = 1)", D2, c["dZ2"],
-                         bounds.grads_dZ2(c["A2"], c["Y"], c["Z2"], dt, D_Z2), dt,
-                         _dZ2_hint(c))
+            o = _with_note(_compare("dZ2", D2, c["dZ2"],
+                                    bounds.grads_dZ2(c["A2"], c["Y"], c["Z2"], dt, D_Z2), dt,
+                                    _dZ2_hint(c)),
+                           "\n  (dZ2 read off db2, which equals it at m = 1)")
             res.append((10, o))
     if dW1p is None or db1p is None or not np.any(X != 0):
         return res
@@ -1079,14 +1087,14 @@ def _infer_grads(c: Case, parts: Sequence[Any], dt: np.dtype[Any]) -> Checks:
     # Entries whose sign a recomputed Z1 may flip are judged by neither row.
     off = (Z1 <= 0) & ~kink
     on = (Z1 > 0) & ~kink
-    o14 = _compare("dZ1 where Z1 <= 0 (read off db1, which equals dZ1 at m = 1)",
-                   np.where(off, D1, 0.0).astype(dt), np.zeros_like(D1),
-                   bounds.exact_zero(D1), dt, _relu_zero_hint(Z1))
+    o14 = _with_note(_compare("dZ1", np.where(off, D1, 0.0).astype(dt), np.zeros_like(D1),
+                              bounds.exact_zero(D1), dt, _relu_zero_hint(Z1)),
+                     "\n  (dZ1 read off db1, which equals it at m = 1; judged where Z1 <= 0)")
     dA1_own = (dZ2_own @ W2.T).astype(dt)
     E13, S13 = bounds.back(dZ2_own, W2, dt)
-    o13 = _compare("dA1 where Z1 > 0 (read off db1, which equals dZ1 at m = 1)",
-                   np.where(on, D1, 0.0).astype(dt), np.where(on, dA1_own, 0.0).astype(dt),
-                   (E13, S13), dt)
+    o13 = _with_note(_compare("dA1", np.where(on, D1, 0.0).astype(dt),
+                              np.where(on, dA1_own, 0.0).astype(dt), (E13, S13), dt),
+                     "\n  (dA1 read off db1, which equals dZ1 = dA1 at m = 1 where Z1 > 0)")
     if o13.status != "pass":
         sel = on & (dA1_own != 0)
         q = D1[sel] / dA1_own[sel]
@@ -1283,6 +1291,12 @@ def _check_layer(n: int, call: Callable[[int, int, int], Any], sizes: tuple[int,
             W, b = _to_numpy(W), _to_numpy(b)
         except Exception as e:
             return Outcome("error", f"{label}: {_isolate.describe(e)}")
+        if first is not None and shape != sizes and W.shape == first.shape:
+            # The sizes are ignored (a tutorial's init_params() draws the paper's network
+            # whatever it is asked): judged at the paper's sizes only.
+            found.append(Finding("sizes", f"{label.split('(')[0]} ignores its sizes: asked "
+                                          f"for {wn} of shape {shape}, it gave {W.shape}"))
+            break
         if W.shape != shape:
             hint = " (transposed?)" if W.shape == shape[::-1] else ""
             problems.setdefault("W shape", f"{wn} has shape {W.shape}, expected {shape}{hint}")
@@ -1318,9 +1332,10 @@ def _check_layer(n: int, call: Callable[[int, int, int], Any], sizes: tuple[int,
             problems["stats"] = stats
     if not problems:
         return Outcome("pass", contract=found)
-    text = "; ".join(problems.values()) if len(problems) == 1 else "\n  " + "\n  ".join(
-        f"- {p}" for p in problems.values())
-    return Outcome("fail", f"{label}: {text}", contract=found)
+    if len(problems) == 1:
+        return Outcome("fail", f"{label}: {next(iter(problems.values()))}", contract=found)
+    listed = "\n".join(f"  - {p}" for p in problems.values())
+    return Outcome("fail", f"{label}: {len(problems)} problems\n{listed}", contract=found)
 
 
 def _label(call: str, dt: np.dtype[Any]) -> str:
