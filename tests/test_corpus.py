@@ -16,6 +16,7 @@ import functools
 import importlib.util
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -341,3 +342,10 @@ def test_declare_says_what_is_wrong_with_a_declaration() -> None:
     port = declare(ns, relu="f(Z)")
     Z = np.array([[1.0, -2.0]])
     assert port.relu(Z) is Z  # type: ignore[attr-defined]
+
+
+def test_a_declared_call_using_a_symbol_its_function_is_not_given_is_a_usage_error() -> None:
+    impl = SimpleNamespace(get_predictions=lambda A2: A2.argmax(0))
+    with pytest.raises(ValueError, match="uses A2, which predict is not given; it gets W1, "
+                                         "b1, W2, b2, X"):
+        declare(impl, layout="columns", predict="get_predictions(A2)")

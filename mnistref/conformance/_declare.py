@@ -191,11 +191,31 @@ class _Call:
             raise ValueError(f"declare: {fname}: {', '.join(unknown)} after '->' are not "
                              f"symbols; {fname} returns {', '.join(self.outputs)}")
         if obj is None:
+            self._check_names(impl)
             missing = [o for o in self.outputs if o not in self.targets]
             if missing and not (len(self.targets) == len(self.outputs)
                                 or (not self.targets and len(self.outputs) == 1)):
                 raise ValueError(f"declare: {fname}: say where {', '.join(missing)} come "
                                  f"from: '... -> {', '.join(self.outputs)}'")
+
+    def _check_names(self, impl: Any) -> None:
+        """A symbol the call uses but this function does not receive (``A2`` in a
+        declared ``predict``, which gets the parameters and X) is a usage error now,
+        not an error row in every case later."""
+        given = {s for name in self.inputs for s in _GROUPS.get(name, (name,))}
+        given |= {"K", "dtype", "m", "n_in", "n_hidden", "n_out", "seed", "lr", *_ALIASES}
+        if "Y" in given:
+            given.add("y")
+        if "Z1" in given:
+            given.add("A1")
+        used = {n.id for e in self.body for n in ast.walk(e) if isinstance(n, ast.Name)}
+        absent = sorted(n for n in used if n in _SYMBOLS and n not in given
+                        and not hasattr(impl, n))
+        if absent:
+            gets = ", ".join(s for s in (*_expand(self.inputs), "m") if s in _SYMBOLS)
+            raise ValueError(f"declare: {self.fname}={self.text!r} uses "
+                             f"{', '.join(absent)}, which {self.fname} is not given; it "
+                             f"gets {gets}")
 
     # -- binding and conversion -------------------------------------------------------
 
@@ -346,6 +366,11 @@ class _Call:
 _SYMBOLS = set(_SAMPLES | _WEIGHTS | _BIASES | {"y", "y_pred", "L", "accuracy", "lr", "m",
                                               "n_in", "n_hidden", "n_out", "seed", "K",
                                               "dtype"})
+
+
+def _expand(inputs: Sequence[str]) -> list[str]:
+    """The runner's inputs with ``params``, ``grads`` and ``cache`` spelt out."""
+    return [s for name in inputs for s in _GROUPS.get(name, (name,))]
 
 
 def _items(value: Any, name: str) -> list[Any]:
