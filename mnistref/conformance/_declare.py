@@ -23,7 +23,8 @@ Each keyword named after one of mnistref's functions (``init``, ``relu``,
 ``relu_prime``, ``softmax``, ``forward``, ``loss``, ``one_hot``, ``grads``,
 ``update``, ``accuracy``, ``predict`` and the per-equation ``Z1`` ... ``update_b2``)
 is the port's own call, written with the paper's symbols: ``X``, ``Y`` (one-hot),
-``y`` (integer labels), ``W1``, ``b1``, ``W2``, ``b2``, ``Z1``, ``A1``, ``Z2``,
+``y`` (integer labels), ``y_pred`` (``accuracy``'s predictions), ``W1``, ``b1``, ``W2``,
+``b2``, ``Z1``, ``A1``, ``Z2``,
 ``A2``, ``dZ2`` ... ``db1``, ``lr`` (or ``alpha``, ``learning_rate``, ``eta``),
 ``m``, ``n_in``, ``n_hidden``, ``n_out``, ``seed``, ``K``, ``dtype``.  After ``->`` come the
 symbols its results are, in order.  A call that returns nothing and writes its
