@@ -987,3 +987,12 @@ def test_cli_a_grads_that_raises_is_one_line_exit_1_naming_its_line(capsys, tmp_
     assert err == ["mnistref gradcheck: --grads raising_grads_mod:grads raised ValueError: "
                    "boom (at raising_grads_mod.py:2)"]
     assert captured.out == ""
+
+
+def test_cli_grads_from_a_file_path(capsys, tmp_path):
+    (tmp_path / "my_grads_file.py").write_text(
+        "from mnistref.network import grads as _g\n\n"
+        "def grads(params, X, Y, cache):\n    return _g(params, X, Y, cache)\n")
+    assert main(["gradcheck", "--small", "--grads", f"{tmp_path}/my_grads_file.py:grads"]) == 0
+    assert main(["gradcheck", "--small", "--grads", f"{tmp_path}/nope.py:grads"]) == 2
+    assert "no such file" in capsys.readouterr().err

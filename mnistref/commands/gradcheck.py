@@ -69,7 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="MODULE:FUNCTION",
         default=None,
         help="the gradient function to check, grads(params, X, Y, cache) -> (dW1, db1, dW2, "
-        "db2) (default: mnistref.grads)",
+        "db2), as MODULE:FUNCTION or FILE.py:FUNCTION (default: mnistref.grads)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
 
@@ -77,9 +77,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _load(spec: str) -> Any:
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
-        raise ValueError(f"--grads must be MODULE:FUNCTION, e.g. mypkg.nn:grads, got {spec!r}")
+        raise ValueError(f"--grads must be MODULE:FUNCTION or FILE.py:FUNCTION, e.g. "
+                         f"mypkg.nn:grads, got {spec!r}")
     try:
-        obj: Any = importlib.import_module(module_name)
+        obj: Any = (_import_path(module_name) if module_name.endswith(".py")
+                    else importlib.import_module(module_name))
     except ImportError as exc:
         raise ValueError(f"--grads: cannot import {module_name!r}: {exc}") from None
     except (Exception, SystemExit) as exc:  # the user's module failed: one line, not ours
@@ -92,6 +94,26 @@ def _load(spec: str) -> Any:
     if not callable(obj):
         raise ValueError(f"--grads: {spec} is a {type(obj).__name__}, not a function")
     return obj
+
+
+def _import_path(path: str) -> Any:
+    """A module from a ``.py`` file (``--grads mygrads.py:grads``), its folder on the path
+    so that it can import its siblings."""
+    import importlib.util
+
+    file = Path(path).resolve()
+    if not file.is_file():
+        raise ImportError(f"no such file: {path}")
+    spec = importlib.util.spec_from_file_location(f"_mnistref_grads_{file.stem}", file)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path} as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(file.parent))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(file.parent))
+    return module
 
 
 class _UserError(Exception):
