@@ -179,3 +179,16 @@ def test_bench_quick_time_is_the_same_in_the_readme_and_the_help(
     help_text = " ".join(capsys.readouterr().out.split())
     for claim in ("about 10-15 s on 2 cores", "under 30 s"):
         assert claim in line and claim in help_text
+
+
+@pytest.mark.parametrize("command", ["evaluate", "visualize"])
+def test_a_folder_without_a_model_says_so_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    folder = tmp_path / "not-a-run"
+    folder.mkdir()
+    assert main([command, str(folder)]) == 1
+    err = capsys.readouterr().err
+    assert err == (f"mnistref {command}: {folder} is a folder that holds no model.npz; give a "
+                   "model file or the --out folder of `mnistref train`\n")
+    assert list(folder.iterdir()) == []

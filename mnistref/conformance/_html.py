@@ -402,7 +402,7 @@ def _failure(r: Result, yours: str, dtype: str) -> list[str]:
         kv.append(("case", _e(parts.where)))
     elif r.case:
         kv.append(("case", _e(r.case)))
-    if r.worst_index is not None:
+    if r.worst_index:  # a scalar (loss, accuracy) has no index to show
         kv.append(("worst entry", f"<code>{_e(list(r.worst_index))}</code>"))
     if r.expected is not None:
         kv.append(("expected", f"<code>{_e(_value(r.expected, dtype))}</code>"))
