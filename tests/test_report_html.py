@@ -336,11 +336,15 @@ def test_cli_html_write_failing_late_is_one_line_exit_2(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A write that fails after the run (disk full): one line, exit 2, no report, no file."""
     import mnistref.conformance as conformance
+    from mnistref._safeio import atomic_write
 
-    def full(path: str, text: str) -> None:
+    def disk_fills(f: Any) -> None:
+        f.write(b"<!doctype html>")  # part of the page reaches the temporary file
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(conformance, "_write_atomically", full)
+    # The real writer, its write failing midway: nothing may be left behind.
+    monkeypatch.setattr(conformance, "atomic_write",
+                        lambda path, write: atomic_write(path, disk_fills))
     assert main([str(BUG), "--html", str(tmp_path / "r.html")]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.strip().splitlines() == [

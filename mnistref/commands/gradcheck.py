@@ -86,7 +86,7 @@ def _load(spec: str) -> Any:
         raise ValueError(f"--grads: cannot import {module_name!r}: {exc}") from None
     except (Exception, SystemExit) as exc:  # the user's module failed: one line, not ours
         raise ValueError(f"--grads: importing {module_name!r} raised "
-                         f"{_one_line(exc)}{_where(exc)}") from None
+                         f"{_raised(exc)}") from None
     for part in attr.split("."):
         if not hasattr(obj, part):
             raise ValueError(f"--grads: {module_name!r} has no attribute {attr!r}")
@@ -120,12 +120,15 @@ class _UserError(Exception):
     """The user's grads function raised."""
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(f"{type(exc).__name__}: {exc}".split())
+def _raised(exc: BaseException) -> str:
+    """``Type: message (at file.py:12)``, on one line: the innermost frame of the
+    user's code, if any."""
+    from mnistref.conformance import _one_line  # the runner's wording, loaded on failure
+
+    return _one_line(exc) + _where(exc)
 
 
 def _where(exc: BaseException) -> str:
-    """`` (at file.py:12)``: the innermost frame of the user's code, if any."""
     if isinstance(exc, SyntaxError) and exc.filename:
         return f" (at {Path(exc.filename).name}:{exc.lineno})"
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -142,7 +145,7 @@ def _guarded(fn: Any, spec: str) -> Any:
         try:
             return fn(*args, **kwargs)
         except (Exception, SystemExit) as exc:
-            raise _UserError(f"--grads {spec} raised {_one_line(exc)}{_where(exc)}") from exc
+            raise _UserError(f"--grads {spec} raised {_raised(exc)}") from exc
     return call
 
 

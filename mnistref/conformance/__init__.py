@@ -57,10 +57,12 @@ from numpy.typing import NDArray
 
 from mnistref import equations as eq
 from mnistref import network
+from mnistref._safeio import atomic_write
 from mnistref.conformance import _bounds as bounds
 from mnistref.conformance import _isolate
 from mnistref.conformance._cases import Spec, random_specs, show, shrink
 from mnistref.conformance._declare import (
+    _BIASES,  # bias outputs: (n, 1) is a finding
     Port,
     conventions_of_file,
     declare,
@@ -684,10 +686,6 @@ def _dtype_findings(label: str, got: Array, dt: np.dtype[Any] | None) -> list[Fi
                                f"{dt}")]
     return [Finding("dtype", f"{label} has dtype {got.dtype} from a {dt} call (keep the "
                              f"input dtype: {dt} in, {dt} out)")]
-
-
-_BIASES = ("b1", "b2", "db1", "db2")
-"""Outputs that are biases: a bias of shape (n, 1) or (1, n) is a contract finding."""
 
 
 def _num(x: float, dtype: np.dtype[Any]) -> str:
@@ -1887,7 +1885,8 @@ def run(args: argparse.Namespace) -> int:
     text = json.dumps(report.to_dict(), allow_nan=False) if args.json else report.format()
     if html_path is not None:
         try:
-            _write_atomically(html_path, report.to_html())
+            page = report.to_html().encode("utf-8")
+            atomic_write(html_path, lambda f: f.write(page))
         except OSError as e:
             print(f"mnistref conformance: --html {html_path}: cannot be written: "
                   f"{e.strerror or e}", file=sys.stderr)
@@ -1912,24 +1911,6 @@ def _unwritable(path: str) -> str:
     if not os.access(parent, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
         return "cannot be written: permission denied"
     return ""
-
-
-def _write_atomically(path: str, text: str) -> None:
-    """``text`` to ``path`` whole or not at all (a temporary file beside it, renamed)."""
-    import tempfile
-
-    p = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=p.parent if str(p.parent) else ".", prefix=f".{p.name}.",
-                               suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, p)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mnistref.conformance import CHAIN_STEPS
+from mnistref.conformance import CHAIN_STEPS, _eq_label
 from mnistref.conformance import _bounds as bounds
 from mnistref.registry import equation
 
@@ -50,10 +50,6 @@ _STATUS_LABEL = {"pass": "PASS", "fail": "FAIL", "error": "ERROR", "skip": "SKIP
 def _e(text: object) -> str:
     """Escaped for HTML text and attribute values alike."""
     return html.escape(str(text), quote=True)
-
-
-def _eq_label(n: int) -> str:
-    return "Data" if n == 0 else f"Eq. ({n})"
 
 
 @functools.cache
