@@ -59,7 +59,7 @@ from mnistref import equations as eq
 from mnistref import network
 from mnistref._safeio import atomic_write
 from mnistref.conformance import _bounds as bounds
-from mnistref.conformance import _isolate
+from mnistref.conformance import _exec, _isolate
 from mnistref.conformance._cases import Spec, random_specs, show, shrink
 from mnistref.conformance._declare import (
     _BIASES,  # bias outputs: (n, 1) is a finding
@@ -1547,7 +1547,8 @@ def _pin_source(filename: str, source: bytes) -> None:
     linecache.cache[filename] = (len(text), None, lines, filename)
 
 
-def check(target: ModuleType | str | os.PathLike[str] | Any, *, dtype: str = "float64",
+def check(target: ModuleType | str | os.PathLike[str] | Any = None, *,
+          command: str | Sequence[str] | None = None, dtype: str = "float64",
           seed: int = 0, n_random: int = N_RANDOM, require: Sequence[str] | str = (),
           require_all: bool = False, strict: bool = False,
           timeout: float | None = _isolate.DEFAULT_TIMEOUT, isolate: bool = True) -> Report:
@@ -1561,6 +1562,10 @@ def check(target: ModuleType | str | os.PathLike[str] | Any, *, dtype: str = "fl
     Parameters
     ----------
     target : module, object, module name or path to a .py file
+    command : str or sequence of str
+        Instead of *target*: a program in any language that speaks the exec protocol
+        (``spec/protocol.md``), as a command line (``"node port.js"``) or an argv
+        list.  It is started once, and again after a call that crashed it.
     dtype : "float64" or "float32"
         The dtype of every array passed in and expected back.
     seed : int
@@ -1609,11 +1614,19 @@ def check(target: ModuleType | str | os.PathLike[str] | Any, *, dtype: str = "fl
             timeout, (int, float)) or not timeout > 0):
         raise ValueError(f"timeout must be a positive number of seconds or None, got "
                          f"{timeout!r}")
+    if (target is None) == (command is None):
+        raise ValueError("give either a target (a module, module name or .py path) or a "
+                         "command (a program speaking spec/protocol.md), not "
+                         f"{'both' if command is not None else 'neither'}")
     required = FUNCTIONS if require_all else _required(require)
     dt = np.dtype(str(dtype))
-    # In a worker process, the target cannot end, hang or crash the runner (_isolate).
-    module, label = (_isolate.load(target, timeout=timeout)
-                     if isolate and _isolate.isolable(target) else _load_target(target))
+    if command is not None:
+        # A program in any language, over its standard streams (_exec).
+        module, label = _exec.load(command, timeout=timeout)
+    else:
+        # In a worker process, the target cannot end, hang or crash the runner (_isolate).
+        module, label = (_isolate.load(target, timeout=timeout)
+                         if isolate and _isolate.isolable(target) else _load_target(target))
     module = _declared(module)  # a declaration imported in process (see _declare)
     where = getattr(module, "__file__", None)
     pinned = linecache.cache.get(where, ()) if isinstance(where, str) else ()
@@ -1811,8 +1824,12 @@ def _fails(n: int, fname: str, fn: Callable[..., Any], spec: Spec, dt: np.dtype[
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The runner's options (shared by ``python -m mnistref.conformance`` and
     ``mnistref conformance``)."""
-    parser.add_argument("target", metavar="TARGET",
+    parser.add_argument("target", metavar="TARGET", nargs="?", default=None,
                         help="an importable module name or a path to a .py file")
+    parser.add_argument("--exec", metavar="COMMAND", dest="exec_command", default=None,
+                        help="instead of TARGET: a program in any language that speaks the "
+                             "exec protocol on its standard streams (spec/protocol.md), "
+                             "e.g. --exec \"node port.js\"")
     parser.add_argument("--dtype", choices=("float64", "float32"), default="float64",
                         help="dtype of every array passed in and expected back "
                              "(default float64)")
@@ -1854,6 +1871,12 @@ def run(args: argparse.Namespace) -> int:
     if args.seed < 0:
         print(f"mnistref conformance: --seed must be >= 0, got {args.seed}", file=sys.stderr)
         return 2
+    command = getattr(args, "exec_command", None)
+    if (args.target is None) == (command is None):
+        print("mnistref conformance: give a TARGET (a .py file or module name) or --exec "
+              f"COMMAND (a program in any language), {'not both' if command else 'got neither'}",
+              file=sys.stderr)
+        return 2
     timeout = getattr(args, "timeout", _isolate.DEFAULT_TIMEOUT)
     if not timeout > 0 or not math.isfinite(timeout):
         print(f"mnistref conformance: --timeout must be a positive number of seconds, got "
@@ -1872,7 +1895,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         # With --json, stdout carries the one JSON object and nothing the port prints.
         with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
-            report = check(args.target, dtype=args.dtype, seed=args.seed, require=require,
+            report = check(args.target, command=command, dtype=args.dtype, seed=args.seed,
+                           require=require,
                            require_all=getattr(args, "require_all", False),
                            strict=getattr(args, "strict", False), timeout=timeout,
                            isolate=not getattr(args, "no_isolate", False))
