@@ -139,7 +139,7 @@ def _decode_at(tokens: Sequence[str], i: int, depth: int = 0) -> tuple[Any, int]
         bad = next(t for t in raw if not _number(t, head))
         what = "a number" if head in ("f64", "f32") else "an integer"
         raise ProtocolError(f"{bad[:20]!r} is not {what}") from None
-    a = values.reshape(shape)
+    a: np.ndarray = values.reshape(shape)
     if head == "f32":
         rounded = a.astype(np.float32)
         # A value that is no binary32 number was computed in float64 (or written with
