@@ -170,10 +170,10 @@ def test_a_function_that_crashed_is_not_called_again(tmp_path: Path) -> None:
     assert count.read_text() == "x"
 
 
-def test_f32_values_that_are_not_float32_are_a_dtype_finding(tmp_path: Path) -> None:
-    """A port that claims float32 and computes in float64 is told so."""
-    # The mean in float64, tagged f32 unrounded: right values, wrong precision.
-    db2 = 'print("ok " + write("f32", x.astype(np.float64).mean(axis=0)), flush=True)'
+def test_the_kind_tag_is_the_dtype_claim(tmp_path: Path) -> None:
+    """An f64 answer in a float32 check is a dtype finding (values still judged); an
+    answer tagged f32 is rounded to float32 as it is read."""
+    db2 = 'print("ok " + write("f64", x.astype(np.float64).mean(axis=0)), flush=True)'
     report = check(command=program(tmp_path, db2=db2), dtype="float32", n_random=3)
     r = row(report, 12, "db2")
     assert r.status == "pass" and report.passed  # right values: a finding, not a failure
@@ -181,6 +181,20 @@ def test_f32_values_that_are_not_float32_are_a_dtype_finding(tmp_path: Path) -> 
     assert "float64" in r.contract[0].message
     strict = check(command=program(tmp_path, db2=db2), dtype="float32", n_random=3, strict=True)
     assert row(strict, 12, "db2").status == "fail"
+    tagged = db2.replace('"f64"', '"f32"')
+    assert check(command=program(tmp_path, db2=tagged), dtype="float32", n_random=3,
+                 strict=True).passed
+
+
+@pytest.mark.parametrize("digits", ["%.9g", "%.17g", "shortest"])
+def test_an_f32_written_with_9_digits_or_more_reads_back_exactly(digits: str) -> None:
+    rng = np.random.default_rng(0)
+    a = (rng.standard_normal(2000) * 10.0 ** rng.integers(-30, 30, 2000)).astype(np.float32)
+    # NumPy's str is the shortest decimal that identifies a float32.
+    tokens = [str(v) if digits == "shortest" else digits % float(v) for v in a]
+    back = _exec.decode(f"f32 1 {a.size} " + " ".join(tokens))
+    assert back.dtype == np.float32
+    assert np.array_equal(back.view(np.uint32), a.view(np.uint32))
 
 
 @pytest.mark.parametrize(("hello", "why"), [

@@ -141,11 +141,9 @@ def _decode_at(tokens: Sequence[str], i: int, depth: int = 0) -> tuple[Any, int]
         raise ProtocolError(f"{bad[:20]!r} is not {what}") from None
     a: np.ndarray = values.reshape(shape)
     if head == "f32":
-        rounded = a.astype(np.float32)
-        # A value that is no binary32 number was computed in float64 (or written with
-        # too few digits): kept as float64, so that the dtype finding says so.
-        same = (rounded.astype(np.float64) == a) | (np.isnan(a) & np.isnan(rounded))
-        a = rounded if same.all() else a
+        # Read as f64, rounded to binary32: exact for the f64 of a binary32 number and
+        # for 9 significant digits (spec/protocol.md, "Numbers").
+        a = a.astype(np.float32)
     elif head == "bool":
         a = a.astype(np.bool_)
     return a, start + size
