@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import sys
 import zipfile
 from collections.abc import Callable, Mapping
@@ -321,11 +322,74 @@ def _float_tokens(a: Array) -> list[str]:
     return [repr(float(v)) for v in flat]
 
 
-def _json_array(a: Array) -> str:
+# ---------------------------------------------------------------------------
+# Tolerances: each stored output carries the bound a correct port must meet, so a
+# checker in any language compares and derives nothing.
+# ---------------------------------------------------------------------------
+
+TOL_DIGITS = 3
+"""Significant digits a stored tolerance keeps, rounded up: the stored bound is at
+most 1 % wider than the runner's (and never narrower), and the files stay small."""
+
+
+def tolerances(case: Case, dtype: str | np.dtype[Any]) -> dict[str, Array]:
+    """Per-entry bound of each output of *case* computed by its function from the
+    case's own stored inputs, as the runner bounds it (``conformance._bounds``);
+    for ``y_pred``, the per-row tie slack: a label is right if its logit is within it
+    of the row's largest."""
+    from mnistref.conformance import _SIMPLE
+    from mnistref.conformance import _bounds as bounds
+
+    dt = np.dtype(dtype)
+    out = {name: bounds.for_function(fname, case, dt)[0] for fname, (_, _, name) in
+           _SIMPLE.items()}
+    E = bounds.logits_chain(case["X"], case["W1"], case["b1"], case["W2"], case["b2"], dt)
+    out["y_pred"] = 2.0 * E.max(axis=1)
+    return {name: out[name] for name in OUTPUTS}
+
+
+def chain_tolerances(cases: Mapping[str, Case], dtype: str | np.dtype[Any],
+                     ) -> dict[str, dict[str, Array]]:
+    """Per-entry bound of each output of a training step run whole by the port (forward,
+    loss, grads, update on its own results), case name -> output -> bound; the
+    ``train.step*`` cases as one run from ``train.step0``'s parameters, every other
+    case as one step (``conformance._bounds.chain``)."""
+    from mnistref.conformance import _bounds as bounds
+
+    dt = np.dtype(dtype)
+    out: dict[str, dict[str, Array]] = {}
+    train = [n for n in cases if n.startswith("train.step")]
+    for name in cases:
+        if name in train[1:]:
+            continue
+        run = train if name in train else [name]
+        for n, tol in zip(run, bounds.chain([cases[n] for n in run], dt), strict=True):
+            out[n] = tol
+    return out
+
+
+def _tol_tokens(t: Array) -> list[str]:
+    """Each bound rounded up to TOL_DIGITS significant digits, as ``123e-9``."""
+    tokens = []
+    for v in np.asarray(t, dtype=np.float64).ravel().tolist():
+        if v == 0.0 or not math.isfinite(v):
+            tokens.append("0" if v == 0.0 else "1e308")
+            continue
+        k = math.floor(math.log10(v)) - (TOL_DIGITS - 1)
+        q = math.ceil(v / 10.0**k)
+        while float(f"{q}e{k}") < v:  # the decimal's nearest double: never below v
+            q += 1
+        tokens.append(f"{q}e{k}")
+    return tokens
+
+
+def _json_array(a: Array, tol: Array | None = None, chain_tol: Array | None = None) -> str:
     tokens = [str(int(v)) for v in a.ravel()] if a.dtype.kind in "iu" else _float_tokens(a)
+    extra = "".join(f', "{key}": [{", ".join(_tol_tokens(t))}]'
+                    for key, t in (("tol", tol), ("chain_tol", chain_tol)) if t is not None)
     return (
         f'{{"dtype": "{a.dtype.name}", "shape": {json.dumps(list(a.shape))}, '
-        f'"data": [{", ".join(tokens)}]}}'
+        f'"data": [{", ".join(tokens)}]{extra}}}'
     )
 
 
@@ -336,21 +400,63 @@ def _json_text(dtype: str, cases: Mapping[str, Case]) -> str:
         "{",
         f'"spec_version": "{SPEC_VERSION}",',
         f'"dtype": "{dtype}",',
-        '"layout": "each array: dtype, shape, data = the entries in row-major (C) order",',
+        '"layout": "each array: dtype, shape, data = the entries in row-major (C) order; '
+        'each output also tol (its bound computed from the stored inputs) and, for a '
+        'training step\'s outputs, chain_tol (its bound when the whole step runs on the '
+        'port\'s own results), in the same order: pass iff |got - data| <= tol",',
         '"cases": {',
     ]
+    chains = chain_tolerances(cases, dtype)
     for ci, (case_name, case) in enumerate(cases.items()):
+        tols = tolerances(case, dtype)
         lines.append(f'"{case_name}": {{')
         lines.append(f'  "description": {json.dumps(describe(case_name))},')
         lines.append('  "arrays": {')
         items = list(case.items())
         for ai, (key, arr) in enumerate(items):
             comma = "," if ai < len(items) - 1 else ""
-            lines.append(f'    "{key}": {_json_array(arr)}{comma}')
+            lines.append(f'    "{key}": '
+                         f'{_json_array(arr, tols.get(key), chains[case_name].get(key))}{comma}')
         lines.append("  }")
         lines.append("}," if ci < len(cases) - 1 else "}")
     lines.append("}")
     lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+_KIND = {"float64": "f64", "float32": "f32", "int64": "i64"}
+
+
+def _text_value(a: Array, tokens: list[str] | None = None) -> str:
+    """*a* in the exec protocol's value syntax (spec/protocol.md)."""
+    if tokens is None:
+        tokens = [str(int(v)) for v in a.ravel()] if a.dtype.kind in "iu" else _float_tokens(a)
+    return " ".join([_KIND[a.dtype.name], str(a.ndim), *map(str, a.shape), *tokens])
+
+
+def _text(dtype: str, cases: Mapping[str, Case]) -> str:
+    """The cases as lines a checker in any language reads without a JSON parser
+    (``spec/vectors/README.md``, "The text form")."""
+    from mnistref import SPEC_VERSION
+
+    lines = [f"# mnistref golden vectors, spec {SPEC_VERSION}, {dtype}: spec/vectors/README.md",
+             "# case NAME | NAME VALUE | NAME.tol VALUE | NAME.chain_tol VALUE | "
+             "check FUNCTION OUTPUT INPUT...",
+             "# pass iff |got - expected| <= tol for every entry (a NaN never passes)"]
+    chains = chain_tolerances(cases, dtype)
+    for name, case in cases.items():
+        tols = tolerances(case, dtype)
+        lines.append(f"case {name}")
+        for key, arr in case.items():
+            lines.append(f"{key} {_text_value(arr)}")
+            for suffix, t in (("tol", tols.get(key)), ("chain_tol", chains[name].get(key))):
+                if t is not None:
+                    t = np.asarray(t, dtype=np.float64)
+                    lines.append(f"{key}.{suffix} {_text_value(t, _tol_tokens(t))}")
+        for rows in EQUATION_IO.values():
+            for fn, ins, outs in rows:
+                if fn != "predict":
+                    lines.append(f"check {fn} {outs[0]} {' '.join(ins)}")
     return "\n".join(lines) + "\n"
 
 
@@ -402,6 +508,7 @@ def build_files(readme: bytes | None = None) -> dict[str, bytes]:
         cases = generate(dtype)
         files[f"{dtype}.npz"] = _npz_bytes(cases)
         files[f"{dtype}.json"] = _json_text(dtype, cases).encode("utf-8")
+        files[f"{dtype}.txt"] = _text(dtype, cases).encode("utf-8")
     hashed = dict(files, **({"README.md": readme} if readme is not None else {}))
     files["manifest.json"] = (json.dumps(manifest(hashed), indent=2) + "\n").encode("utf-8")
     return files

@@ -850,31 +850,7 @@ _HINTS: dict[str, Callable[[Case], Callable[[Array, Array], str] | None]] = {
 """Hints for the mistakes real code makes, by function, given the case."""
 
 
-def _bound_for(fname: str, c: Case, dt: np.dtype[Any]) -> tuple[Array, Array]:
-    lr = float(c["lr"])
-    table: dict[str, Callable[[], tuple[Array, Array]]] = {
-        "relu": lambda: bounds.exact(c["A1"], dt),
-        "A1": lambda: bounds.exact(c["A1"], dt),
-        "softmax": lambda: bounds.softmax(c["Z2"], c["A2"], dt),
-        "A2": lambda: bounds.softmax(c["Z2"], c["A2"], dt),
-        "Z1": lambda: bounds.affine(c["X"], c["W1"], c["b1"], dt),
-        "Z2": lambda: bounds.affine(c["A1"], c["W2"], c["b2"], dt),
-        "loss": lambda: bounds.loss(c["Y"], c["A2"], dt, c["Z2"]),
-        "dZ2": lambda: bounds.dZ2(c["A2"], c["Y"], dt),
-        "dW2": lambda: bounds.mean_product(c["A1"], c["dZ2"], dt),
-        "db2": lambda: bounds.mean_rows(c["dZ2"], dt),
-        "dA1": lambda: bounds.back(c["dZ2"], c["W2"], dt),
-        "dZ1": lambda: (bounds.exact(c["dZ1"], dt)[0], np.abs(c["dA1"]).astype(np.float64)),
-        "relu_prime": lambda: bounds.exact_zero(c["relu_prime_Z1"]),
-        "dW1": lambda: bounds.mean_product(c["X"], c["dZ1"], dt),
-        "db1": lambda: bounds.mean_rows(c["dZ1"], dt),
-        "update_W1": lambda: bounds.step(c["W1"], c["dW1"], lr, dt),
-        "update_b1": lambda: bounds.step(c["b1"], c["db1"], lr, dt),
-        "update_W2": lambda: bounds.step(c["W2"], c["dW2"], lr, dt),
-        "update_b2": lambda: bounds.step(c["b2"], c["db2"], lr, dt),
-        "accuracy": lambda: bounds.accuracy(c["accuracy"], dt),
-    }
-    return table[fname]()
+_bound_for = bounds.for_function
 
 
 # function -> (equation, input arrays, output array)

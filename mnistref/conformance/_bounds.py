@@ -23,6 +23,7 @@ used for relative errors, both of the output's shape.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -305,6 +306,119 @@ def logits_chain(X: Any, W1: Any, b1: Any, W2: Any, b2: Any, dtype: np.dtype[Any
     A1 = np.maximum(_f(X) @ _f(W1) + _f(b1), 0.0)
     E2, _ = affine(A1, W2, b2, dtype)
     return E2 + E1 @ np.abs(_f(W2))
+
+
+def for_function(fname: str, c: Mapping[str, Any], dt: np.dtype[Any]) -> tuple[Array, Array]:
+    """``(E, S)`` of the output of the runner's function *fname* (``relu``, ``dW2``,
+    ``update_W1``, ...) computed from the inputs of golden or random case *c*, whose
+    outputs are the reference's on those inputs."""
+    lr = float(c["lr"])
+    table: dict[str, Callable[[], tuple[Array, Array]]] = {
+        "relu": lambda: exact(c["A1"], dt),
+        "A1": lambda: exact(c["A1"], dt),
+        "softmax": lambda: softmax(c["Z2"], c["A2"], dt),
+        "A2": lambda: softmax(c["Z2"], c["A2"], dt),
+        "Z1": lambda: affine(c["X"], c["W1"], c["b1"], dt),
+        "Z2": lambda: affine(c["A1"], c["W2"], c["b2"], dt),
+        "loss": lambda: loss(c["Y"], c["A2"], dt, c["Z2"]),
+        "dZ2": lambda: dZ2(c["A2"], c["Y"], dt),
+        "dW2": lambda: mean_product(c["A1"], c["dZ2"], dt),
+        "db2": lambda: mean_rows(c["dZ2"], dt),
+        "dA1": lambda: back(c["dZ2"], c["W2"], dt),
+        "dZ1": lambda: (exact(c["dZ1"], dt)[0], np.abs(c["dA1"]).astype(np.float64)),
+        "relu_prime": lambda: exact_zero(c["relu_prime_Z1"]),
+        "dW1": lambda: mean_product(c["X"], c["dZ1"], dt),
+        "db1": lambda: mean_rows(c["dZ1"], dt),
+        "update_W1": lambda: step(c["W1"], c["dW1"], lr, dt),
+        "update_b1": lambda: step(c["b1"], c["db1"], lr, dt),
+        "update_W2": lambda: step(c["W2"], c["dW2"], lr, dt),
+        "update_b2": lambda: step(c["b2"], c["db2"], lr, dt),
+        "accuracy": lambda: accuracy(c["accuracy"], dt),
+    }
+    return table[fname]()
+
+
+CHAIN_OUTPUTS = ("Z1", "A1", "Z2", "A2", "L", "dZ2", "dA1", "relu_prime_Z1", "dZ1", "dW2",
+                 "db2", "dW1", "db1", "W1_new", "b1_new", "W2_new", "b2_new")
+"""The outputs of a training step that :func:`chain` bounds."""
+
+
+def chain(steps: Sequence[Mapping[str, Any]], dtype: np.dtype[Any]) -> list[dict[str, Array]]:
+    r"""Per-entry bounds on a port's whole training steps, started from the first step's
+    parameters and carrying its own results: forward, loss, grads, update, then the next
+    step from its own updated parameters.
+
+    *steps* are the reference's cases of consecutive steps (step s + 1's parameters are
+    step s's ``*_new``).  Where the per-function bounds (:func:`for_function`) judge
+    each stage on the reference's own inputs, here every stage's inputs are the
+    port's, which have drifted: the bounds carry each drift forward, to first order
+    and with every magnitude widened by its drift (a running interval of the port's
+    possible values around the reference's):
+
+    * parameters: none at the first step; after it, each update's drift
+      :math:`\Delta_P + lr\,\Delta_{dP}` plus its rounding (eq. (17)-(20));
+    * :math:`\Delta_{Z1} = E_5 + |X|\Delta_{W1} + \Delta_{b1}`, with eq. (5)'s
+      bound :math:`E_5`; :math:`\Delta_{A1} = \Delta_{Z1}` (ReLU is 1-Lipschitz: a
+      one-ulp difference of Z1 is a one-ulp difference of A1, which the exact
+      per-function bound of eq. (6) does not allow);
+    * :math:`\Delta_{Z2} = E_7 + \Delta_{A1}|W_2| + |A_1|\Delta_{W2} + \Delta_{b2}`;
+      A2 and dZ2 as in :func:`grads_dZ2`; the loss moves by at most
+      :math:`2\max_j \Delta_{Z2,ij}` per sample (a logit shift moves
+      :math:`\log p_i` by at most twice its largest entry);
+    * the gradients as in :func:`grads_chain`, where a Z1 entry within
+      :math:`\Delta_{Z1}` of 0 may have either sign: its dZ1 may be dA1 or 0, and
+      its ReLU' (``relu_prime_Z1``) 0 or 1.
+
+    Returns one dict per step: output name (:data:`CHAIN_OUTPUTS`) -> bound.
+    """
+    _, tiny = units(dtype)
+    P = ("W1", "b1", "W2", "b2")
+    first = steps[0]
+    drift = {k: np.zeros(np.shape(first[k])) for k in P}
+    out = []
+    for c in steps:
+        X, Y, W1, b1, W2, b2 = (np.abs(_f(c[k])) for k in ("X", "Y", "W1", "b1", "W2", "b2"))
+        Z1, A1, Z2, A2 = (_f(c[k]) for k in ("Z1", "A1", "Z2", "A2"))
+        dZ2v, dA1v, dZ1v = (_f(c[k]) for k in ("dZ2", "dA1", "dZ1"))
+        m = X.shape[0]
+        W1m, b1m = W1 + drift["W1"], b1 + drift["b1"]
+        W2m, b2m = W2 + drift["W2"], b2 + drift["b2"]
+        E5, S5 = affine(X, W1m, b1m, dtype)
+        D_Z1 = E5 + X @ drift["W1"] + drift["b1"]
+        D_A1 = D_Z1
+        A1m = np.abs(A1) + D_A1
+        E7, _ = affine(A1m, W2m, b2m, dtype)
+        D_Z2 = E7 + D_A1 @ W2m + np.abs(A1) @ drift["W2"] + drift["b2"]
+        D_dZ2, _ = grads_dZ2(A2, c["Y"], Z2, dtype, D_Z2)
+        R, Pm = softmax_sides(Z2, dtype)
+        D_A2 = np.abs(A2) * np.expm1(R + Pm + 2.0 * D_Z2.max(axis=-1, keepdims=True)) + 2 * tiny
+        D_L = loss(Y, A2, dtype, Z2)[0] + 2.0 * D_Z2.max(axis=-1).mean()
+        dZ2m = np.abs(dZ2v) + D_dZ2
+        D_dW2 = mean_product(A1m, dZ2m, dtype)[0] + (A1m.T @ D_dZ2 + D_A1.T @ np.abs(dZ2v)) / m
+        D_db2 = mean_rows(dZ2m, dtype)[0] + D_dZ2.sum(axis=0) / m
+        D_dA1 = back(dZ2m, W2m, dtype)[0] + D_dZ2 @ W2m.T + np.abs(dZ2v) @ drift["W2"].T
+        # An entry that is a sum of exact zeros (S5 = 0) is 0 in every port.
+        kink = (np.abs(Z1) <= D_Z1) & (S5 > 0)
+        mask = (Z1 > 0).astype(np.float64)
+        D_dZ1 = np.where(kink, np.abs(dA1v) + D_dA1, D_dA1 * mask) + 2.0 * tiny
+        dZ1m = np.abs(dZ1v) + D_dZ1
+        D_dW1 = mean_product(X, dZ1m, dtype)[0] + X.T @ D_dZ1 / m
+        D_db1 = mean_rows(dZ1m, dtype)[0] + D_dZ1.sum(axis=0) / m
+        lr = abs(float(c["lr"]))
+        grads = {"W1": D_dW1, "b1": D_db1, "W2": D_dW2, "b2": D_db2}
+        new = {}
+        for k, g in zip(P, (_f(c["dW1"]), _f(c["db1"]), _f(c["dW2"]), _f(c["db2"])),
+                        strict=True):
+            Pk = np.abs(_f(c[k])) + drift[k]
+            new[k] = drift[k] + lr * grads[k] + step(Pk, np.abs(g) + grads[k], lr, dtype)[0]
+        out.append({
+            "Z1": D_Z1, "A1": D_A1, "Z2": D_Z2, "A2": D_A2, "L": np.asarray(D_L),
+            "dZ2": D_dZ2, "dA1": D_dA1, "relu_prime_Z1": kink.astype(np.float64),
+            "dZ1": D_dZ1, "dW2": D_dW2, "db2": D_db2, "dW1": D_dW1, "db1": D_db1,
+            **{f"{k}_new": new[k] for k in P},
+        })
+        drift = new
+    return out
 
 
 TEXT = {
