@@ -497,30 +497,37 @@ def manifest(files: Mapping[str, bytes]) -> dict[str, Any]:
     }
 
 
-def build_files(readme: bytes | None = None) -> dict[str, bytes]:
+def build_files(readme: bytes | None = None,
+                cases: Mapping[str, Mapping[str, Case]] | None = None) -> dict[str, bytes]:
     """The generated files of ``spec/vectors/``, name -> bytes.
 
     *readme*, the hand-written README.md, is not generated, but the manifest
-    records its SHA-256 with the others.
+    records its SHA-256 with the others.  *cases* (dtype -> cases) writes the files
+    from given arrays instead of generating them (``--refresh``).
     """
     files: dict[str, bytes] = {}
     for dtype in DTYPES:
-        cases = generate(dtype)
-        files[f"{dtype}.npz"] = _npz_bytes(cases)
-        files[f"{dtype}.json"] = _json_text(dtype, cases).encode("utf-8")
-        files[f"{dtype}.txt"] = _text(dtype, cases).encode("utf-8")
+        arrays = generate(dtype) if cases is None else cases[dtype]
+        files[f"{dtype}.npz"] = _npz_bytes(arrays)
+        files[f"{dtype}.json"] = _json_text(dtype, arrays).encode("utf-8")
+        files[f"{dtype}.txt"] = _text(dtype, arrays).encode("utf-8")
     hashed = dict(files, **({"README.md": readme} if readme is not None else {}))
     files["manifest.json"] = (json.dumps(manifest(hashed), indent=2) + "\n").encode("utf-8")
     return files
 
 
-def write(directory: str | Path) -> list[Path]:
-    """Write the golden vectors into *directory*; return the paths written."""
+def write(directory: str | Path, *, refresh: bool = False) -> list[Path]:
+    """Write the golden vectors into *directory*; return the paths written.  With
+    *refresh*, write every file from the arrays of the ``.npz`` files already there
+    (after an edit of the README or of the writer: on another CPU, generating anew
+    may change outputs in their last bits)."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     readme = d / "README.md"
+    cases = {dt: load_npz(d / f"{dt}.npz") for dt in DTYPES} if refresh else None
     paths = []
-    for name, data in build_files(readme.read_bytes() if readme.is_file() else None).items():
+    for name, data in build_files(readme.read_bytes() if readme.is_file() else None,
+                                  cases).items():
         path = d / name
         path.write_bytes(data)
         paths.append(path)
@@ -552,11 +559,13 @@ def load_json(path: str | Path) -> dict[str, Case]:
 
 
 def _main(argv: list[str]) -> int:
-    if len(argv) == 2 and argv[0] == "--write":
-        for path in write(argv[1]):
+    if len(argv) == 2 and argv[0] in ("--write", "--refresh"):
+        for path in write(argv[1], refresh=argv[0] == "--refresh"):
             print(f"wrote {path} ({path.stat().st_size} bytes)")
         return 0
-    print(f"usage: {GENERATOR.replace('spec/vectors', 'DIR')}", file=sys.stderr)
+    print(f"usage: {GENERATOR.replace('spec/vectors', 'DIR')}\n"
+          f"       {GENERATOR.replace('--write spec/vectors', '--refresh DIR')}  "
+          "(rewrite the files from DIR's .npz arrays)", file=sys.stderr)
     return 2
 
 
