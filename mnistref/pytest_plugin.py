@@ -8,6 +8,7 @@ Registered by entry point, so installing mnistref is enough::
     pytest --mnistref-impl=myport.py --mnistref-require=forward,grads,update
     pytest --mnistref-impl=myport.py --mnistref-require-all
     pytest --mnistref-impl=myport.py --mnistref-timeout=10
+    pytest --mnistref-exec="node port.js"           # a program in any language
 
 adds one test item per (equation, function) row of the conformance report
 (:func:`mnistref.conformance.check`), in dependency order, named like
@@ -24,7 +25,10 @@ port's process, fails that function's items, and a port that ends its process wh
 it is imported is a usage error, never a passing run.  ``--mnistref-no-isolate`` runs
 it in the test process instead (to step through it with ``--pdb``).
 
-Without ``--mnistref-impl`` the plugin does nothing; it imports nothing heavy
+``--mnistref-exec=COMMAND`` checks a program in any language instead, through the
+exec protocol on its standard streams (``spec/protocol.md``).
+
+Without ``--mnistref-impl`` or ``--mnistref-exec`` the plugin does nothing; it imports nothing heavy
 until its items run.
 """
 
@@ -44,6 +48,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="TARGET",
         default=None,
         help="check this port (module name or path to a .py file) equation by equation",
+    )
+    group.addoption(
+        "--mnistref-exec",
+        metavar="COMMAND",
+        default=None,
+        help="check this program (a command line; any language) through the exec protocol "
+        "of spec/protocol.md, instead of --mnistref-impl",
     )
     group.addoption(
         "--mnistref-dtype",
@@ -147,6 +158,7 @@ def _report(config: pytest.Config, dtype: str) -> Any:
         timeout = config.getoption("mnistref_timeout")
         cache[dtype] = check(
             config.getoption("mnistref_impl"),
+            command=config.getoption("mnistref_exec"),
             dtype=dtype,
             seed=config.getoption("mnistref_seed"),
             require=",".join(config.getoption("mnistref_require")),
@@ -185,8 +197,13 @@ def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
     target = config.getoption("mnistref_impl")
-    if not target:
+    command = config.getoption("mnistref_exec")
+    if target and command:
+        raise pytest.UsageError("give --mnistref-impl=TARGET or --mnistref-exec=COMMAND, not "
+                                "both")
+    if not target and not command:
         return
+    shown = f"--mnistref-impl={target}" if target else f"--mnistref-exec={command}"
     from mnistref.conformance import TargetError, _required
 
     try:
@@ -204,7 +221,7 @@ def pytest_collection_modifyitems(
         try:
             report = _report(config, dtype)
         except TargetError as e:
-            raise pytest.UsageError(f"--mnistref-impl={target}: {e}") from e
+            raise pytest.UsageError(f"{shown}: {e}") from e
         for i, r in enumerate(report.results):
             label = f"eq{r.equation:02d}-{r.function}"
             items.append(

@@ -20,8 +20,9 @@ __all__ = ["assert_conforms"]
 
 
 def assert_conforms(
-    module: ModuleType | str | Any,
+    module: ModuleType | str | Any = None,
     *,
+    command: str | Sequence[str] | None = None,
     dtype: str = "float64",
     seed: int = 0,
     require: Sequence[str] | str = (),
@@ -41,6 +42,9 @@ def assert_conforms(
     ----------
     module : module, object, module name or path to a .py file
         The port: any subset of mnistref's public functions, same names and signatures.
+    command : str or sequence of str
+        Instead of *module*: a program in any language speaking the exec protocol
+        (``spec/protocol.md``), as a command line or an argv list.
     dtype : "float64" or "float32"
     seed : int
         Seed of the random cases.
@@ -80,8 +84,8 @@ def assert_conforms(
     ValueError
         If *require* names a function the runner does not check.
     """
-    report = check(module, dtype=dtype, seed=seed, require=require, require_all=require_all,
-                   timeout=timeout, isolate=isolate, strict=strict)
+    report = check(module, command=command, dtype=dtype, seed=seed, require=require,
+                   require_all=require_all, timeout=timeout, isolate=isolate, strict=strict)
     if not report.passed:
         raise AssertionError(
             f"{report.target} does not conform to mnistref ({dtype}; {len(report.checked)} of "

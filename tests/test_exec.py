@@ -23,6 +23,8 @@ from hypothesis.extra import numpy as hnp
 
 from mnistref.conformance import TargetError, _exec, check
 
+pytest_plugins = ["pytester"]
+
 PORTS = Path(__file__).resolve().parent / "ports"
 SERVER = PORTS / "exec_server.py"
 
@@ -264,3 +266,27 @@ def test_integers_tuples_and_strings_read_back() -> None:
     assert back[0].tolist() == [[0, 1, 2], [3, 4, 5]] and back[1] == 10
     assert float(back[2][0]) == 0.1 and back[2][1] == "float32"
     assert back[3].dtype == np.bool_ and back[3].tolist() == [True, False]
+
+
+# ---------------------------------------------------------------------------
+# The pytest plugin and assert_conforms take a program too
+# ---------------------------------------------------------------------------
+
+
+def test_the_pytest_plugin_checks_a_program(tmp_path: Path, pytester: pytest.Pytester) -> None:
+    command = " ".join(program(tmp_path))
+    result = pytester.runpytest(f"--mnistref-exec={command}", "-q", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, skipped=39)
+    (tmp_path / "bad").mkdir()
+    bad = " ".join(program(tmp_path / "bad", relu="os._exit(3)"))
+    result = pytester.runpytest(f"--mnistref-exec={bad}", "-q", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1, skipped=39)
+    result.stdout.fnmatch_lines(["*relu(Z1) ended the port's process (exit code 3)*"])
+
+
+def test_assert_conforms_takes_a_command(tmp_path: Path) -> None:
+    from mnistref.testing import assert_conforms
+
+    assert assert_conforms(command=program(tmp_path)).passed
+    with pytest.raises(AssertionError, match="ended the port's process"):
+        assert_conforms(command=program(tmp_path, relu="os._exit(3)"))
