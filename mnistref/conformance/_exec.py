@@ -43,6 +43,10 @@ _HELLO = "mnistref-exec"
 _BOOT_TIMEOUT = 60.0
 """Seconds the program may take to write its hello line (a JIT or a VM starting)."""
 
+_MAX_LINE = 1 << 28
+"""Bytes an answer may take (256 MiB; the 784-128-10 case's largest is about 2 MB): a
+program that writes without end is stopped, not read into memory without end."""
+
 _KINDS = {"f64": np.float64, "f32": np.float32, "i64": np.int64, "bool": np.bool_}
 
 # Functions whose dtype a Python port takes as a keyword: always sent, as a string.
@@ -51,6 +55,9 @@ _DTYPE_LAST = ("init", "init_W1_b1", "init_W2_b2", "one_hot")
 
 class ProtocolError(ValueError):
     """An answer that does not follow the protocol (the message says how)."""
+
+    line = ""
+    """The start of the answer, when it is not the whole line read."""
 
 
 # ---------------------------------------------------------------------------
@@ -320,6 +327,7 @@ class Program:
         if kwargs:
             raise TypeError(f"no protocol form for keywords {sorted(kwargs)} of {name}")
         request = (" ".join([name, *(encode(a) for a in wire)]) + "\n").encode()
+        line = ""
         try:
             line = self._exchange(request, name)
             return _answer(line)
@@ -329,6 +337,7 @@ class Program:
                                     f"of {self.shown}") from None
         except ProtocolError as e:
             self.kill()  # the stream cannot be trusted past a bad answer
+            line = e.line or line
             shown = line[:60] + ("..." if len(line) > 60 else "")
             failure = _failure(f"answered outside the protocol: {e} (the answer began {shown!r}; "
                                "spec/protocol.md)")
@@ -385,6 +394,10 @@ class Program:
                         if not chunk:
                             raise self._ended()
                         self.pending += chunk
+                        if len(self.pending) > _MAX_LINE and b"\n" not in chunk:
+                            e = ProtocolError(f"an answer longer than {_MAX_LINE >> 20} MiB")
+                            e.line = self.pending[:80].decode("utf-8", errors="replace")
+                            raise e
         finally:
             if todo and self.proc is not None:
                 with contextlib.suppress(KeyError, ValueError):
