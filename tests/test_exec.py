@@ -46,6 +46,9 @@ def write(kind, a):
 HELLO
 for line in sys.stdin:
     name, *rest = line.split()
+    if name == "grads":
+        print("error Eq. (13): W2 has 3 columns, expected 4", flush=True)
+        continue
     kind, x = value(rest)
     if name == "db2":
         DB2
@@ -163,6 +166,19 @@ def test_an_error_answer_is_the_ports_exception(tmp_path: Path) -> None:
     bad = row(report, 3, "relu")
     assert bad.status == "error"
     assert "relu(Z1) answered error: Z1 has 3 columns" in bad.message
+
+
+def test_an_error_naming_its_equation_is_filed_under_it(tmp_path: Path) -> None:
+    """``error Eq. (13): ...`` from grads is an error of row (13) alone, as a Python
+    port's exception is filed under the equation whose line raised."""
+    hello = 'print("mnistref-exec 1 relu db2 grads", flush=True)'
+    report = check(command=program(tmp_path, hello=hello), n_random=3)
+    rows = {r.equation: r for r in report.results if r.function == "grads"}
+    assert rows[13].status == "error"
+    assert "answered error: Eq. (13): W2 has 3 columns" in rows[13].message
+    assert "(the error is in eq. (13)'s code)" in rows[13].message
+    assert report.first_failure == 13
+    assert all(r.status != "error" for n, r in rows.items() if n != 13)
 
 
 def test_a_function_that_crashed_is_not_called_again(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import selectors
 import shlex
 import signal
@@ -46,6 +47,8 @@ _BOOT_TIMEOUT = 60.0
 _MAX_LINE = 1 << 28
 """Bytes an answer may take (256 MiB; the 784-128-10 case's largest is about 2 MB): a
 program that writes without end is stopped, not read into memory without end."""
+
+_BLAME = re.compile(r"[Ee]q\.? ?\((\d{1,2})\)")
 
 _KINDS = {"f64": np.float64, "f32": np.float32, "i64": np.int64, "bool": np.bool_}
 
@@ -190,7 +193,11 @@ def _answer(line: str) -> Any:
         return decode(rest)
     if word == "error":
         text = rest.strip() or "(no message)"
-        raise _port_error("error", text, f"answered error: {text}", None)
+        # "Eq. (13): ..." (semantics.md's form of an error) files it under that equation,
+        # as a Python port's line that raised does.
+        blame = _BLAME.match(text)
+        raise _port_error("error", text, f"answered error: {text}",
+                          int(blame.group(1)) if blame else None)
     raise ProtocolError("an answer starts with 'ok' or 'error'")
 
 
