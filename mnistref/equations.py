@@ -112,11 +112,6 @@ def init_W1_b1(
         Standard deviation of every weight.
     dtype : float32 or float64
         Weights are drawn in float64 and rounded to *dtype*.
-
-    Returns
-    -------
-    W1 : ndarray of shape (D, H)
-    b1 : ndarray of shape (H,), zeros
     """
     return _normal_layer(rng, {"n_in": n_in, "n_hidden": n_hidden}, std, dtype, 1)
 
@@ -154,11 +149,6 @@ def init_W2_b2(
         Standard deviation of every weight.
     dtype : float32 or float64
         Weights are drawn in float64 and rounded to *dtype*.
-
-    Returns
-    -------
-    W2 : ndarray of shape (H, K)
-    b2 : ndarray of shape (K,), zeros
     """
     return _normal_layer(rng, {"n_hidden": n_hidden, "n_out": n_out}, std, dtype, 2)
 

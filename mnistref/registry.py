@@ -174,21 +174,21 @@ def docstring(e: Equation, own: str) -> str:
     *own* holds what only the function can say: a one-line summary, then
     optionally prose and an ``Examples`` section.  Added from the statement: the
     ``Eq. (N):`` prefix, the formula as ``.. math::``, the pointer to
-    ``spec/semantics.md``, and ``Parameters``/``Returns`` with the shapes (unless
-    *own* writes its own, for arguments the statement does not list).
+    ``spec/semantics.md``, ``Parameters`` with the shapes (unless *own* writes its
+    own, for arguments the statement does not list) and ``Returns``.
     """
     own = inspect.cleandoc(own)
     summary, _, body = own.partition("\n\n")
     body, _, examples = body.partition("Examples\n--------\n")
+    prose, _, own_params = body.partition("Parameters\n----------\n")
     parts = [f"Eq. ({e.number}): {summary}", f".. math:: {e.latex}"]
-    if body.strip():
-        parts.append(body.strip())
+    if prose.strip():
+        parts.append(prose.strip())
     parts.append(f"Semantics: ``spec/semantics.md``, Eq. ({e.number}).")
-    if "Parameters\n----------" not in body:
-        params = "\n".join(f"{k} : {_shape_doc(v)}" for k, v in e.inputs.items())
-        returns = "\n".join(f"{k} : {_shape_doc(v)}" for k, v in e.outputs.items())
-        parts.append(f"Parameters\n----------\n{params}")
-        parts.append(f"Returns\n-------\n{returns}")
+    params = own_params.strip() or "\n".join(f"{k} : {_shape_doc(v)}" for k, v in e.inputs.items())
+    returns = "\n".join(f"{k} : {_shape_doc(v)}" for k, v in e.outputs.items())
+    parts.append(f"Parameters\n----------\n{params}")
+    parts.append(f"Returns\n-------\n{returns}")
     if examples.strip():
         parts.append("Examples\n--------\n" + examples.strip())
     return "\n\n".join(parts) + "\n"
