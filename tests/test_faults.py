@@ -467,7 +467,7 @@ def test_a_signal_while_loading_data_leaves_nothing(
 ) -> None:  # fmt: skip
     out = tmp_path / "run"
     before = snapshot(data_dir)
-    _signal_in(monkeypatch, data, "read_idx", sig)
+    _signal_in(monkeypatch, data.decoded, "read_idx", sig)  # where loading reads it
     assert main(train_args(data_dir, out)) == 130
     one_line(capsys.readouterr().err, "mnistref: interrupted")
     assert not out.exists() and snapshot(data_dir) == before

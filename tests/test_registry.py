@@ -132,3 +132,21 @@ def test_to_dict_is_json_ready() -> None:
     }
     assert d["function"] == "mnistref.equations.loss"
     assert isinstance(equation(9), Equation)
+
+
+@pytest.mark.parametrize("number", list(EXPECTED))
+def test_docstring_is_completed_from_the_registered_statement(number: int) -> None:
+    # The formula and the shapes are stated once, in register(); the docstring shows them.
+    e = equation(number)
+    doc = inspect.getdoc(e.fn) or ""
+    assert f".. math:: {e.latex}\n" in doc
+    assert f"Semantics: ``spec/semantics.md``, Eq. ({number})." in doc
+    returns = doc.split("Returns\n-------\n", 1)[1]
+    for name, shape in e.outputs.items():
+        assert returns.startswith(f"{name} : ") or f"\n{name} : " in returns, (name, shape)
+        if shape.startswith("("):
+            assert shape.split(")")[0] + ")" in returns
+    if number > 2:  # (1)-(2) describe their own arguments: std and dtype are not in inputs
+        params = doc.split("Parameters\n----------\n", 1)[1].split("Returns\n", 1)[0]
+        for name, shape in e.inputs.items():
+            assert f"{name} : " in params and shape.split(" ")[0] in params, (name, shape)

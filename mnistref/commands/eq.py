@@ -167,7 +167,7 @@ def _record(number: int, tests_dir: Path | None, with_source: bool) -> dict[str,
     record["source_file"] = source_file
     record["source_line"] = start or None
     if with_source:
-        record["source"] = "".join(lines) or None
+        record["source"] = ("".join(lines) + _reference_source("".join(lines))) or None
     if tests_dir is not None:
         record["tests"] = find_tests(number, tests_dir)
         record["tests_dir"] = str(tests_dir)
@@ -181,6 +181,27 @@ def _record(number: int, tests_dir: Path | None, with_source: bool) -> dict[str,
         record["tests_dir"] = None
         record["tests_hint"] = _no_tests_hint(number)
     return record
+
+
+def _reference_source(public_source: str) -> str:
+    """The source of the :mod:`mnistref.reference` functions *public_source* calls.
+
+    A public equation function checks its arguments and calls ``ref.NAME``: the
+    formula itself is there, so a reader looking an equation up sees both.
+    """
+    import inspect
+
+    from mnistref import reference
+
+    text = ""
+    for name in dict.fromkeys(re.findall(r"\bref\.(\w+)\(", public_source)):
+        fn = getattr(reference, name, None)
+        if fn is None:
+            continue
+        lines, start = inspect.getsourcelines(fn)
+        where = f"{inspect.getsourcefile(fn)}:{start}"
+        text += f"\n# the formula, {where}:\n" + "".join(lines)
+    return text
 
 
 def _no_tests_hint(number: int) -> str:
