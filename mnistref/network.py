@@ -136,13 +136,18 @@ def forward(params: Params, X: Array) -> Cache:
     Cache
         (Z1, A1, Z2, A2).
     """
+    return Cache(*ref.forward(*_forward_args(params, X)))
+
+
+def _forward_args(params: Params, X: Array) -> tuple[Array, ...]:
+    """(X, W1, b1, W2, b2), checked for eq. (5)-(8)."""
     W1, b1, W2, b2 = _params(params, 5)
     X, W1, b1 = eq._checked(5, X, W1, b1)
     A1 = _like((X.shape[0], W1.shape[1]), X, W1, b1)
     _, W2, b2 = eq._checked(7, A1, W2, b2)
     if W2.shape[1] == 0:
         eq._softmax_axis(_like((X.shape[0], 0), W2), "Z", 4)
-    return Cache(*ref.forward(X, W1, b1, W2, b2))
+    return X, W1, b1, W2, b2
 
 
 def grads(params: Params, X: Array, Y: Array, cache: Cache) -> Params:
@@ -280,7 +285,7 @@ def predict(params: Params, X: Array) -> NDArray[np.intp]:
     y_pred : ndarray of shape (m,)
         Integer labels in [0, K).
     """
-    return np.argmax(forward(params, X).A2, axis=1)
+    return ref.predict(*_forward_args(params, X))
 
 
 def one_hot(y: Array, K: int = 10, *, dtype: DTypeLike = np.float64) -> Array:
@@ -312,6 +317,4 @@ def one_hot(y: Array, K: int = 10, *, dtype: DTypeLike = np.float64) -> Array:
     if y.size and (y.min() < 0 or y.max() >= K):
         bad = int(np.argmax((y < 0) | (y >= K)))
         raise ValueError(f"one_hot: labels must lie in [0, {K}), got y[{bad}] = {int(y[bad])}")
-    Y = np.zeros((y.shape[0], int(K)), dtype=dtype)
-    Y[np.arange(y.shape[0]), y] = 1
-    return Y
+    return ref.one_hot(y, int(K), dtype)

@@ -1,11 +1,15 @@
 r"""The whole network in the paper's symbols, on one screen: read this to port it.
 
 m samples, D = 784 inputs, H = 128 hidden units, K = 10 classes.  X is (m, D),
-Y one-hot (m, K); W1 (D, H), b1 (H,), W2 (H, K), b2 (K,).  This is the reference
-itself: the checked public functions (:mod:`mnistref.equations`,
+y integer labels (m,), Y = one_hot(y) (m, K); W1 (D, H), b1 (H,), W2 (H, K), b2 (K,).
+This is the reference itself: the checked public functions (:mod:`mnistref.equations`,
 :mod:`mnistref.network`) validate their arguments and then call these.  Nothing
-here checks anything, and nothing writes into its arguments.  Why each choice
-(ReLU'(0) = 0, the softmax shift, the loss cap) is made: ``spec/semantics.md``.
+here checks anything, and nothing writes into its arguments.  Every function keeps
+its inputs' float dtype (float32 in, float32 out: give Y and lr in the network's
+dtype, or lr as a Python float).  The loss is averaged over the m samples; the
+accuracy is in percent.  NaN inputs are not caught here (ReLU maps NaN to 0): the
+public functions reject non-finite inputs.  Why each choice (the init's std,
+ReLU'(0) = 0, the softmax shift, the loss cap) is made: ``spec/semantics.md``.
 """
 
 import sys
@@ -15,9 +19,17 @@ import numpy as np
 eq = sys.modules[__name__]  # the composites below call the equations by symbol: eq.Z1(...)
 
 
+STD = 0.1  # (1), (2): the paper's N(0, 0.01) is a variance: weights have std 0.1
+
+
 def init_layer(gen, n_in, n_out, std, dtype):  # (1), (2): W ~ N(0, std^2), b = 0
     # Drawn in float64 and rounded, so float32 and float64 nets from one seed agree.
     return gen.normal(0.0, std, size=(n_in, n_out)).astype(dtype), np.zeros(n_out, dtype)
+
+
+def init(gen, D=784, H=128, K=10, std=STD, dtype=np.float64):  # (1), then (2), one generator
+    # gen = np.random.default_rng(seed): W1 is drawn first, then W2.
+    return (*init_layer(gen, D, H, std, dtype), *init_layer(gen, H, K, std, dtype))
 
 
 def relu(Z):  # (3) max(0, z); complex z (complex-step) branches on its real part
@@ -88,8 +100,18 @@ def step(P, dP, lr):  # (17)-(20) P <- P - lr dP; a Python float lr keeps P's dt
     return P - lr * dP
 
 
-def accuracy(y_true, y_pred):  # (21) percent of correct predictions
+def accuracy(y_true, y_pred):  # (21) percent of correct predictions, a Python float
     return 100.0 * int(np.count_nonzero(y_true == y_pred)) / y_true.size
+
+
+def one_hot(y, K, dtype):  # section 2: Y[i, y[i]] = 1, every other entry 0
+    Y = np.zeros((y.shape[0], K), dtype=dtype)
+    Y[np.arange(y.shape[0]), y] = 1
+    return Y
+
+
+def predict(X, W1, b1, W2, b2):  # the label of each row: argmax of A2 (first one on a tie)
+    return np.argmax(forward(X, W1, b1, W2, b2)[3], axis=1)
 
 
 def forward(X, W1, b1, W2, b2):  # (5)-(8)
@@ -100,7 +122,7 @@ def forward(X, W1, b1, W2, b2):  # (5)-(8)
     return Z1, A1, Z2, A2
 
 
-def backward(W2, X, Y, Z1, A1, A2):  # (10)-(16)
+def backward(W2, X, Y, Z1, A1, A2):  # (10)-(16); a port's grads returns dW1, db1, dW2, db2
     dZ2 = eq.dZ2(A2, Y)
     dW2 = eq.dW2(A1, dZ2)
     db2 = eq.db2(dZ2)

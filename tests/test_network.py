@@ -377,3 +377,19 @@ def test_public_names_are_the_registered_functions() -> None:
 
 def test_dims_strategy_is_exported_for_other_tests() -> None:
     assert Dims._fields == ("m", "D", "H", "K")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_one_screen_reference_is_what_the_public_functions_compute(dtype: type) -> None:
+    """mnistref/reference.py's init, predict and one_hot (the file a porter reads) are the
+    public functions' math, bit for bit."""
+    from mnistref import reference as ref
+
+    params = mnistref.init(7, 6, 5, 3, dtype=dtype)
+    mine = ref.init(np.random.default_rng(7), 6, 5, 3, dtype=dtype)
+    for a, b in zip(params, mine, strict=True):
+        assert a.dtype == b.dtype and a.tobytes() == b.tobytes()
+    X = np.random.default_rng(1).standard_normal((4, 6)).astype(dtype)
+    np.testing.assert_array_equal(mnistref.predict(params, X), ref.predict(X, *params))
+    y = np.array([2, 0, 1])
+    np.testing.assert_array_equal(mnistref.one_hot(y, 3, dtype=dtype), ref.one_hot(y, 3, dtype))
