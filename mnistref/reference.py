@@ -62,7 +62,7 @@ def A2(Z2):  # (8)
     return eq.softmax(Z2)
 
 
-def loss(Y, A2):  # (9) -(1/m) sum_ij Y_ij log A2_ij, with 0 log 0 = 0
+def loss(Y, A2):  # (9) -(1/m) sum_ij Y_ij log A2_ij, Y one-hot: -(1/m) sum_i log p_i
     p = (Y * A2).sum(axis=1)  # the true class's probability, exactly: other terms are +0
     tiny = np.finfo(A2.dtype).tiny  # an underflowed p costs log(tiny): 708.4 in float64
     return -np.log(np.where(p.real < tiny, A2.dtype.type(tiny), p)).sum() / A2.shape[0]
