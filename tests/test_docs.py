@@ -10,7 +10,9 @@ Convention (the markdown says which blocks run; nothing is left out silently):
   (``text``, ``json``) are output or data, not code.
 * The python blocks of one page share one namespace and all blocks of a page one
   working directory (a fresh temporary one), in page order, as a reader runs them.
-  ``mnistref`` on the command line is this checkout's (``python -m mnistref``).
+  That directory stands for a clone's root: ``spec/`` and ``tests/corpus/`` in it
+  link to this checkout's.  ``mnistref``, ``python`` and ``pytest`` on the command
+  line are this checkout's (``python -m mnistref``, the interpreter running the tests).
 * An HTML comment on the line just before the opening fence marks a block that
   does not run as is, and says why:
 
@@ -18,9 +20,14 @@ Convention (the markdown says which blocks run; nothing is left out silently):
     module or file, an install, a long training run);
   - ``<!-- docs-test: realdata (REASON) -->``: needs the real MNIST files; run
     like the ``realdata`` tests (``tests/realdata.py``: skipped when the data
-    cannot be had, failed instead when ``MNISTREF_REQUIRE_REAL_DATA=1``).
+    cannot be had, failed instead when ``MNISTREF_REQUIRE_REAL_DATA=1``);
+  - ``<!-- docs-test: file (NAME) -->``: the block is the content of the file NAME
+    (a port the next blocks check), written to the working directory, not run;
+  - ``<!-- docs-test: fails (REASON) -->``: a shell block whose last command reports
+    a failure on purpose (a wrong port checked): it must exit with status 1, the
+    tools' "checked, and something failed", without a Python traceback.
 
-  A skip without a reason is an error.
+  A marker without its reason (or file name) is an error.
 
 README sections listed in :data:`PENDING_SECTIONS` are rewritten elsewhere (they
 move to ``docs/`` as the sections above did); their blocks are reported as
@@ -51,11 +58,12 @@ RUN = {"python", "pycon", "bash", "sh", "console"}
 MARKER = re.compile(r"^<!--\s*docs-test:\s*(\w+)\s*(?:\((.+)\))?\s*-->\s*$")
 FENCE = re.compile(r"^(`{3,})(\S*)\s*$")
 PENDING_SECTIONS = {
-    "Conformance: checking your port",
-    "Porting guide",
     "Training",
     "Benchmarks",
 }
+# What a block's working directory links to, as in a clone (see the module docstring).
+LINKED = ("spec", "tests/corpus")
+MARKS = ("skip", "realdata", "file", "fails")
 # A block that hangs (a download stalling) fails instead of stopping the suite.
 BLOCK_TIMEOUT = 300
 
@@ -65,7 +73,7 @@ class Block(NamedTuple):
     line: int  # of the opening fence, 1-based
     lang: str
     code: str
-    mark: str | None  # "skip", "realdata" or None
+    mark: str | None  # one of MARKS or None
     reason: str
     section: str  # the enclosing "## " heading
 
@@ -105,19 +113,24 @@ def _id(b: Block) -> str:
 def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[Path, dict[str, Any]]:
     """Per page: its working directory and its python namespace."""
     bin_dir = tmp_path_factory.mktemp("bin")
-    shim = bin_dir / "mnistref"
-    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m mnistref "$@"\n')
-    shim.chmod(0o755)
-    return {
-        page: {"cwd": tmp_path_factory.mktemp(page.stem), "ns": {}, "bin": bin_dir}
-        for page in PAGES
-    }
+    for name, run in (("mnistref", "-m mnistref"), ("python", ""), ("pytest", "-m pytest")):
+        shim = bin_dir / name
+        shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" {run} "$@"\n')
+        shim.chmod(0o755)
+    found = {}
+    for page in PAGES:
+        cwd = tmp_path_factory.mktemp(page.stem)
+        for rel in LINKED:
+            (cwd / rel).parent.mkdir(parents=True, exist_ok=True)
+            (cwd / rel).symlink_to(ROOT / rel, target_is_directory=True)
+        found[page] = {"cwd": cwd, "ns": {}, "bin": bin_dir}
+    return found
 
 
 def test_markers_are_well_formed() -> None:
     for b in ALL:
         if b.mark is not None:
-            assert b.mark in ("skip", "realdata"), f"{_id(b)}: unknown marker {b.mark!r}"
+            assert b.mark in MARKS, f"{_id(b)}: unknown marker {b.mark!r}"
             assert b.reason.strip(), f"{_id(b)}: a {b.mark} marker must say why, in (...)"
             assert b.lang in RUN, f"{_id(b)}: marker on a {b.lang or 'plain'} block"
 
@@ -145,10 +158,15 @@ def test_code_block_runs(block: Block, pages: dict[Path, dict[str, Any]]) -> Non
     if block.mark == "realdata":
         real_mnist()  # skips, or fails under MNISTREF_REQUIRE_REAL_DATA=1, without the data
     page = pages[block.page]
-    if block.lang in ("python", "pycon"):
+    if block.mark == "file":
+        target = page["cwd"] / block.reason.strip()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(block.code, encoding="utf-8")
+    elif block.lang in ("python", "pycon"):
+        assert block.mark != "fails", f"{_id(block)}: 'fails' marks a shell block"
         _run_python(block, page["ns"], page["cwd"])
     else:
-        _run_shell(block, page["cwd"], page["bin"])
+        _run_shell(block, page["cwd"], page["bin"], fails=block.mark == "fails")
 
 
 def _run_python(block: Block, ns: dict[str, Any], cwd: Path) -> None:
@@ -167,7 +185,7 @@ def _run_python(block: Block, ns: dict[str, Any], cwd: Path) -> None:
         os.chdir(old)
 
 
-def _run_shell(block: Block, cwd: Path, bin_dir: Path) -> None:
+def _run_shell(block: Block, cwd: Path, bin_dir: Path, *, fails: bool = False) -> None:
     script = block.code
     if block.lang == "console":
         script = "\n".join(
@@ -187,7 +205,9 @@ def _run_shell(block: Block, cwd: Path, bin_dir: Path) -> None:
         timeout=BLOCK_TIMEOUT,
         check=False,
     )
-    assert done.returncode == 0, (
-        f"{_id(block)} exited with {done.returncode}:\n{textwrap.indent(script, '  ')}\n"
+    expected = 1 if fails else 0
+    crashed = fails and "Traceback" in done.stderr  # exit 1 from a crash is no report
+    assert done.returncode == expected and not crashed, (
+        f"{_id(block)} exited with {done.returncode}, expected {expected}:\n{textwrap.indent(script, '  ')}\n"
         f"stdout:\n{done.stdout[-3000:]}\nstderr:\n{done.stderr[-3000:]}"
     )
