@@ -10,9 +10,10 @@ Convention (the markdown says which blocks run; nothing is left out silently):
   (``text``, ``json``) are output or data, not code.
 * The python blocks of one page share one namespace and all blocks of a page one
   working directory (a fresh temporary one), in page order, as a reader runs them.
-  That directory stands for a clone's root: ``spec/`` and ``tests/corpus/`` in it
-  link to this checkout's.  ``mnistref``, ``python`` and ``pytest`` on the command
-  line are this checkout's (``python -m mnistref``, the interpreter running the tests).
+  That directory stands for a clone's root: ``spec/``, ``tests/corpus/`` and
+  ``tests/ports/`` in it link to this checkout's.  ``mnistref``, ``python`` and
+  ``pytest`` on the command line are this checkout's (``python -m mnistref``, the
+  interpreter running the tests).
 * An HTML comment on the line just before the opening fence marks a block that
   does not run as is, and says why:
 
@@ -25,7 +26,9 @@ Convention (the markdown says which blocks run; nothing is left out silently):
     (a port the next blocks check), written to the working directory, not run;
   - ``<!-- docs-test: fails (REASON) -->``: a shell block whose last command reports
     a failure on purpose (a wrong port checked): it must exit with status 1, the
-    tools' "checked, and something failed", without a Python traceback.
+    tools' "checked, and something failed", without a Python traceback;
+  - ``<!-- docs-test: needs (MODULE, ...) -->``: runs when those optional modules
+    import (``torch``, ``jax``: the worked ports' extras), skipped otherwise.
 
   A marker without its reason (or file name) is an error.
 
@@ -62,8 +65,8 @@ PENDING_SECTIONS = {
     "Benchmarks",
 }
 # What a block's working directory links to, as in a clone (see the module docstring).
-LINKED = ("spec", "tests/corpus")
-MARKS = ("skip", "realdata", "file", "fails")
+LINKED = ("spec", "tests/corpus", "tests/ports")
+MARKS = ("skip", "realdata", "file", "fails", "needs")
 # A block that hangs (a download stalling) fails instead of stopping the suite.
 BLOCK_TIMEOUT = 300
 
@@ -157,6 +160,9 @@ def test_code_block_runs(block: Block, pages: dict[Path, dict[str, Any]]) -> Non
         pytest.skip(f"marked skip in the markdown: {block.reason}")
     if block.mark == "realdata":
         real_mnist()  # skips, or fails under MNISTREF_REQUIRE_REAL_DATA=1, without the data
+    if block.mark == "needs":
+        for name in block.reason.split(","):
+            pytest.importorskip(name.strip())
     page = pages[block.page]
     if block.mark == "file":
         target = page["cwd"] / block.reason.strip()
@@ -208,6 +214,7 @@ def _run_shell(block: Block, cwd: Path, bin_dir: Path, *, fails: bool = False) -
     expected = 1 if fails else 0
     crashed = fails and "Traceback" in done.stderr  # exit 1 from a crash is no report
     assert done.returncode == expected and not crashed, (
-        f"{_id(block)} exited with {done.returncode}, expected {expected}:\n{textwrap.indent(script, '  ')}\n"
+        f"{_id(block)} exited with {done.returncode}, expected {expected}:\n"
+        f"{textwrap.indent(script, '  ')}\n"
         f"stdout:\n{done.stdout[-3000:]}\nstderr:\n{done.stderr[-3000:]}"
     )
