@@ -292,9 +292,9 @@ def test_planted_bug_fails_first_at_its_equation(name: str) -> None:
     assert f"First failure in dependency order: Eq. ({n})" in text
 
 
-# The table, as spec/conformance.md and the README show it: equations in the paper's
-# order (each needs only earlier ones), and within one equation the composite a
-# porter most likely has first, then the per-equation function.
+# The table, as spec/conformance.md and docs/conformance.md show it: equations in the
+# paper's order (each needs only earlier ones), and within one equation the composite
+# a porter most likely has first, then the per-equation function.
 TABLE_ORDER = [
     (0, "one_hot"), (1, "init"), (1, "init_W1_b1"), (2, "init"), (2, "init_W2_b2"), (3, "relu"),
     (4, "softmax"), (5, "forward"), (5, "Z1"), (6, "forward"), (6, "A1"), (7, "forward"),

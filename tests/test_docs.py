@@ -10,7 +10,10 @@ Convention (the markdown says which blocks run; nothing is left out silently):
   (``text``, ``json``) are output or data, not code.
 * The python blocks of one page share one namespace and all blocks of a page one
   working directory (a fresh temporary one), in page order, as a reader runs them.
-  ``mnistref`` on the command line is this checkout's (``python -m mnistref``).
+  That directory stands for a clone's root: ``spec/``, ``tests/corpus/`` and
+  ``tests/ports/`` in it link to this checkout's.  ``mnistref``, ``python`` and
+  ``pytest`` on the command line are this checkout's (``python -m mnistref``, the
+  interpreter running the tests).
 * An HTML comment on the line just before the opening fence marks a block that
   does not run as is, and says why:
 
@@ -18,15 +21,24 @@ Convention (the markdown says which blocks run; nothing is left out silently):
     module or file, an install, a long training run);
   - ``<!-- docs-test: realdata (REASON) -->``: needs the real MNIST files; run
     like the ``realdata`` tests (``tests/realdata.py``: skipped when the data
-    cannot be had, failed instead when ``MNISTREF_REQUIRE_REAL_DATA=1``).
+    cannot be had, failed instead when ``MNISTREF_REQUIRE_REAL_DATA=1``);
+  - ``<!-- docs-test: file (NAME) -->``: the block is the content of the file NAME
+    (a port the next blocks check), written to the working directory, not run;
+  - ``<!-- docs-test: fails (REASON) -->``: a shell block whose last command reports
+    a failure on purpose (a wrong port checked): it must exit with status 1, the
+    tools' "checked, and something failed", without a Python traceback;
+  - ``<!-- docs-test: needs (MODULE, ...) -->``: runs when those optional modules
+    import (``torch``, ``jax``: the worked ports' extras), skipped otherwise.
 
-  A skip without a reason is an error.
+  A marker without its reason (or file name) is an error.
 
 README sections listed in :data:`PENDING_SECTIONS` are rewritten elsewhere (they
 move to ``docs/`` as the sections above did); their blocks are reported as
 skipped, with that reason, until then.
 
-The whole file runs in about 15 s; the slowest block is ``mnistref gradcheck``.
+The whole file runs in about 70 s (about 45 s of CPU); the slowest blocks are the
+conformance runs of docs/porting.md (the Node.js and C ports through ``--exec``, the
+PyTorch and JAX ports).
 """
 
 from __future__ import annotations
@@ -51,11 +63,12 @@ RUN = {"python", "pycon", "bash", "sh", "console"}
 MARKER = re.compile(r"^<!--\s*docs-test:\s*(\w+)\s*(?:\((.+)\))?\s*-->\s*$")
 FENCE = re.compile(r"^(`{3,})(\S*)\s*$")
 PENDING_SECTIONS = {
-    "Conformance: checking your port",
-    "Porting guide",
     "Training",
     "Benchmarks",
 }
+# What a block's working directory links to, as in a clone (see the module docstring).
+LINKED = ("spec", "tests/corpus", "tests/ports")
+MARKS = ("skip", "realdata", "file", "fails", "needs")
 # A block that hangs (a download stalling) fails instead of stopping the suite.
 BLOCK_TIMEOUT = 300
 
@@ -65,7 +78,7 @@ class Block(NamedTuple):
     line: int  # of the opening fence, 1-based
     lang: str
     code: str
-    mark: str | None  # "skip", "realdata" or None
+    mark: str | None  # one of MARKS or None
     reason: str
     section: str  # the enclosing "## " heading
 
@@ -105,19 +118,24 @@ def _id(b: Block) -> str:
 def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[Path, dict[str, Any]]:
     """Per page: its working directory and its python namespace."""
     bin_dir = tmp_path_factory.mktemp("bin")
-    shim = bin_dir / "mnistref"
-    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m mnistref "$@"\n')
-    shim.chmod(0o755)
-    return {
-        page: {"cwd": tmp_path_factory.mktemp(page.stem), "ns": {}, "bin": bin_dir}
-        for page in PAGES
-    }
+    for name, run in (("mnistref", "-m mnistref"), ("python", ""), ("pytest", "-m pytest")):
+        shim = bin_dir / name
+        shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" {run} "$@"\n')
+        shim.chmod(0o755)
+    found = {}
+    for page in PAGES:
+        cwd = tmp_path_factory.mktemp(page.stem)
+        for rel in LINKED:
+            (cwd / rel).parent.mkdir(parents=True, exist_ok=True)
+            (cwd / rel).symlink_to(ROOT / rel, target_is_directory=True)
+        found[page] = {"cwd": cwd, "ns": {}, "bin": bin_dir}
+    return found
 
 
 def test_markers_are_well_formed() -> None:
     for b in ALL:
         if b.mark is not None:
-            assert b.mark in ("skip", "realdata"), f"{_id(b)}: unknown marker {b.mark!r}"
+            assert b.mark in MARKS, f"{_id(b)}: unknown marker {b.mark!r}"
             assert b.reason.strip(), f"{_id(b)}: a {b.mark} marker must say why, in (...)"
             assert b.lang in RUN, f"{_id(b)}: marker on a {b.lang or 'plain'} block"
 
@@ -144,11 +162,19 @@ def test_code_block_runs(block: Block, pages: dict[Path, dict[str, Any]]) -> Non
         pytest.skip(f"marked skip in the markdown: {block.reason}")
     if block.mark == "realdata":
         real_mnist()  # skips, or fails under MNISTREF_REQUIRE_REAL_DATA=1, without the data
+    if block.mark == "needs":
+        for name in block.reason.split(","):
+            pytest.importorskip(name.strip())
     page = pages[block.page]
-    if block.lang in ("python", "pycon"):
+    if block.mark == "file":
+        target = page["cwd"] / block.reason.strip()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(block.code, encoding="utf-8")
+    elif block.lang in ("python", "pycon"):
+        assert block.mark != "fails", f"{_id(block)}: 'fails' marks a shell block"
         _run_python(block, page["ns"], page["cwd"])
     else:
-        _run_shell(block, page["cwd"], page["bin"])
+        _run_shell(block, page["cwd"], page["bin"], fails=block.mark == "fails")
 
 
 def _run_python(block: Block, ns: dict[str, Any], cwd: Path) -> None:
@@ -167,7 +193,7 @@ def _run_python(block: Block, ns: dict[str, Any], cwd: Path) -> None:
         os.chdir(old)
 
 
-def _run_shell(block: Block, cwd: Path, bin_dir: Path) -> None:
+def _run_shell(block: Block, cwd: Path, bin_dir: Path, *, fails: bool = False) -> None:
     script = block.code
     if block.lang == "console":
         script = "\n".join(
@@ -187,7 +213,10 @@ def _run_shell(block: Block, cwd: Path, bin_dir: Path) -> None:
         timeout=BLOCK_TIMEOUT,
         check=False,
     )
-    assert done.returncode == 0, (
-        f"{_id(block)} exited with {done.returncode}:\n{textwrap.indent(script, '  ')}\n"
+    expected = 1 if fails else 0
+    crashed = fails and "Traceback" in done.stderr  # exit 1 from a crash is no report
+    assert done.returncode == expected and not crashed, (
+        f"{_id(block)} exited with {done.returncode}, expected {expected}:\n"
+        f"{textwrap.indent(script, '  ')}\n"
         f"stdout:\n{done.stdout[-3000:]}\nstderr:\n{done.stderr[-3000:]}"
     )

@@ -18,7 +18,7 @@ is given.  Importing this module turns it on with
 computation in the importing process can then be float64.  float32 input stays
 float32.
 
-Conventions a JAX porter has to choose deliberately (see the README's porting guide):
+Conventions a JAX porter has to choose deliberately (see docs/porting.md):
 
 * Weights are stored (in, out) as in the paper, so ``Z1 = X @ W1 + b1``.
 * ReLU'(0) = 0, which is also what ``jax.grad(jax.nn.relu)`` gives at 0.

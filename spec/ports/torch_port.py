@@ -12,7 +12,7 @@ side by side (needs mnistref for the comparison)::
 
     python spec/ports/torch_port.py
 
-Conventions a PyTorch porter has to choose deliberately (see the README's porting guide):
+Conventions a PyTorch porter has to choose deliberately (see docs/porting.md):
 
 * Weights are stored (in, out) as in the paper, so ``Z1 = X @ W1 + b1``; ``torch.nn.Linear``
   stores (out, in) and computes ``X @ W.T + b``.
