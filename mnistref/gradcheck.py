@@ -144,6 +144,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mnistref import network
+from mnistref.bounds import gamma, magnitude_affine, magnitude_dZ2, units
 from mnistref.equations import loss
 from mnistref.network import Params
 
@@ -173,13 +174,9 @@ multiply-adds; 1e8 of them take a few seconds per dtype (the default small net:
 2.2e6).  Beyond that, random directions cost one pass per direction instead.
 """
 
-_UNIT_ROUNDOFF = {"float64": 2.0**-53, "float32": 2.0**-24}
+_DTYPES = ("float64", "float32")
+_U64, _ = units(np.dtype(np.float64))
 _MAX_LISTED = 10
-
-
-def _gamma(n: int, u: float) -> float:
-    """Higham's gamma_n = n u / (1 - n u), the relative error bound of an n-term sum."""
-    return n * u / (1.0 - n * u)
 
 
 # ---------------------------------------------------------------------------
@@ -544,9 +541,9 @@ def check_grads(
         raise ValueError(f"gradcheck: method must be one of {METHODS}, got {method!r}")
     if isinstance(dtypes, str):
         dtypes = (dtypes,)
-    bad = [d for d in dtypes if str(d) not in _UNIT_ROUNDOFF]
+    bad = [d for d in dtypes if str(d) not in _DTYPES]
     if bad or not dtypes:
-        raise ValueError(f"gradcheck: dtypes must be among {tuple(_UNIT_ROUNDOFF)}, got {dtypes!r}")
+        raise ValueError(f"gradcheck: dtypes must be among {_DTYPES}, got {dtypes!r}")
     if isinstance(directions, bool) or not isinstance(directions, int) or directions < 1:
         raise ValueError(f"gradcheck: directions must be a positive integer, got {directions!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -819,38 +816,38 @@ def _point(P: Params, X: Array, Y: Array, cache: network.Cache, dt: np.dtype[Any
     *cache* is the reference forward pass in the tested dtype *dt* (what
     ``grads_fn`` receives).
     """
-    u = _UNIT_ROUNDOFF[dt.name]
+    u, _ = units(dt)
     W1, b1, W2, b2 = P
     m, D = X.shape
     H, K = W2.shape
-    u64 = _UNIT_ROUNDOFF["float64"]
+    u64 = _U64
     c = network.forward(P, X)
-    Zh1 = np.abs(X) @ np.abs(W1) + np.abs(b1)
+    Zh1 = magnitude_affine(X, W1, b1)
     exact = Zh1 == 0
     # A float64 Z1 within its own rounding bound of 0, or a tested-dtype Z1 on the
     # other side of 0, leaves ReLU' undecided between the two computations.
-    near64 = np.abs(c.Z1) <= 2 * _gamma(D + 1, u64) * Zh1
+    near64 = np.abs(c.Z1) <= 2 * gamma(D + 1, u64) * Zh1
     flipped = (np.asarray(cache.Z1).real > 0) != (c.Z1 > 0)
     near = ~exact & (near64 | flipped)
     on = c.Z1 > 0
     # |A1| and its rounding error are bounded by Zh1 on units that are (or may be) on.
     Ah1 = np.where(on | near, Zh1, 0.0)
-    z = float((Ah1 @ np.abs(W2) + np.abs(b2)).max())
+    z = float(magnitude_affine(Ah1, W2, b2).max())
     N = D + H + K + m + 12
     absW2 = np.abs(W2)
-    M = c.A2 + Y  # the magnitude of eq. (10)'s terms, |A2| + |Y|
+    M = magnitude_dZ2(c.A2, Y)
     MdZ1 = (M @ absW2.T) * on  # eq. (13)-(14) in magnitudes, ReLU'(0) = 0
     S = Params(np.abs(X).T @ MdZ1 / m, MdZ1.sum(axis=0) / m, Ah1.T @ M / m, M.sum(axis=0) / m)
 
     # The error of the cache grads_fn receives: measured against float64, plus
     # float64's own a-priori bound (softmax turns a logit error d into a relative
     # probability error <= 2d, logits are off by <= gamma_N z).
-    eps64 = (2 * z + 1) * _gamma(N, u64)
+    eps64 = (2 * z + 1) * gamma(N, u64)
     dA2 = np.abs(np.asarray(cache.A2, dtype=np.float64) - c.A2) + eps64 * c.A2
-    dA1 = np.abs(np.asarray(cache.A1, dtype=np.float64) - c.A1) + _gamma(D + 1, u64) * Ah1
+    dA1 = np.abs(np.asarray(cache.A1, dtype=np.float64) - c.A1) + gamma(D + 1, u64) * Ah1
     # carried through eq. (10)-(16), whose own sums have K terms (13) or m terms
     # and a division by m (11, 12, 15, 16), rounded in the tested dtype.
-    g_m, g_K = _gamma(m + 1, u), _gamma(K, u)
+    g_m, g_K = gamma(m + 1, u), gamma(K, u)
     A1 = np.abs(c.A1) + dA1
     E_dZ2 = dA2 + u * M
     E_dZ1 = (g_K * M @ absW2.T + E_dZ2 @ absW2.T) * on
@@ -876,9 +873,9 @@ def _point(P: Params, X: Array, Y: Array, cache: network.Cache, dt: np.dtype[Any
         S=S,
         E=E,
         floor=floor,
-        tol_ref=(2 * z + 3) * _gamma(N, u64),
+        tol_ref=(2 * z + 3) * gamma(N, u64),
         # each log p_i is off by <= (2z + 1) gamma_N; the m-term mean adds gamma_{m+4} L
-        loss_err=eps64 + _gamma(m + 4, u64) * L,
+        loss_err=eps64 + gamma(m + 4, u64) * L,
         exact_kink=exact,
         kink_shift=(X.T @ kink_dZ1 / m, kink_dZ1.sum(axis=0) / m),
         kink_shift_mag=(np.abs(X).T @ kink_mag / m, kink_mag.sum(axis=0) / m),
@@ -1126,7 +1123,7 @@ def _coordinate_row(
 
 def _crossing(pt: _Point, name: str, h: float) -> Array:
     """Coordinates whose perturbation by +-h can move some Z1 across 0 (or onto it)."""
-    margin = np.abs(pt.Z1) - 2 * _gamma(pt.X.shape[1] + 1, _UNIT_ROUNDOFF["float64"]) * pt.Zh1
+    margin = np.abs(pt.Z1) - 2 * gamma(pt.X.shape[1] + 1, _U64) * pt.Zh1
     if name == "b1":
         return np.asarray((margin <= h).any(axis=0))
     # W1[d, j] moves Z1[i, j] by h * X[i, d].
@@ -1278,7 +1275,7 @@ def _directional_row(
     E_max = float(pt.E[j].max())
     # scaled, because squaring an underflow-level E would underflow to 0
     E_norm = E_max * float(np.sqrt(np.sum((pt.E[j] / E_max) ** 2)))
-    gamma_P = _gamma(int(np.prod(shape)), _UNIT_ROUNDOFF["float64"])
+    gamma_P = gamma(int(np.prod(shape)), _U64)
     g_dir = np.zeros(directions)
     n_dir = np.zeros(directions)
     tol_abs = np.zeros(directions)

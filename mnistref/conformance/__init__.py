@@ -15,7 +15,7 @@ update_b2``).  Each function it provides is checked
 * for ``init``, for shapes, zero biases and the weight distribution (tests with a
   false-alarm rate of 1e-6 each),
 
-against per-element tolerances from an error analysis (:mod:`._bounds`,
+against per-element tolerances from an error analysis (:mod:`mnistref.bounds`,
 ``spec/conformance.md``).  Results come one per (equation, function) in the
 paper's order; the first failing equation is where to look first::
 
@@ -31,10 +31,10 @@ was (``complete``, ``checked``, ``skipped``, ``unchecked_equations``), and
 The command line is ``python -m mnistref.conformance TARGET`` or
 ``mnistref conformance TARGET`` (:mod:`mnistref.commands.conformance`).
 
-The runner's modules, each importing only those above it:
+The runner's modules, each importing only those above it (and :mod:`mnistref.bounds`,
+the rounding-error bound of every output):
 
 * :mod:`._interface`: the functions checked, their equations and inputs;
-* :mod:`._bounds`: the rounding-error bound of every output;
 * :mod:`._report`: findings, outcomes, rows and the report (text, JSON, HTML);
 * :mod:`._isolate`, :mod:`._exec`: the target in a worker process or another language;
 * :mod:`._calling`: calling the target, and blaming its exceptions on an equation;

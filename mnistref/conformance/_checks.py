@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from mnistref import bounds
 from mnistref import equations as eq
-from mnistref.conformance import _bounds as bounds
 from mnistref.conformance._calling import (
     Array,
     Checks,

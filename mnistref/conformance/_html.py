@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mnistref.conformance import _bounds as bounds
+from mnistref import bounds
 from mnistref.conformance._interface import CHAIN_STEPS, _eq_label
 from mnistref.registry import equation
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from mnistref.conformance import _bounds as bounds
+from mnistref import bounds
 from mnistref.conformance._interface import CHAIN_STEPS, FUNCTIONS, _eq_label
 from mnistref.registry import equation
 
