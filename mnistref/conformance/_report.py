@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from mnistref import bounds
+from mnistref.conformance._html import render
 from mnistref.conformance._interface import CHAIN_STEPS, FUNCTIONS, _eq_label
 from mnistref.registry import equation
 
@@ -219,8 +220,6 @@ class Report:
     def to_html(self) -> str:
         """The report as one self-contained HTML page (inline CSS, no script, nothing
         fetched), the equations rendered as MathML (``--html FILE``; :mod:`._html`)."""
-        from mnistref.conformance._html import render
-
         return render(self)
 
     def format(self) -> str:
