@@ -9,115 +9,21 @@ computed by the reference's own :func:`mnistref.forward` and :func:`mnistref.los
 and reports, for each parameter and dtype, the worst error against a tolerance
 derived from a rounding-error analysis.
 
-Methods
--------
-``"complex"``
-    Complex-step derivative of every coordinate,
-    :math:`\partial L/\partial\theta_k = \Im L(\theta + i h e_k) / h` with
-    :math:`h = 2^{-100}`.  There is no subtraction, so no cancellation: the
-    truncation error is :math:`h^2 |L'''| / 6 \approx 10^{-61} |L'''|` and what is
-    left is rounding, so float64 agreement reaches ~1e-15 instead of ~1e-8.  The
-    reference forward accepts complex parameters for this: ReLU branches on the
-    real part, softmax shifts by the real maximum, the loss clamps on the real part.
-``"central"``
-    Central differences :math:`(L(\theta + h e_k) - L(\theta - h e_k)) / 2h`,
-    :math:`h = 2^{-17}`, in float64, with a Richardson estimate of the truncation
-    error from a second step :math:`2h`.
-``"directional"``
-    For the full 784-128-10 net: random Gaussian directions :math:`V`, one
-    parameter at a time, comparing :math:`\langle g, V \rangle` with the
-    complex-step directional derivative :math:`\Im L(\theta + i h V) / h`
-    (one forward pass per direction instead of one per coordinate).
+Three methods take the numerical derivatives: ``"complex"`` (complex step,
+:math:`h = 2^{-100}`, every coordinate of the small net), ``"central"`` (central
+differences, :math:`h = 2^{-17}`, with a Richardson estimate of the truncation) and
+``"directional"`` (complex step along random Gaussian directions, for the full
+784-128-10 net).  A coordinate's error is measured relative to the *magnitude*
+:math:`S_k` of its gradient formula (the sums of eq. (10)-(16) with every term
+replaced by its absolute value) and held to a first-order rounding-error bound
+:math:`E_k` in the tested dtype plus the numerical derivative's own bound; units
+at an exact ReLU kink are checked against ReLU'(0) = 0, units within rounding of a
+kink are skipped and counted.  The per-equation pieces of the bound (unit roundoff,
+:math:`\gamma_n`, magnitudes) come from :mod:`mnistref.bounds`.
 
-Error measure
--------------
-For a coordinate :math:`k` with tested gradient :math:`g_k` and numerical
-derivative :math:`n_k`,
-
-.. math:: r_k = \frac{|g_k - n_k|}{S_k}
-
-where :math:`S_k \ge |n_k|` is the *magnitude* of the gradient formula: the same
-sums as eq. (10)-(16) with every term replaced by its absolute value
-(:math:`|\mathbf{A}_2| + |\mathbf{Y}|` for eq. (10), :math:`|\mathbf{X}|^\top \ldots`
-for eq. (15), and so on).  Rounding errors of a sum are bounded by a multiple of
-the sum of the absolute values of its terms, not of the sum itself, so
-:math:`r_k` stays meaningful for components that cancel to nearly zero, where a
-plain :math:`|g_k - n_k| / |n_k|` is dominated by rounding noise.  The
-denominator is floored at the dtype's underflow level (the part of :math:`E_k`
-below that underflow causes): where :math:`S_k = 0` the derivative is exactly 0
-(a zero pixel column, a dead unit) and :math:`g_k` must be 0 up to underflow.
-
-Tolerance
----------
-Per coordinate, a first-order bound :math:`E_k` of the rounding error of
-:math:`g_k` in the tested dtype (unit roundoff :math:`u`: :math:`2^{-53}` for
-float64, :math:`2^{-24}` for float32; :math:`\gamma_n = nu / (1 - nu)`):
-
-* the forward pass ``grads_fn`` receives in ``cache`` is off by what it measurably
-  differs from the float64 forward pass at the same point, plus float64's own
-  a-priori bound: eq. (5) and (7) are dot products of length D and H
-  (:math:`\gamma_{D+1}`, :math:`\gamma_{H+1}` times their magnitudes; ReLU is
-  1-Lipschitz), and softmax turns an absolute logit error :math:`\delta` into a
-  relative probability error :math:`\le 2\delta`, with its exp (4 ulp allowed),
-  K-term sum and division adding :math:`\gamma_{K+6}`; together
-  :math:`(2z + 1)\gamma_N`, :math:`N = D + H + K + m + 12`, :math:`z` the largest
-  logit magnitude :math:`\max (|\mathbf{A}_1||\mathbf{W}_2| + |\mathbf{b}_2|)` with
-  :math:`|\mathbf{A}_1|` bounded by :math:`|\mathbf{X}||\mathbf{W}_1| + |\mathbf{b}_1|`;
-* that error is carried through eq. (10)-(16) in magnitudes, and their own
-  rounding is added: eq. (13) is a K-term dot product (:math:`\gamma_K`), eq. (11),
-  (12), (15), (16) m-term sums and a division by m (:math:`\gamma_{m+1}`).
-
-The tolerance of a coordinate is :math:`E_k` plus the bound of the numerical
-derivative: :math:`4 (2z + 3)\gamma_N S_k` in float64 for the complex step
-(complex multiplication at most doubles each rounding error, and the forward-mode
-imaginary part carries its own); for central differences the Richardson
-truncation estimate (times 2) and the cancellation bound :math:`\delta L / h`,
-where :math:`\delta L` bounds the rounding error of one evaluation of eq. (9).  For
-a Gaussian direction :math:`V`, independent of the rounding errors :math:`e`,
-:math:`\langle e, V \rangle \sim N(0, \|e\|_2^2)`: the tolerance is
-:math:`6 \|E\|_2` (exceeded with probability 2e-9) plus the complex step's
-worst case and the inner product's :math:`\gamma_P`, times
-:math:`\langle S, |V| \rangle`.  All of these are worst-case bounds (measured
-errors are 10 to 1000 times smaller); a wrong formula (a missing :math:`1/m`, a
-sign, a transposition, a wrong ReLU'(0)) is off by :math:`O(1)` in :math:`r_k`.
-The bound assumes ``grads_fn`` uses the ``cache`` it is given, as the signature
-intends.
-
-float32 gradients are compared with float64 complex-step derivatives *at the same
-point* (the float32 parameters and data, widened exactly to float64), so the
-float32 row measures the float32 arithmetic alone.
-
-ReLU kinks
-----------
-A hidden unit :math:`(i, j)` is at a kink when :math:`Z_{1,ij} = 0`:
-
-* **exact kinks**, where every term of eq. (5) is zero (:math:`\hat Z_{1,ij} = 0`,
-  e.g. a blank image with :math:`\mathbf{b}_1 = 0`): :math:`Z_{1,ij}` is exactly 0
-  in every arithmetic, the loss has no derivative there, and the project's
-  convention ReLU'(0) = 0 (``spec/semantics.md``) defines the gradient.  The
-  complex step computes exactly that one-sided derivative (it never moves the real
-  part), so these coordinates are checked against the convention and counted in
-  the row's ``kinks_checked``;
-* **near kinks**, where :math:`0 < \hat Z_{1,ij}` but :math:`|Z_{1,ij}|` is within
-  the float64 rounding bound :math:`2\gamma_{D+1}\hat Z_{1,ij}` of 0, or the tested
-  dtype's ``cache.Z1`` lies on the other side of 0: the tested code may
-  legitimately take either branch, so coordinates that depend on such a unit's
-  ReLU' are not compared, and are counted in ``kinks_skipped`` and listed;
-  random directions are instead projected so that they do not move the unit;
-* for central differences, coordinates whose step :math:`2h` moves some
-  :math:`Z_{1,ij}` across 0 are checked by complex step instead
-  (``kinks_complex``).
-
-Nothing at a kink is silently passed or failed: each row counts its kink
-coordinates, and a row with no coordinate left to compare is ``"unchecked"``,
-which fails the report.
-
-Both default problems (:func:`make_problem`) hold exact kinks the way MNIST does,
-a blank image meeting zero biases, so a gradient with ReLU'(0) = 1 fails db1,
-eq. (16), without any input of the caller's, and the failed row says that its
-difference is what ReLU'(0) = 1 adds at the kinks.  To check at your own
-network and data, pass ``params``, ``X`` and ``Y`` (one-hot or integer labels),
-for instance from an ``.npz`` file through :func:`load_point`.
+The whole error analysis (methods, error measure, tolerance, kinks) and how it
+differs from the conformance runner's and the engine tests' is in
+``docs/gradient-checking.md``, section "The error analysis in full".
 
 Examples
 --------
@@ -144,6 +50,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mnistref import network
+from mnistref.bounds import gamma, magnitude_affine, magnitude_dZ2, units
 from mnistref.equations import loss
 from mnistref.network import Params
 
@@ -173,13 +80,9 @@ multiply-adds; 1e8 of them take a few seconds per dtype (the default small net:
 2.2e6).  Beyond that, random directions cost one pass per direction instead.
 """
 
-_UNIT_ROUNDOFF = {"float64": 2.0**-53, "float32": 2.0**-24}
+_DTYPES = ("float64", "float32")
+_U64, _ = units(np.dtype(np.float64))
 _MAX_LISTED = 10
-
-
-def _gamma(n: int, u: float) -> float:
-    """Higham's gamma_n = n u / (1 - n u), the relative error bound of an n-term sum."""
-    return n * u / (1.0 - n * u)
 
 
 # ---------------------------------------------------------------------------
@@ -544,9 +447,9 @@ def check_grads(
         raise ValueError(f"gradcheck: method must be one of {METHODS}, got {method!r}")
     if isinstance(dtypes, str):
         dtypes = (dtypes,)
-    bad = [d for d in dtypes if str(d) not in _UNIT_ROUNDOFF]
+    bad = [d for d in dtypes if str(d) not in _DTYPES]
     if bad or not dtypes:
-        raise ValueError(f"gradcheck: dtypes must be among {tuple(_UNIT_ROUNDOFF)}, got {dtypes!r}")
+        raise ValueError(f"gradcheck: dtypes must be among {_DTYPES}, got {dtypes!r}")
     if isinstance(directions, bool) or not isinstance(directions, int) or directions < 1:
         raise ValueError(f"gradcheck: directions must be a positive integer, got {directions!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -819,38 +722,38 @@ def _point(P: Params, X: Array, Y: Array, cache: network.Cache, dt: np.dtype[Any
     *cache* is the reference forward pass in the tested dtype *dt* (what
     ``grads_fn`` receives).
     """
-    u = _UNIT_ROUNDOFF[dt.name]
+    u, _ = units(dt)
     W1, b1, W2, b2 = P
     m, D = X.shape
     H, K = W2.shape
-    u64 = _UNIT_ROUNDOFF["float64"]
+    u64 = _U64
     c = network.forward(P, X)
-    Zh1 = np.abs(X) @ np.abs(W1) + np.abs(b1)
+    Zh1 = magnitude_affine(X, W1, b1)
     exact = Zh1 == 0
     # A float64 Z1 within its own rounding bound of 0, or a tested-dtype Z1 on the
     # other side of 0, leaves ReLU' undecided between the two computations.
-    near64 = np.abs(c.Z1) <= 2 * _gamma(D + 1, u64) * Zh1
+    near64 = np.abs(c.Z1) <= 2 * gamma(D + 1, u64) * Zh1
     flipped = (np.asarray(cache.Z1).real > 0) != (c.Z1 > 0)
     near = ~exact & (near64 | flipped)
     on = c.Z1 > 0
     # |A1| and its rounding error are bounded by Zh1 on units that are (or may be) on.
     Ah1 = np.where(on | near, Zh1, 0.0)
-    z = float((Ah1 @ np.abs(W2) + np.abs(b2)).max())
+    z = float(magnitude_affine(Ah1, W2, b2).max())
     N = D + H + K + m + 12
     absW2 = np.abs(W2)
-    M = c.A2 + Y  # the magnitude of eq. (10)'s terms, |A2| + |Y|
+    M = magnitude_dZ2(c.A2, Y)
     MdZ1 = (M @ absW2.T) * on  # eq. (13)-(14) in magnitudes, ReLU'(0) = 0
     S = Params(np.abs(X).T @ MdZ1 / m, MdZ1.sum(axis=0) / m, Ah1.T @ M / m, M.sum(axis=0) / m)
 
     # The error of the cache grads_fn receives: measured against float64, plus
     # float64's own a-priori bound (softmax turns a logit error d into a relative
     # probability error <= 2d, logits are off by <= gamma_N z).
-    eps64 = (2 * z + 1) * _gamma(N, u64)
+    eps64 = (2 * z + 1) * gamma(N, u64)
     dA2 = np.abs(np.asarray(cache.A2, dtype=np.float64) - c.A2) + eps64 * c.A2
-    dA1 = np.abs(np.asarray(cache.A1, dtype=np.float64) - c.A1) + _gamma(D + 1, u64) * Ah1
+    dA1 = np.abs(np.asarray(cache.A1, dtype=np.float64) - c.A1) + gamma(D + 1, u64) * Ah1
     # carried through eq. (10)-(16), whose own sums have K terms (13) or m terms
     # and a division by m (11, 12, 15, 16), rounded in the tested dtype.
-    g_m, g_K = _gamma(m + 1, u), _gamma(K, u)
+    g_m, g_K = gamma(m + 1, u), gamma(K, u)
     A1 = np.abs(c.A1) + dA1
     E_dZ2 = dA2 + u * M
     E_dZ1 = (g_K * M @ absW2.T + E_dZ2 @ absW2.T) * on
@@ -876,9 +779,9 @@ def _point(P: Params, X: Array, Y: Array, cache: network.Cache, dt: np.dtype[Any
         S=S,
         E=E,
         floor=floor,
-        tol_ref=(2 * z + 3) * _gamma(N, u64),
+        tol_ref=(2 * z + 3) * gamma(N, u64),
         # each log p_i is off by <= (2z + 1) gamma_N; the m-term mean adds gamma_{m+4} L
-        loss_err=eps64 + _gamma(m + 4, u64) * L,
+        loss_err=eps64 + gamma(m + 4, u64) * L,
         exact_kink=exact,
         kink_shift=(X.T @ kink_dZ1 / m, kink_dZ1.sum(axis=0) / m),
         kink_shift_mag=(np.abs(X).T @ kink_mag / m, kink_mag.sum(axis=0) / m),
@@ -1126,7 +1029,7 @@ def _coordinate_row(
 
 def _crossing(pt: _Point, name: str, h: float) -> Array:
     """Coordinates whose perturbation by +-h can move some Z1 across 0 (or onto it)."""
-    margin = np.abs(pt.Z1) - 2 * _gamma(pt.X.shape[1] + 1, _UNIT_ROUNDOFF["float64"]) * pt.Zh1
+    margin = np.abs(pt.Z1) - 2 * gamma(pt.X.shape[1] + 1, _U64) * pt.Zh1
     if name == "b1":
         return np.asarray((margin <= h).any(axis=0))
     # W1[d, j] moves Z1[i, j] by h * X[i, d].
@@ -1278,7 +1181,7 @@ def _directional_row(
     E_max = float(pt.E[j].max())
     # scaled, because squaring an underflow-level E would underflow to 0
     E_norm = E_max * float(np.sqrt(np.sum((pt.E[j] / E_max) ** 2)))
-    gamma_P = _gamma(int(np.prod(shape)), _UNIT_ROUNDOFF["float64"])
+    gamma_P = gamma(int(np.prod(shape)), _U64)
     g_dir = np.zeros(directions)
     n_dir = np.zeros(directions)
     tol_abs = np.zeros(directions)

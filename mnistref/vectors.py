@@ -334,11 +334,11 @@ most 1 % wider than the runner's (and never narrower), and the files stay small.
 
 def tolerances(case: Case, dtype: str | np.dtype[Any]) -> dict[str, Array]:
     """Per-entry bound of each output of *case* computed by its function from the
-    case's own stored inputs, as the runner bounds it (``conformance._bounds``);
+    case's own stored inputs, as the runner bounds it (``mnistref.bounds``);
     for ``y_pred``, the per-row tie slack: a label is right if its logit is within it
     of the row's largest."""
+    from mnistref import bounds
     from mnistref.conformance import _SIMPLE
-    from mnistref.conformance import _bounds as bounds
 
     dt = np.dtype(dtype)
     out = {name: bounds.for_function(fname, case, dt)[0] for fname, (_, _, name) in
@@ -353,8 +353,8 @@ def chain_tolerances(cases: Mapping[str, Case], dtype: str | np.dtype[Any],
     """Per-entry bound of each output of a training step run whole by the port (forward,
     loss, grads, update on its own results), case name -> output -> bound; the
     ``train.step*`` cases as one run from ``train.step0``'s parameters, every other
-    case as one step (``conformance._bounds.chain``)."""
-    from mnistref.conformance import _bounds as bounds
+    case as one step (``mnistref.bounds.chain``)."""
+    from mnistref import bounds
 
     dt = np.dtype(dtype)
     out: dict[str, dict[str, Array]] = {}

@@ -43,6 +43,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import mnistref
+from mnistref.bounds import gamma, magnitude_affine
 from mnistref.network import Params
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,22 +106,18 @@ def _near_kink(params: Params, X: Any) -> bool:
     """Whether some Z1 entry is not 0 but within its rounding bound of 0 (ReLU' may flip)."""
     Z1 = mnistref.forward(params, X).Z1
     u = float(np.finfo(X.dtype).eps) / 2
-    Z1_magnitude = np.abs(X).astype(np.float64) @ np.abs(params.W1) + np.abs(params.b1)
-    near = (Z1 != 0) & (np.abs(Z1) <= 2 * _gamma(X.shape[1] + 1, u) * Z1_magnitude)
+    Z1_magnitude = magnitude_affine(X, params.W1, params.b1)
+    near = (Z1 != 0) & (np.abs(Z1) <= 2 * gamma(X.shape[1] + 1, u) * Z1_magnitude)
     return bool(near.any())
-
-
-def _gamma(n: int, u: float) -> float:
-    return n * u / (1 - n * u)
 
 
 def _relative_bound(params: Params, X: Any) -> float:
     """Twice (2z + 3) gamma_N: two computations' distance, relative to the magnitudes S."""
     m, D = X.shape
     H, K = params.W2.shape
-    aA1 = np.abs(X).astype(np.float64) @ np.abs(params.W1) + np.abs(params.b1)
-    z = float(np.max(aA1 @ np.abs(params.W2) + np.abs(params.b2)))
-    return 2 * (2 * z + 3) * _gamma(D + H + K + m + 12, float(np.finfo(X.dtype).eps) / 2)
+    aA1 = magnitude_affine(X, params.W1, params.b1)
+    z = float(np.max(magnitude_affine(aA1, params.W2, params.b2)))
+    return 2 * (2 * z + 3) * gamma(D + H + K + m + 12, float(np.finfo(X.dtype).eps) / 2)
 
 
 def _grad_tolerance(params: Params, X: Any, Y: Any) -> list[Any]:
@@ -451,7 +448,7 @@ def test_eq17_to_eq20_torch_autograd_step_matches_reference() -> None:
     # gamma_{mK+1} of the mean |log p|.
     m, K = Y.shape
     log_p = np.abs(np.log(cache.A2[Y == 1]))
-    tol = _relative_bound(params, X) + 2 * _gamma(m * K + 1, 2.0**-53) * log_p.mean()
+    tol = _relative_bound(params, X) + 2 * gamma(m * K + 1, 2.0**-53) * log_p.mean()
     assert abs(float(L) - float(mnistref.loss(Y, cache.A2))) <= tol
 
 

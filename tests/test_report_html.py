@@ -335,7 +335,7 @@ def test_cli_html_write_failing_late_is_one_line_exit_2(
         tmp_path: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A write that fails after the run (disk full): one line, exit 2, no report, no file."""
-    import mnistref.conformance as conformance
+    import mnistref._safeio as safeio
     from mnistref._safeio import atomic_write
 
     def disk_fills(f: Any) -> None:
@@ -343,7 +343,7 @@ def test_cli_html_write_failing_late_is_one_line_exit_2(
         raise OSError(28, "No space left on device")
 
     # The real writer, its write failing midway: nothing may be left behind.
-    monkeypatch.setattr(conformance, "atomic_write",
+    monkeypatch.setattr(safeio, "atomic_write",
                         lambda path, write: atomic_write(path, disk_fills))
     assert main([str(BUG), "--html", str(tmp_path / "r.html")]) == 2
     out, err = capsys.readouterr()

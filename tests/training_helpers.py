@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 import signal
 from typing import Any, NamedTuple
@@ -10,7 +9,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 import mnistref
-from mnistref import network
+from mnistref import bounds, network
 from mnistref.engine import Engine
 from mnistref.network import Params
 
@@ -117,11 +116,11 @@ def step_bound(P: Params, X: np.ndarray, y: np.ndarray, lr: float, dtype: Any) -
     0.004-0.007 in float64 (where both sides' errors are counted).
     """
     dt = np.dtype(dtype)
-    u = float(np.finfo(dt).eps) / 2
+    u, _ = bounds.units(dt)
     f64 = dt == np.float64
 
     def e(n: int) -> float:
-        return (2 if f64 else 1) * LAMBDA * u * math.sqrt(n + (0 if f64 else 1))
+        return (2 if f64 else 1) * bounds.gamma_probable(n + (0 if f64 else 1), u, LAMBDA)
 
     m, D = X.shape
     H, K = P.W2.shape
@@ -134,11 +133,11 @@ def step_bound(P: Params, X: np.ndarray, y: np.ndarray, lr: float, dtype: Any) -
     dA1 = dZ2 @ W2.T
     dZ1 = dA1 * (c.Z1 > 0)
     Xa, W2a, A1a, dZ2a = np.abs(X64), np.abs(W2), np.abs(c.A1), np.abs(dZ2)
-    Z1a = Xa @ np.abs(W1) + np.abs(b1)
+    Z1a = bounds.magnitude_affine(X64, W1, b1)
     eZ1 = e(D + 1) * Z1a
-    eZ2 = e(H + 1) * (A1a @ W2a + np.abs(b2)) + eZ1 @ W2a
+    eZ2 = e(H + 1) * bounds.magnitude_affine(A1a, W2, b2) + eZ1 @ W2a
     edZ2 = np.broadcast_to((eZ2.max(axis=1) / 2 + e(K + 4))[:, None], (m, K))
-    edA1 = edZ2 @ W2a.T + e(K) * (dZ2a @ W2a.T)
+    edA1 = edZ2 @ W2a.T + e(K) * bounds.magnitude_back(dZ2, W2)
     flip = (np.abs(c.Z1) <= eZ1) & (Z1a > 0)
     edZ1 = np.where(c.Z1 > 0, edA1, 0.0) + np.where(flip, np.abs(dA1) + edA1, 0.0)
     em = e(m + 1)

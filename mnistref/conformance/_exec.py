@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from mnistref.conformance import _isolate
+from mnistref.conformance._interface import FUNCTIONS, TargetError
 from mnistref.conformance._isolate import NoReturnError, Target, _failure, _port_error
 
 __all__ = ["VERSION", "decode", "encode", "load"]
@@ -207,8 +208,6 @@ def _answer(line: str) -> Any:
 
 
 def _argv(command: str | Sequence[str]) -> list[str]:
-    from mnistref.conformance import TargetError
-
     if isinstance(command, str):
         try:
             argv = shlex.split(command)
@@ -244,8 +243,6 @@ class Program:
 
     def start(self) -> None:
         """Start the program and read its hello line; raise TargetError if that fails."""
-        from mnistref.conformance import FUNCTIONS, TargetError
-
         try:
             self.proc = subprocess.Popen(
                 self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -321,8 +318,6 @@ class Program:
         if self.broken is not None:
             raise _failure(self.broken)
         if self.proc is None:
-            from mnistref.conformance import TargetError
-
             try:
                 self.start()
             except TargetError as e:

@@ -29,12 +29,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mnistref.conformance import CHAIN_STEPS, _eq_label
-from mnistref.conformance import _bounds as bounds
+from mnistref import bounds
+from mnistref.conformance._interface import CHAIN_STEPS, _eq_label
 from mnistref.registry import equation
 
 if TYPE_CHECKING:
-    from mnistref.conformance import Report, Result
+    from mnistref.conformance._report import Report, Result
 
 __all__ = ["equation_mathml", "render"]
 

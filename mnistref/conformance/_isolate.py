@@ -59,6 +59,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from mnistref.conformance._interface import _SIMPLE, FUNCTIONS, TargetError, _Raised
+
 __all__ = [
     "DEFAULT_TIMEOUT",
     "NoReturnError",
@@ -92,8 +94,6 @@ _ARGS = {
 
 
 def _call_text(name: str) -> str:
-    from mnistref.conformance import _SIMPLE
-
     if name in _ARGS:
         args = _ARGS[name]
     else:
@@ -133,8 +133,6 @@ def _error_class(name: str) -> type[PortError]:
 
 
 def _port_error(type_name: str, text: str, raised: str, blame: int | None) -> PortError:
-    from mnistref.conformance import _Raised
-
     e = _error_class(type_name)(text)
     e.raised = _Raised(raised)
     e.raised.blame = blame
@@ -143,8 +141,6 @@ def _port_error(type_name: str, text: str, raised: str, blame: int | None) -> Po
 
 
 def _failure(what: str) -> NoReturnError:
-    from mnistref.conformance import _Raised
-
     e = NoReturnError(what)
     e.raised = _Raised(what)
     e.brief = what
@@ -352,8 +348,6 @@ def isolable(target: Any) -> bool:
 def _module_source(module: Any) -> str | None:
     """How a worker imports module object *module*: its name or its file (None: it
     cannot, or its functions are no longer the ones the import defines)."""
-    from mnistref.conformance import FUNCTIONS
-
     if not isinstance(module, ModuleType) or module.__name__ == "__main__":
         return None
     file = getattr(module, "__file__", None)
@@ -390,8 +384,6 @@ def load(target: Any, *, timeout: float | None = DEFAULT_TIMEOUT) -> tuple[Any, 
     when the import ends the worker or outlives *timeout*.  A module object the worker
     cannot import comes back as itself, to be checked in process.
     """
-    from mnistref.conformance import TargetError
-
     if isinstance(target, str | os.PathLike):
         text = os.fspath(target)
         shown = text
@@ -406,8 +398,6 @@ def load(target: Any, *, timeout: float | None = DEFAULT_TIMEOUT) -> tuple[Any, 
             return target, target.__name__  # imported here, but not there: in process
         raise
     if isinstance(target, ModuleType):
-        from mnistref.conformance import FUNCTIONS
-
         here = [f for f in FUNCTIONS if callable(getattr(target, f, None))]
         if here != worker.provided:  # changed since it was imported
             worker.close()
@@ -469,8 +459,6 @@ class Worker:
 
     def start(self) -> None:
         """Start the worker and import the target; raise TargetError if that fails."""
-        from mnistref.conformance import TargetError
-
         req_r, req_w = os.pipe()
         rep_r, rep_w = os.pipe()
         boot = ("import sys; sys.path.insert(0, sys.argv[1]); "
@@ -543,8 +531,6 @@ class Worker:
         if self.broken is not None:
             raise _failure(self.broken)
         if self.proc is None:
-            from mnistref.conformance import TargetError
-
             try:
                 self.start()
             except TargetError as e:
@@ -721,14 +707,16 @@ def _main() -> None:
         return
     path, text, source = start
     sys.path[:] = path
-    from mnistref import conformance as runner
+    # Not at the top: the runner's calling code imports this module.
+    from mnistref.conformance._calling import _raised, _to_numpy
+    from mnistref.conformance._target import _load_target
 
     try:
-        module, label = runner._load_target(text, source=source)
-    except runner.TargetError as e:
+        module, label = _load_target(text, source=source)
+    except TargetError as e:
         send(("target-error", str(e)))
         return
-    fns = {f: getattr(module, f) for f in runner.FUNCTIONS if callable(getattr(module, f, None))}
+    fns = {f: getattr(module, f) for f in FUNCTIONS if callable(getattr(module, f, None))}
     send(("ready", label, list(fns)))
     results: dict[int, Any] = {}
     while True:
@@ -748,7 +736,7 @@ def _main() -> None:
                 warnings.simplefilter("ignore", RuntimeWarning)
                 out = fns[name](*args, **kwargs)
         except (Exception, SystemExit) as e:
-            r = runner._raised(e)
+            r = _raised(e)
             message: Any = ("raised", type(e).__name__, str(e), str(r), r.blame)
             del e
         else:
@@ -757,7 +745,7 @@ def _main() -> None:
                 for old in [k for k in results if k <= handle - _KEEP]:
                     del results[old]
                 mutated = [(i, args[i]) for i, b in before.items() if not _same(b, args[i])]
-                message = ("ok", _encode(out, runner._to_numpy), mutated, _by_reference(out))
+                message = ("ok", _encode(out, _to_numpy), mutated, _by_reference(out))
             except Exception:  # the worker's own bug: the runner says so, not the port
                 import traceback
 

@@ -1,0 +1,95 @@
+"""What the runner checks: the interface's functions, the equations each computes,
+the inputs each takes, and the error for a target that cannot be checked.
+
+The facts every other module of the runner reads; it imports none of them."""
+
+from __future__ import annotations
+
+
+class TargetError(Exception):
+    """The target cannot be checked: no such module or file, or nothing to check."""
+
+
+class _Raised(str):
+    """An error message that knows which equation's code raised (``blame``), if any.
+
+    Made by :func:`._calling._raised` in process, and by the worker (:mod:`._isolate`,
+    :mod:`._exec`) for a port's exception it carries back: here, so that they need
+    not import the calling code, which imports them."""
+
+    blame: int | None = None
+
+
+CHAIN_STEPS = 3
+"""Training steps chained through the port's own outputs (:mod:`._chain`)."""
+
+
+# function -> (equation, input arrays, output array)
+_SIMPLE: dict[str, tuple[int, tuple[str, ...], str]] = {
+    "relu": (3, ("Z1",), "A1"),
+    "softmax": (4, ("Z2",), "A2"),
+    "Z1": (5, ("X", "W1", "b1"), "Z1"),
+    "A1": (6, ("Z1",), "A1"),
+    "Z2": (7, ("A1", "W2", "b2"), "Z2"),
+    "A2": (8, ("Z2",), "A2"),
+    "loss": (9, ("Y", "A2"), "L"),
+    "dZ2": (10, ("A2", "Y"), "dZ2"),
+    "dW2": (11, ("A1", "dZ2"), "dW2"),
+    "db2": (12, ("dZ2",), "db2"),
+    "dA1": (13, ("dZ2", "W2"), "dA1"),
+    "dZ1": (14, ("dA1", "Z1"), "dZ1"),
+    "relu_prime": (14, ("Z1",), "relu_prime_Z1"),
+    "dW1": (15, ("X", "dZ1"), "dW1"),
+    "db1": (16, ("dZ1",), "db1"),
+    "update_W1": (17, ("W1", "dW1", "lr"), "W1_new"),
+    "update_b1": (18, ("b1", "db1", "lr"), "b1_new"),
+    "update_W2": (19, ("W2", "dW2", "lr"), "W2_new"),
+    "update_b2": (20, ("b2", "db2", "lr"), "b2_new"),
+    "accuracy": (21, ("y", "y_pred"), "accuracy"),
+}
+
+
+SIMPLE_FUNCTIONS = tuple(_SIMPLE)
+
+
+COMPOSITES = ("forward", "grads", "update", "one_hot", "predict")
+
+
+INIT_FUNCTIONS = ("init", "init_W1_b1", "init_W2_b2")
+
+
+FUNCTIONS = INIT_FUNCTIONS + SIMPLE_FUNCTIONS + COMPOSITES
+"""Every function name the runner looks for in a target."""
+
+
+EQUATIONS_OF: dict[str, tuple[int, ...]] = {
+    **{f: (n,) for f, (n, _, _) in _SIMPLE.items()},
+    "init": (1, 2),
+    "init_W1_b1": (1,),
+    "init_W2_b2": (2,),
+    "forward": (5, 6, 7, 8),
+    "grads": (10, 11, 12, 13, 14, 15, 16),
+    "update": (17, 18, 19, 20),
+    "one_hot": (0,),
+    "predict": (21,),
+}
+
+
+# Order of rows within one equation: the composite the porter most likely has first.
+_ROW_ORDER = ("init", "init_W1_b1", "init_W2_b2", "forward", "grads", "update", "one_hot",
+              "predict", *SIMPLE_FUNCTIONS)
+
+
+_INPUTS_OF = {
+    **{f: ins for f, (_, ins, _) in _SIMPLE.items()},
+    "forward": ("W1", "b1", "W2", "b2", "X"),
+    "grads": ("W1", "b1", "W2", "b2", "X", "Y", "Z1", "A1", "Z2", "A2"),
+    "update": ("W1", "b1", "W2", "b2", "dW1", "db1", "dW2", "db2", "lr"),
+    "one_hot": ("y",),
+    "predict": ("W1", "b1", "W2", "b2", "X"),
+}
+
+
+def _eq_label(n: int) -> str:
+    """``Eq. (11)``; row 0 (one-hot labels) is the paper's data preparation."""
+    return "Data" if n == 0 else f"Eq. ({n})"
