@@ -15,6 +15,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 
+def positive_int(n: Any, what: str) -> int:
+    """*n* as an int if it is a positive integer (not a bool), else ValueError
+    ``"{what} must be a positive integer, got {n!r}"``; *what* names it with its
+    caller (``"Eq. (1): n_in"``, ``"gradcheck: m"``)."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"{what} must be a positive integer, got {n!r}")
+    return int(n)
+
+
 def inexact(x: Any, name: str, eq: int, *, ndim: int, shape: str) -> NDArray[Any]:
     """Return *x* as an array of real or complex floats with *ndim* axes and finite entries.
 

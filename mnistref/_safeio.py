@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 import os
 import re
 import secrets
@@ -143,6 +144,16 @@ def read_json_file(path: str | os.PathLike[str], what: str, *, max_bytes: int) -
     if len(raw) > max_bytes:
         raise UnsafeFileError(f"{what} {path}: larger than {max_bytes} bytes")
     return loads_json(raw.decode("utf-8"), f"{what} {path}", max_chars=max_bytes)
+
+
+def json_number(x: float | None, nonfinite: str = "null") -> float | str | None:
+    """*x* for a JSON document, which has no NaN or infinity: *x* itself if finite;
+    else None (*nonfinite* ``"null"``: the conformance report, whose message says what
+    the value was) or its text, ``"nan"``, ``"inf"``, ``"-inf"`` (``"text"``: gradcheck's
+    report, where the value is the finding).  Both formats are documented JSON keys."""
+    if x is not None and math.isfinite(x):
+        return x
+    return None if nonfinite == "null" or x is None else str(x)
 
 
 def temporary_name(path: Path) -> Path:

@@ -70,8 +70,7 @@ def _normal_layer(
     if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise TypeError(f"Eq. ({eq}): dtype must be float32 or float64, got {dt}")
     for name, n in sizes.items():
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"Eq. ({eq}): {name} must be a positive integer, got {n!r}")
+        _checks.positive_int(n, f"Eq. ({eq}): {name}")
     if not (isinstance(std, (int, float, np.floating)) and np.isfinite(std) and std > 0):
         raise ValueError(f"Eq. ({eq}): std must be a finite number > 0, got {std!r}")
     n_in, n_out = (int(n) for n in sizes.values())

@@ -49,7 +49,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from mnistref import network
+from mnistref import _checks, network
+from mnistref._safeio import json_number
 from mnistref.bounds import gamma, magnitude_affine, magnitude_dZ2, units
 from mnistref.equations import loss
 from mnistref.network import Params
@@ -161,9 +162,9 @@ class GradcheckRow:
             "dtype": self.dtype,
             "method": self.method,
             "checked": self.checked,
-            "max_rel_err": _json_float(self.max_rel_err),
+            "max_rel_err": json_number(self.max_rel_err, "text"),
             "worst_index": list(self.worst_index),
-            "tol": _json_float(self.tol),
+            "tol": json_number(self.tol, "text"),
             "tol_reason": self.tol_reason,
             "status": self.status,
             "message": self.message,
@@ -172,10 +173,6 @@ class GradcheckRow:
             "kinks_complex": self.kinks_complex,
             "skipped_indices": [list(i) for i in self.skipped_indices],
         }
-
-
-def _json_float(x: float) -> float | str:
-    return x if math.isfinite(x) else str(x)
 
 
 @dataclass
@@ -349,8 +346,7 @@ def make_problem(
         raise ValueError(f"gradcheck: net must be one of {NETS}, got {net!r}")
     D, H, K, m_default = SMALL_SHAPE if net == "small" else FULL_SHAPE
     m = m_default if m is None else m
-    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
-        raise ValueError(f"gradcheck: m must be a positive integer, got {m!r}")
+    _checks.positive_int(m, "gradcheck: m")
     rng = np.random.default_rng(seed)
     params = network.init(rng, D, H, K)
     if net == "small":
@@ -450,8 +446,7 @@ def check_grads(
     bad = [d for d in dtypes if str(d) not in _DTYPES]
     if bad or not dtypes:
         raise ValueError(f"gradcheck: dtypes must be among {_DTYPES}, got {dtypes!r}")
-    if isinstance(directions, bool) or not isinstance(directions, int) or directions < 1:
-        raise ValueError(f"gradcheck: directions must be a positive integer, got {directions!r}")
+    _checks.positive_int(directions, "gradcheck: directions")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"gradcheck: seed must be an integer >= 0, got {seed!r}")
 

@@ -312,8 +312,7 @@ def one_hot(y: Array, K: int = 10, *, dtype: DTypeLike = np.float64) -> Array:
            [1., 0., 0.]])
     """
     y = _checks.labels(y, "y", 9)
-    if isinstance(K, bool) or not isinstance(K, (int, np.integer)) or K < 1:
-        raise ValueError(f"one_hot: K must be a positive integer, got {K!r}")
+    _checks.positive_int(K, "one_hot: K")
     if y.size and (y.min() < 0 or y.max() >= K):
         bad = int(np.argmax((y < 0) | (y >= K)))
         raise ValueError(f"one_hot: labels must lie in [0, {K}), got y[{bad}] = {int(y[bad])}")

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from mnistref import bounds
+from mnistref._safeio import json_number
 from mnistref.conformance._html import render
 from mnistref.conformance._interface import CHAIN_STEPS, FUNCTIONS, _eq_label
 from mnistref.registry import equation
@@ -96,26 +97,21 @@ class Result:
             "equation": self.equation,
             "function": self.function,
             "status": self.status,
-            "max_rel_error": _json_float(self.max_rel_error),
+            "max_rel_error": json_number(self.max_rel_error),
             "worst_index": self.worst_index,
             "message": self.message,
             "title": self.title,
             "case": self.case,
-            "expected": _json_float(self.expected),
-            "got": _json_float(self.got),
-            "tolerance": _json_float(self.tolerance),
+            "expected": json_number(self.expected),
+            "got": json_number(self.got),
+            "tolerance": json_number(self.tolerance),
             "cases_checked": self.cases_checked,
             "cases_failed": self.cases_failed,
-            "max_error_ratio": _json_float(self.max_error_ratio),
+            "max_error_ratio": json_number(self.max_error_ratio),
             "contract": [f.to_dict() for f in self.contract],
             "problems": self.problems,
             "port": self.port,
         }
-
-
-def _json_float(x: float | None) -> float | None:
-    # JSON has no NaN or infinity; the message says which it was.
-    return x if x is not None and math.isfinite(x) else None
 
 
 @dataclass
