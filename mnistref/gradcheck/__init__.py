@@ -25,6 +25,15 @@ The whole error analysis (methods, error measure, tolerance, kinks) and how it
 differs from the conformance runner's and the engine tests' is in
 ``docs/gradient-checking.md``, section "The error analysis in full".
 
+The package, one job per module (each imports only those above it):
+
+* :mod:`._problem`: the points checked at, :func:`make_problem` and :func:`load_point`;
+* :mod:`._report`: :class:`GradcheckRow` and :class:`GradcheckReport`, as text and JSON;
+* :mod:`._derivatives`: the float64 point with its error bounds, and the numerical
+  derivatives (:func:`numerical_gradient`);
+* :mod:`._rows`: the check of one parameter in one dtype, and the hints of a failure;
+* here: :func:`check_grads`, which checks its arguments and runs the rest.
+
 Examples
 --------
 >>> import mnistref
@@ -46,9 +55,7 @@ import numpy as np
 from mnistref import _checks, network
 from mnistref.equations import loss
 
-# The package's names, each from the module that does its job (re-exported: noqa F401):
-# _problem the points checked at, _report the report, _derivatives the numerical
-# derivatives and their bounds, _rows the check of one parameter in one dtype.
+# The package's names, from the modules that hold them (re-exported: noqa F401).
 from mnistref.gradcheck._derivatives import (  # noqa: F401
     CENTRAL_STEP,
     COMPLEX_STEP,
