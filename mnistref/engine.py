@@ -93,6 +93,16 @@ WINDOW_SECONDS = 0.02
 """Steps are checked against the decision in windows of at least this long (at
 least one step): a collapse costs at most a window before it is noticed."""
 
+DROP_FACTOR = 3.0
+"""A candidate this many times slower than the fastest after one probe step is not
+timed further (its probe is its record)."""
+
+BUDGET = 0.03
+"""Decisions after the first are made only while timing has cost less than this
+share of the time spent in steps: on a machine whose load keeps changing, the
+timing cannot take over the run.  A collapse (steps 80x slower) earns its new
+decision within a few steps."""
+
 TIMING_ROWS = 4096
 """A batch above this many rows is timed on its first rows (whole chunks).
 
@@ -173,6 +183,8 @@ class Engine:
         self._expected: dict[int, float] = {}  # rows -> seconds per step when decided
         self._clock = 0.0  # seconds spent in steps since the last decision
         self._slow = False  # steps since the last decision ran SLOWDOWN times slower
+        self._timing_s = 0.0  # seconds spent timing thread counts
+        self._steps_s = 0.0  # seconds spent in the steps watched
         self.decisions: list[dict[str, Any]] = []
         """Every thread decision (threads=None): rows, threads, why, and the
         seconds per step of each candidate (median over rounds) and of the timing."""
@@ -266,11 +278,19 @@ class Engine:
 
         for n in samples:  # warm-up: the threads wake, the buffers are touched
             run(n, 1)
-            reps[n] = max(1, int(CALIBRATION_MIN_SECONDS / max(run(n, 1), 1e-9)))
-        rounds = CALIBRATION_ROUNDS if min(reps.values()) > 1 else 1
+            samples[n].append(run(n, 1))
+            reps[n] = max(1, int(CALIBRATION_MIN_SECONDS / max(samples[n][0], 1e-9)))
+        # A count DROP_FACTOR times slower than the best is out after one sample: with
+        # a core held by another process a 2-thread step can take 80x as long, and
+        # more rounds of it would cost more than the whole decision is worth.
+        fastest = min(v[0] for v in samples.values())
+        close = [n for n, v in samples.items() if v[0] <= DROP_FACTOR * fastest]
+        rounds = 0 if len(close) < 2 else CALIBRATION_ROUNDS if min(reps.values()) > 1 else 1
         for _ in range(rounds):
-            for n in samples:
+            for n in close:
                 samples[n].append(run(n, reps[n]))
+        for n in close if rounds else ():
+            samples[n].pop(0)  # the single-step probe: kept only when no rounds ran
         for mine, old in zip(self._params, saved, strict=True):
             np.copyto(mine, old)
         per_step = {n: sorted(v)[len(v) // 2] for n, v in samples.items()}
@@ -279,6 +299,7 @@ class Engine:
         self._clock = 0.0
         self._slow = False
         cost = time.perf_counter() - t_start
+        self._timing_s += cost
         self._expected[m] = per_step[best] * m / X.shape[0]
         self.decisions.append(
             {
@@ -297,6 +318,8 @@ class Engine:
         if self.threads is None:
             if m not in self._chosen:
                 self._decide(X, flat, "first step of this size")
+            elif self._timing_s > BUDGET * self._steps_s:
+                pass  # timing has had its share of the time; the decision stands
             elif self._slow:
                 self._decide(X, flat, f"steps slowed down over {SLOWDOWN:g}x")
             elif self._clock > RECHECK_SECONDS:
@@ -306,6 +329,7 @@ class Engine:
     def _watch(self, m: int, seconds: float, steps: int) -> None:
         """Count *steps* of *m* rows that took *seconds*; too slow: decide again next time."""
         self._clock += seconds
+        self._steps_s += seconds
         expected = self._expected.get(m)
         if expected is not None and seconds > SLOWDOWN * expected * steps:
             self._slow = True

@@ -285,6 +285,7 @@ def test_auto_threads_decides_again_when_steps_slow_down(monkeypatch) -> None:
     (another process took a core), and one older than RECHECK_SECONDS too."""
     from mnistref import engine as engine_module
 
+    monkeypatch.setattr(engine_module, "BUDGET", float("inf"))  # the budget is tested below
     X, y = mnist_like(64, 2, np.float32)
     eng = Engine(mnistref.init(0))
     eng.step(X, y, 0.1)
@@ -423,3 +424,17 @@ def test_eq8_predict_matches_reference(dtype: Any) -> None:
     np.testing.assert_array_equal(got, network.predict(eng.params, X))
     with pytest.raises(ValueError, match=r"shape \(m, 784\).*\(3, 5\)"):
         eng.predict(np.zeros((3, 5)))
+
+
+def test_auto_threads_timing_stays_within_its_budget(monkeypatch) -> None:
+    """Once timing has cost BUDGET of the time in steps, slow steps change nothing."""
+    from mnistref import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "BUDGET", 0.0)
+    X, y = mnist_like(64, 2, np.float32)
+    eng = Engine(mnistref.init(0))
+    eng.step(X, y, 0.1)
+    eng._expected[64] = 1e-9
+    for _ in range(3):
+        eng.step(X, y, 0.1)
+    assert len(eng.decisions) == 1 and eng.thread_record()["timing_s"] > 0
