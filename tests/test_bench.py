@@ -189,3 +189,17 @@ def test_compare_says_within_noise_or_which_is_faster() -> None:
     assert got["tight"]["noise"] == bench.NOISE_FLOOR and got["tight"]["verdict"] == "within noise"
     text = bench.format_compare(a, b, ("old", "new"))
     assert "new faster" in text and "1 of 3 measurements differ beyond noise" in text
+
+
+def test_sweep_times_every_size_and_draws_a_png(tmp_path: Path) -> None:
+    result = bench.sweep(sizes=[16, 40], dtypes=[np.float64], repeat=1, min_time=0.0,
+                         with_torch=False)
+    series = result["series"]["float64"]
+    assert set(series) == {"floor", "engine", "numpy"}
+    assert all(len(v) == 2 and min(v) > 0 for v in series.values())
+    assert set(result["engine_threads"]["float64"]["threads"]) == {"16", "40"}
+    text = bench.format_sweep(result)
+    assert "float64" in text and "x)" in text
+    pytest.importorskip("matplotlib")
+    png = bench.plot_sweep(result, tmp_path / "s.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -140,7 +140,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs=2,
         metavar=("A.json", "B.json"),
         type=Path,
-        help="print two saved reports side by side (B/A time ratios) and exit",
+        help="print two saved reports side by side (B/A time ratios, their noise and a "
+        "verdict per measurement) and exit",
+    )
+    parser.add_argument(
+        "--sweep",
+        action="store_true",
+        help="time a step per sample at batch sizes 16 to 60000 (floor, engine, NumPy, "
+        "PyTorch; float32 and float64, or --dtype) and draw them, log-log, to --plot",
+    )
+    parser.add_argument(
+        "--plot", metavar="FILE.png", type=Path, default=Path("bench-sweep.png"),
+        help="where --sweep draws its picture (default bench-sweep.png; needs matplotlib)",
+    )
+    parser.add_argument(
+        "--sizes", type=_sizes, default=None, metavar="LIST",
+        help="batch sizes of --sweep (default 16,32,...,4096,16384,60000)",
     )
 
 
@@ -158,10 +173,31 @@ def run(args: argparse.Namespace) -> int:
             for path, rep in zip(args.compare, (a, b), strict=True):
                 print(f"\n{path.name}:\n\n{bench.format_markdown(rep)}")
         return 0
-    if args.json is not None and not args.json.parent.is_dir():
-        print(f"mnistref bench: cannot write {args.json}: no directory {args.json.parent}",
-              file=sys.stderr)
-        return 2
+    for path in (args.json, args.plot if args.sweep else None):
+        if path is not None and not path.parent.is_dir():
+            print(f"mnistref bench: cannot write {path}: no directory {path.parent}",
+                  file=sys.stderr)
+            return 2
+    say = lambda msg: print(f"... {msg}", file=sys.stderr, flush=True)  # noqa: E731
+    if args.sweep:
+        from mnistref import plots
+
+        result = bench.sweep(
+            sizes=args.sizes or bench.SWEEP_SIZES,
+            dtypes=args.dtype or ["float32", "float64"],
+            repeat=args.repeat if args.repeat != 5 else 3,
+            with_torch=not args.no_torch,
+            progress=say,
+        )
+        print(bench.format_sweep(result))
+        if args.json is not None:
+            bench.save(result, args.json)
+            print(f"\nsaved {args.json}", file=sys.stderr)
+        try:
+            print(f"drew {bench.plot_sweep(result, args.plot)}", file=sys.stderr)
+        except plots.PlotsUnavailableError as e:
+            print(f"mnistref bench: no picture: {e}", file=sys.stderr)
+        return 0
     quick = args.quick
     report = bench.run(
         threads=args.threads,
@@ -174,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
         quick=args.quick,
         with_torch=not args.no_torch,
         with_memory=not args.no_memory,
-        progress=lambda msg: print(f"... {msg}", file=sys.stderr, flush=True),
+        progress=say,
     )
     print(bench.format_report(report))
     if args.markdown:
