@@ -435,6 +435,7 @@ def run(
         "rows": [],
         "ratios": [],
         "engine_threads": {},
+        "beyond_floor": [],
         "memory": None,
     }
     lr = 0.01
@@ -497,6 +498,14 @@ def _section(
             report["rows"].append(_row(name, size, dt, label, t[name], total, peak, load))
             report["ratios"].append(_ratio(f"{name} / floor", dt, label, t[name], floor_s,
                                            load=load, size=size))
+        # What the engine spends beyond its five GEMMs (gathers, elementwise work,
+        # Python calls), per step, paired round by round.
+        per_step = [(e - f) / scale for e, f in zip(t[f"engine {kind}"], floor_s, strict=True)]
+        report["beyond_floor"].append({
+            "kind": kind, "size": size, "dtype": dt.name, "threads": label, "load": load,
+            "us_per_step": 1e6 * statistics.median(per_step),
+            "low": 1e6 * min(per_step), "high": 1e6 * max(per_step),
+        })
         for other in ("numpy", "torch"):
             if f"{other} {kind}" in fns:
                 report["ratios"].append(
@@ -733,6 +742,12 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(
             f"  {q['what']:<20} {q['size']:<12} {q['dtype']:<8} threads {q['threads']:<4} "
             f"{q['load']:<4} {q['value']:6.3f}x [{q['low']:.3f} - {q['high']:.3f}]" + _verdict(q)
+        )
+    for b in report.get("beyond_floor", []):
+        lines.append(
+            f"  engine beyond the floor {b['size']:<12} {b['dtype']:<8} threads {b['threads']:<4} "
+            f"{b['load']:<4} {b['us_per_step']:8.1f} us per step "
+            f"[{b['low']:.1f} - {b['high']:.1f}]"
         )
     for key, rec in report.get("engine_threads", {}).items():
         if rec.get("policy") == "fixed":

@@ -49,6 +49,8 @@ def test_report_has_every_op_and_ratio(tiny_report: dict[str, Any]) -> None:
         assert r["seconds"] > 0 and len(r["samples"]) == tiny_report["repeat"]
         assert r["load"] == "idle"
         assert r["gflops"] == pytest.approx(r["flops"] / r["seconds"] / 1e9)
+    beyond = {(b["size"], b["threads"]) for b in tiny_report["beyond_floor"]}
+    assert beyond == {(z, th) for z in ("m=300", "200/64", "200/32") for th in ("auto", "1")}
     auto = tiny_report["engine_threads"]["idle/float32/auto"]
     assert set(auto["threads"]) == {"300", "64", "32"}
     assert tiny_report["engine_threads"]["idle/float32/1"] == {"policy": "fixed", "threads": 1}
@@ -203,3 +205,20 @@ def test_sweep_times_every_size_and_draws_a_png(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     png = bench.plot_sweep(result, tmp_path / "s.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_one_core_busy_spins_a_child_on_one_cpu_and_ends_it() -> None:
+    import os
+
+    with bench.one_core_busy(False) as cpu:
+        assert cpu is None
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one usable CPU: --load busy measures nothing else")
+    import time
+
+    before = os.times().children_user
+    with bench.one_core_busy() as cpu:
+        assert cpu == max(os.sched_getaffinity(0))
+        time.sleep(0.3)
+    # A child's CPU time is counted once it has been waited for: it spun, and it ended.
+    assert os.times().children_user > before
