@@ -42,6 +42,7 @@ None the count is the machine's choice, recorded in :attr:`Engine.decisions`
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -225,8 +226,20 @@ class Engine:
 
     @staticmethod
     def candidates() -> list[int]:
-        """The thread counts the default policy times: 1, 2 and all usable CPUs."""
-        return sorted({1, min(2, blas.cpu_count()), blas.cpu_count()})
+        """The thread counts the default policy times: 1, 2 and all usable CPUs.
+
+        A limit the user set for the BLAS (``OPENBLAS_NUM_THREADS``,
+        ``OMP_NUM_THREADS``, ...) caps them: the default never runs more threads
+        than asked for.
+        """
+        cap = blas.cpu_count()
+        for var in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "MKL_NUM_THREADS",
+                    "OMP_NUM_THREADS"):
+            try:
+                cap = min(cap, max(1, int(os.environ.get(var, "").split(",")[0])))
+            except ValueError:
+                continue
+        return sorted({1, min(2, cap), cap})
 
     def thread_plan(self, m: int) -> dict[str, int]:
         """The BLAS threads each product of a step on *m* rows runs on.

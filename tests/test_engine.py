@@ -438,3 +438,17 @@ def test_auto_threads_timing_stays_within_its_budget(monkeypatch) -> None:
     for _ in range(3):
         eng.step(X, y, 0.1)
     assert len(eng.decisions) == 1 and eng.thread_record()["timing_s"] > 0
+
+
+def test_auto_threads_never_exceed_a_limit_the_user_set(monkeypatch) -> None:
+    monkeypatch.setattr(blas, "cpu_count", lambda: 8)
+    for var in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "MKL_NUM_THREADS",
+                "OMP_NUM_THREADS"):
+        monkeypatch.delenv(var, raising=False)
+    assert Engine.candidates() == [1, 2, 8]
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")
+    assert Engine.candidates() == [1, 2, 4]
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    assert Engine.candidates() == [1]
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "many")  # not a number: ignored
+    assert Engine.candidates() == [1, 2, 4]
