@@ -290,8 +290,14 @@ class Engine:
             return (time.perf_counter() - t) / k
 
         for n in samples:  # warm-up: the threads wake, the buffers are touched
-            run(n, 1)
-            samples[n].append(run(n, 1))
+            warm = run(n, 1)
+            probes = [v[0] for v in samples.values() if v]
+            if probes and warm > 2 * DROP_FACTOR * min(probes):
+                # Even allowing for waking threads, far slower than a count already
+                # probed (a busy core): the warm-up is its probe; no second slow step.
+                samples[n].append(warm)
+            else:
+                samples[n].append(run(n, 1))
             reps[n] = max(1, int(CALIBRATION_MIN_SECONDS / max(samples[n][0], 1e-9)))
         # A count DROP_FACTOR times slower than the best is out after one sample: with
         # a core held by another process a 2-thread step can take 80x as long, and
