@@ -38,3 +38,17 @@ for v in "${versions[@]:1}"; do
     "$work/venv-numpy-$first/bin/mnistref" bench --compare "$work/numpy-$first.json" \
         "$work/numpy-$v.json" | tee "$work/compare-$v.txt"
 done
+
+echo "== all builds, as the README's table"
+jsons=()
+for v in "${versions[@]}"; do jsons+=("$work/numpy-$v.json"); done
+PYTHONPATH="$repo" "$work/venv-numpy-$first/bin/python" - "${jsons[@]}" <<'PY' | tee "$work/builds.md"
+import sys
+from pathlib import Path
+
+from mnistref import bench
+
+paths = sys.argv[1:]
+names = [Path(p).stem.replace("numpy-", "numpy ") for p in paths]
+print(bench.format_builds_markdown([bench.load(p) for p in paths], names))
+PY

@@ -902,6 +902,37 @@ def format_compare(
     return "\n".join(lines)
 
 
+def format_builds_markdown(
+    reports: Sequence[dict[str, Any]], names: Sequence[str], ops: Sequence[str] | None = None
+) -> str:
+    """A Markdown table of several builds: the first build's median time, then each
+    other build's time over it with its noise and verdict (:func:`compare_rows`).
+
+    *ops* restricts the rows to these operations (default: the floors and the
+    engine's, NumPy's and PyTorch's steps and epochs).
+    """
+    keep = set(ops) if ops is not None else {
+        "GEMM floor step", "GEMM floor epoch", "engine step", "engine epoch", "numpy step",
+        "numpy epoch", "torch step", "torch epoch", "X@W1", "X.T@dZ1"}
+    first, rest = reports[0], reports[1:]
+    cmp = [{_key(c["row"]): c for c in compare_rows(first, r)} for r in rest]
+    head = ["op", "size", "dtype", "threads", names[0]] + [f"{n} / {names[0]}" for n in names[1:]]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for r in first["rows"]:
+        if r["op"] not in keep:
+            continue
+        cells = [r["op"], r["shape"], r["dtype"], r["threads"], _fmt_time(r["seconds"])]
+        for c in cmp:
+            got = c.get(_key(r))
+            cells.append("-" if got is None else
+                         f"{got['ratio']:.2f} +-{got['noise']:.2f} ({got['verdict']})")
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("Builds: " + "; ".join(f"{n}: {blas.describe(r['provenance'])}"
+                                        for n, r in zip(names, reports, strict=True)) + ".")
+    return "\n".join(lines).replace("(B faster)", "(faster)").replace("(A faster)", "(slower)")
+
+
 def save(report: dict[str, Any], path: str | os.PathLike[str]) -> None:
     """Write *report* as JSON."""
     with open(path, "w", encoding="utf-8") as f:

@@ -222,3 +222,14 @@ def test_one_core_busy_spins_a_child_on_one_cpu_and_ends_it() -> None:
         time.sleep(0.3)
     # A child's CPU time is counted once it has been waited for: it spun, and it ended.
     assert os.times().children_user > before
+
+
+def test_builds_markdown_has_a_column_per_other_build() -> None:
+    a = _fake({"engine step": [1.0, 1.0, 1.0], "other": [1.0] * 3})
+    b = _fake({"engine step": [0.5, 0.5, 0.5], "other": [1.0] * 3})
+    c = _fake({"engine step": [1.0, 1.01, 0.99], "other": [1.0] * 3})
+    md = bench.format_builds_markdown([a, b, c], ["x", "y", "z"]).splitlines()
+    assert md[0] == "| op | size | dtype | threads | x | y / x | z / x |"
+    assert md[2].startswith("| engine step |") and "0.50 +-0.02 (faster)" in md[2]
+    assert "1.00 +-0.02 (within noise)" in md[2]
+    assert not any(line.startswith("| other") for line in md)  # not one of the shown ops
