@@ -85,7 +85,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="3 rounds, short samples, float32, batch 128, idle only: about 20 s on 2 cores",
+        help="3 rounds, short samples, float32, batch 128, idle only: about 10-15 s on 2 cores; "
+        "under 30 s (on an idle machine)",
     )
     parser.add_argument(
         "--threads",
