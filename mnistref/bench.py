@@ -934,6 +934,54 @@ def format_builds_markdown(
     return "\n".join(lines).replace("(B faster)", "(faster)").replace("(A faster)", "(slower)")
 
 
+def merge(reports: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One report from several runs of the same build (e.g. interleaved with other
+    builds' runs): each row's rounds pooled, each ratio's median over the runs'
+    medians with the runs' lowest and highest rounds.
+
+    Raises ValueError if the reports come from different BLAS or NumPy builds.
+    """
+    if not reports:
+        raise ValueError("bench.merge: no reports given")
+    first = reports[0]
+    for r in reports[1:]:
+        if blas.describe(r["provenance"]) != blas.describe(first["provenance"]):
+            raise ValueError(
+                "bench.merge: the reports come from different builds: "
+                f"{blas.describe(first['provenance'])!r} and {blas.describe(r['provenance'])!r}"
+            )
+    out = dict(first)
+    rows: dict[Any, dict[str, Any]] = {}
+    for rep in reports:
+        for row in rep["rows"]:
+            k = _key(row)
+            if k not in rows:
+                rows[k] = dict(row, samples=list(row.get("samples") or [row["seconds"]]))
+            else:
+                rows[k]["samples"] += row.get("samples") or [row["seconds"]]
+    for row in rows.values():
+        row["seconds"] = statistics.median(row["samples"])
+        row["best"] = min(row["samples"])
+        row["gflops"] = row["flops"] / row["seconds"] / 1e9 if row["seconds"] > 0 else math.nan
+    ratios: dict[Any, list[dict[str, Any]]] = {}
+    for rep in reports:
+        for q in rep["ratios"]:
+            k = (q["what"], q["dtype"], q["threads"], q.get("load"), q.get("size"))
+            ratios.setdefault(k, []).append(q)
+    out["rows"] = list(rows.values())
+    out["ratios"] = [
+        dict(qs[0], value=statistics.median(q["value"] for q in qs),
+             low=min(q["low"] for q in qs), high=max(q["high"] for q in qs),
+             best_ratio=min(q["best_ratio"] for q in qs))
+        for qs in ratios.values()
+    ]
+    out["repeat"] = sum(r["repeat"] for r in reports)
+    out["load_start"] = first["load_start"]
+    out["load_end"] = reports[-1].get("load_end", first.get("load_end"))
+    out["merged_runs"] = len(reports)
+    return out
+
+
 def save(report: dict[str, Any], path: str | os.PathLike[str]) -> None:
     """Write *report* as JSON."""
     with open(path, "w", encoding="utf-8") as f:

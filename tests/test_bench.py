@@ -233,3 +233,19 @@ def test_builds_markdown_has_a_column_per_other_build() -> None:
     assert md[2].startswith("| engine step |") and "0.50 +-0.02 (faster)" in md[2]
     assert "1.00 +-0.02 (within noise)" in md[2]
     assert not any(line.startswith("| other") for line in md)  # not one of the shown ops
+
+
+def test_merge_pools_rounds_of_one_build_and_refuses_two() -> None:
+    a = _fake({"engine step": [1.0, 3.0]})
+    b = _fake({"engine step": [2.0]})
+    for r, n in ((a, 2), (b, 1)):
+        r.update(repeat=n, load_end=[0.0])
+        r["provenance"] = {"numpy": "2.4.6", "blas": {"version": "0.3.31"}}
+        r["rows"][0]["flops"] = 10
+    merged = bench.merge([a, b])
+    [row] = merged["rows"]
+    assert row["samples"] == [1.0, 3.0, 2.0] and row["seconds"] == 2.0 and row["best"] == 1.0
+    assert merged["repeat"] == 3 and merged["merged_runs"] == 2
+    b["provenance"] = {"numpy": "2.0.2", "blas": {"version": "0.3.27"}}
+    with pytest.raises(ValueError, match="different builds"):
+        bench.merge([a, b])
