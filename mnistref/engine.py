@@ -99,10 +99,17 @@ DROP_FACTOR = 3.0
 timed further (its probe is its record)."""
 
 BUDGET = 0.03
-"""Decisions after the first are made only while timing has cost less than this
-share of the time spent in steps: on a machine whose load keeps changing, the
-timing cannot take over the run.  A collapse (steps 80x slower) earns its new
-decision within a few steps."""
+"""Decisions after the first are made only while timing, with one more decision as
+costly as the last, stays below this share of the time spent in steps: on a machine
+whose load keeps changing, the timing cannot take over the run.  A collapse (steps
+80x slower) earns its new decision within a few steps.  Measured before this rule
+counted the next decision, at load average 6: 0.7-2.4 s of timing in 20-29 s of
+training."""
+
+MAX_DECISION_SECONDS = 0.1
+"""After the probes and one round, no further round starts once a decision has taken
+this long: on a loaded machine (measured: load average 6 on 2 cores) three rounds
+at a slowed-down count cost up to 0.5 s a decision."""
 
 TIMING_ROWS = 4096
 """A batch above this many rows is timed on its first rows (whole chunks).
@@ -185,6 +192,7 @@ class Engine:
         self._clock = 0.0  # seconds spent in steps since the last decision
         self._slow = False  # steps since the last decision ran SLOWDOWN times slower
         self._timing_s = 0.0  # seconds spent timing thread counts
+        self._last_cost = 0.0  # seconds the last decision took
         self._steps_s = 0.0  # seconds spent in the steps watched
         self.decisions: list[dict[str, Any]] = []
         """Every thread decision (threads=None): rows, threads, why, and the
@@ -306,10 +314,13 @@ class Engine:
         close = [n for n, v in samples.items() if v[0] <= DROP_FACTOR * fastest]
         rounds = 0 if len(close) < 2 else CALIBRATION_ROUNDS if min(reps.values()) > 1 else 1
         for _ in range(rounds):
+            if time.perf_counter() - t_start > MAX_DECISION_SECONDS and len(samples[close[0]]) > 1:
+                break  # a loaded machine: what was timed so far decides
             for n in close:
                 samples[n].append(run(n, reps[n]))
-        for n in close if rounds else ():
-            samples[n].pop(0)  # the single-step probe: kept only when no rounds ran
+        for v in samples.values():
+            if len(v) > 1:
+                v.pop(0)  # the single-step probe, when rounds followed it
         for mine, old in zip(self._params, saved, strict=True):
             np.copyto(mine, old)
         per_step = {n: sorted(v)[len(v) // 2] for n, v in samples.items()}
@@ -319,6 +330,7 @@ class Engine:
         self._slow = False
         cost = time.perf_counter() - t_start
         self._timing_s += cost
+        self._last_cost = cost
         self._expected[m] = per_step[best] * m / X.shape[0]
         self.decisions.append(
             {
@@ -337,8 +349,8 @@ class Engine:
         if self.threads is None:
             if m not in self._chosen:
                 self._decide(X, flat, "first step of this size")
-            elif self._timing_s > BUDGET * self._steps_s:
-                pass  # timing has had its share of the time; the decision stands
+            elif self._timing_s + self._last_cost > BUDGET * self._steps_s:
+                pass  # another timing would exceed its share of the time; the decision stands
             elif self._slow:
                 self._decide(X, flat, f"steps slowed down over {SLOWDOWN:g}x")
             elif self._clock > RECHECK_SECONDS:
