@@ -817,9 +817,16 @@ def _key(r: dict[str, Any]) -> tuple[str, str, str, str, str]:
 
 
 def _noise(samples: Sequence[float]) -> float:
-    """The relative half-range over rounds: (highest - lowest) / 2 / median."""
+    """The relative range over rounds: (highest - lowest) / median.
+
+    The whole range, not half of it: with 3-5 rounds it is a rough estimate, and
+    load on a shared machine comes in bursts longer than a round.  Measured: the
+    same build benchmarked twice in a row at load average 6.7 gave 3 of 16
+    measurements beyond the half-range noise (false "faster" verdicts) and 1 of 16
+    beyond the whole range.
+    """
     med = statistics.median(samples)
-    return (max(samples) - min(samples)) / 2 / med if med > 0 else float("inf")
+    return (max(samples) - min(samples)) / med if med > 0 else float("inf")
 
 
 NOISE_FLOOR = 0.02
@@ -832,7 +839,7 @@ def compare_rows(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
     r"""Per measurement in both reports: B's median over A's, its noise and a verdict.
 
     The noise of the ratio is :math:`\sqrt{n_A^2 + n_B^2}` with :math:`n` each
-    report's relative half-range over its rounds, at least :data:`NOISE_FLOOR`;
+    report's relative range over its rounds (:func:`_noise`), at least :data:`NOISE_FLOOR`;
     the verdict is "within noise" when :math:`|B/A - 1|` is below it, else which
     one is faster.  Rounds of two reports are not paired in time, so this is the
     honest spread: the ratio could lie anywhere in :math:`B/A \pm` noise.
@@ -886,7 +893,7 @@ def format_compare(
     lines += [
         "",
         f"{n_diff} of {len(rows)} measurements differ beyond noise (noise: both reports' "
-        f"half-range over rounds, relative, added in quadrature, at least {NOISE_FLOOR:.0%})",
+        f"range over rounds, relative, added in quadrature, at least {NOISE_FLOOR:.0%})",
     ]
     bq = {(q["what"], q["dtype"], q["threads"], q.get("load"), q.get("size")): q
           for q in b["ratios"]}
