@@ -6,8 +6,10 @@ Three jobs, all about the library behind ``np.matmul``:
   threadpoolctl: internal API, version, kernel architecture, threads), NumPy's
   version and the environment variables that change OpenBLAS's kernel choice, so
   every benchmark says what it measured;
-* **threads** -- :func:`threads_for` picks a thread count per GEMM size and
-  :func:`set_threads` / :func:`limit` apply it cheaply.  OpenBLAS's own default
+* **threads** -- :func:`threads_for` picks a thread count per GEMM size by a
+  fixed rule (the benchmarks' suite uses it; the training engine times thread
+  counts on the machine instead, :mod:`mnistref.engine`) and
+  :func:`set_threads` / :func:`limit` apply one cheaply.  OpenBLAS's own default
   (all cores for any GEMM above a small size) is a bad choice for the
   network's minibatch GEMMs: a (128, 784) @ (784, 128) product gains little from
   a second thread and, when another process holds the second core, the thread

@@ -58,6 +58,9 @@ def train_args(data_dir, out, *extra):
         "50",
         "--lr",
         "0.1",
+        # A fixed BLAS thread count: runs compared bit for bit must not differ in the
+        # count the default policy would time (it changes a product's last bits).
+        *(() if "--threads" in extra else ("--threads", "1")),
         *extra,
     ]
 
@@ -429,11 +432,18 @@ def test_readme_divergence_example_is_what_train_prints(data_dir, tmp_path, monk
 def test_threads_option_reaches_metrics_and_rejects_zero(data_dir, tmp_path, capsys):
     out = tmp_path / "run"
     assert main([*train_args(data_dir, out), "--threads", "1"]) == 0
-    assert json.loads((out / "metrics.json").read_text())["blas_threads"] == 1
+    fixed = json.loads((out / "metrics.json").read_text())
+    assert fixed["blas_threads"] == 1
+    assert fixed["blas_thread_policy"] == {"policy": "fixed", "threads": 1}
     auto = tmp_path / "auto"
-    assert main(train_args(data_dir, auto)) == 0
+    args = train_args(data_dir, auto)
+    i = args.index("--threads")
+    assert main(args[:i] + args[i + 2 :]) == 0  # no --threads: the timed default
     metrics = json.loads((auto / "metrics.json").read_text())
-    assert metrics["blas_threads"] == "auto (per product size)"
+    assert metrics["blas_threads"] == "auto (timed per run)"
+    policy = metrics["blas_thread_policy"]
+    assert policy["policy"].startswith("auto") and set(policy["threads"]) == {"50"}
+    assert policy["decisions"][0]["rows"] == 50 and policy["decisions"][0]["ms_per_step"]
     capsys.readouterr()
     with pytest.raises(SystemExit) as exc:
         main([*train_args(data_dir, tmp_path / "zero"), "--threads", "0"])

@@ -128,9 +128,10 @@ def test_eq5_20_epoch_is_the_reference_step_by_step(dtype: Any) -> None:
     P0 = mnistref.init(4)._replace(b1=np.full(H, -0.02), b2=np.linspace(0.1, -0.1, K))
     X, y = mnist_like(250, 2)
     order = np.random.default_rng(5).permutation(250)
-    eng = Engine(P0, dtype=dtype, chunk_rows=32)
+    # One fixed thread count for both: bit-identity holds on the same count only.
+    eng = Engine(P0, dtype=dtype, chunk_rows=32, threads=1)
     got = eng.epoch(X.astype(dtype), y, bs, lr, order)
-    steps = Engine(P0, dtype=dtype, chunk_rows=32)
+    steps = Engine(P0, dtype=dtype, chunk_rows=32, threads=1)
     want = [
         check_step(steps, X[order[s : s + bs]], y[order[s : s + bs]], lr, f"batch {s // bs}")
         for s in range(0, 250, bs)
@@ -172,7 +173,7 @@ def test_eq10_no_one_hot_needed_labels_of_any_integer_dtype() -> None:
     X, y = mnist_like(20, 3, np.float32)
     results = []
     for dt in (np.int64, np.int32, np.uint8):
-        eng = Engine(mnistref.init(0), dtype=np.float32)
+        eng = Engine(mnistref.init(0), dtype=np.float32, threads=1)  # compared bit for bit
         results.append((eng.step(X, y.astype(dt), 0.1), eng.params))
     for value, params in results[1:]:
         assert value == results[0][0]
@@ -245,11 +246,60 @@ def test_engine_restores_the_blas_thread_count() -> None:
         blas.set_threads(original)
 
 
-def test_thread_plan_small_batches_one_thread() -> None:
+def test_thread_plan_fixed_threads_everywhere_and_nothing_timed() -> None:
+    X, y = mnist_like(64, 2, np.float32)
+    eng = Engine(mnistref.init(0), threads=3)
+    eng.step(X, y, 0.1)
+    assert set(eng.thread_plan(128).values()) == {3}
+    assert eng.decisions == []
+    assert eng.thread_record() == {"policy": "fixed", "threads": 3}
+
+
+def test_auto_threads_decides_per_batch_size_and_changes_nothing() -> None:
+    """The default policy times each batch size once, among the candidates, and its
+    timing steps leave the parameters as they were: the run equals a fixed-count run
+    on the chosen count, bit for bit (a count chosen is the same count, so the same
+    operations)."""
+    X, y = mnist_like(300, 3, np.float32)
+    order = np.random.default_rng(4).permutation(300)
+    auto = Engine(mnistref.init(3))
+    losses = auto.epoch(X, y, 64, 0.2, order)
+    step_loss = auto.step(X, y, 0.2)
+    rec = auto.thread_record()
+    assert [d["rows"] for d in auto.decisions] == [64, 300]  # the last batch of 44 rows: none
+    chosen = {d["rows"]: d["threads"] for d in auto.decisions}
+    for d in auto.decisions:
+        assert set(d["ms_per_step"]) == {str(n) for n in Engine.candidates()}
+        assert d["threads"] in Engine.candidates() and d["cost_s"] >= 0
+    assert rec["threads"] == {"64": chosen[64], "300": chosen[300]}
+    fixed_epoch = Engine(mnistref.init(3), threads=chosen[64])
+    assert np.array_equal(fixed_epoch.epoch(X, y, 64, 0.2, order), losses)
+    fixed_step = Engine(fixed_epoch.params, threads=chosen[300])  # from the same parameters
+    assert fixed_step.step(X, y, 0.2) == step_loss
+    for a, b in zip(auto.params, fixed_step.params, strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_auto_threads_decides_again_when_steps_slow_down(monkeypatch) -> None:
+    """A decision whose steps run SLOWDOWN times slower than timed is made again
+    (another process took a core), and one older than RECHECK_SECONDS too."""
+    from mnistref import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "BUDGET", float("inf"))  # the budget is tested below
+    X, y = mnist_like(64, 2, np.float32)
     eng = Engine(mnistref.init(0))
-    plan = eng.thread_plan(128)
-    assert plan == {"X@W1": 1, "X.T@dZ1": 1, "K=10": 1}
-    assert set(Engine(mnistref.init(0), threads=3).thread_plan(128).values()) == {3}
+    eng.step(X, y, 0.1)
+    assert len(eng.decisions) == 1
+    eng._expected[64] = 1e-9  # every real step is now far slower than the decision's timing
+    eng.step(X, y, 0.1)
+    eng.step(X, y, 0.1)
+    assert [d["why"].split()[0] for d in eng.decisions] == ["first", "steps"]
+    monkeypatch.setattr(engine_module, "SLOWDOWN", float("inf"))  # only the age counts now
+    monkeypatch.setattr(engine_module, "RECHECK_SECONDS", 0.0)
+    eng._slow = False
+    eng.step(X, y, 0.1)
+    eng.step(X, y, 0.1)
+    assert eng.decisions[-1]["why"].startswith("recheck")
 
 
 # ---------------------------------------------------------------------------
@@ -342,8 +392,8 @@ def test_eq17_20_epoch_per_step_lr_bit_identical_to_steps() -> None:
     X, y = mnist_like(100, 6, np.float32)
     order = np.random.default_rng(2).permutation(100)
     rates = np.array([0.3, 0.1, 0.0, 0.05])  # batches of 32, 32, 32 and 4 rows
-    a = Engine(mnistref.init(5), dtype=np.float32, chunk_rows=16)
-    b = Engine(mnistref.init(5), dtype=np.float32, chunk_rows=16)
+    a = Engine(mnistref.init(5), dtype=np.float32, chunk_rows=16, threads=1)
+    b = Engine(mnistref.init(5), dtype=np.float32, chunk_rows=16, threads=1)
     got = a.epoch(X, y, 32, rates, order)
     want = [b.step(X[order[s : s + 32]], y[order[s : s + 32]], r)
             for s, r in zip(range(0, 100, 32), rates, strict=True)]
@@ -374,3 +424,31 @@ def test_eq8_predict_matches_reference(dtype: Any) -> None:
     np.testing.assert_array_equal(got, network.predict(eng.params, X))
     with pytest.raises(ValueError, match=r"shape \(m, 784\).*\(3, 5\)"):
         eng.predict(np.zeros((3, 5)))
+
+
+def test_auto_threads_timing_stays_within_its_budget(monkeypatch) -> None:
+    """Once timing has cost BUDGET of the time in steps, slow steps change nothing."""
+    from mnistref import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "BUDGET", 0.0)
+    X, y = mnist_like(64, 2, np.float32)
+    eng = Engine(mnistref.init(0))
+    eng.step(X, y, 0.1)
+    eng._expected[64] = 1e-9
+    for _ in range(3):
+        eng.step(X, y, 0.1)
+    assert len(eng.decisions) == 1 and eng.thread_record()["timing_s"] > 0
+
+
+def test_auto_threads_never_exceed_a_limit_the_user_set(monkeypatch) -> None:
+    monkeypatch.setattr(blas, "cpu_count", lambda: 8)
+    for var in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "MKL_NUM_THREADS",
+                "OMP_NUM_THREADS"):
+        monkeypatch.delenv(var, raising=False)
+    assert Engine.candidates() == [1, 2, 8]
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")
+    assert Engine.candidates() == [1, 2, 4]
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    assert Engine.candidates() == [1]
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "many")  # not a number: ignored
+    assert Engine.candidates() == [1, 2, 4]

@@ -149,9 +149,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_positive(int),
         default=None,
         metavar="N",
-        help="BLAS threads for every matrix product (default: chosen per product size, "
-        "one thread for minibatches, which holds up on a shared machine; on an idle "
-        "machine --threads 2 trains minibatches about 20%% faster on 2 cores)",
+        help="BLAS threads for every matrix product, for bit-identical reruns (default: "
+        "timed on this machine as it is, a few steps at 1 and 2 threads, and timed again "
+        "when steps slow down; metrics.json records the choice)",
     )
     parser.add_argument(
         "--log-every",
@@ -561,7 +561,9 @@ def _finish(
         "seed": settings["seed"],
         "resumed": resume_state is not None,
         # The thread count can change a product's last bits: part of what a rerun needs.
-        "blas_threads": "auto (per product size)" if args.threads is None else args.threads,
+        "blas_threads": "auto (timed per run)" if args.threads is None else args.threads,
+        # Which count the default policy chose, why, and the timings it chose from.
+        "blas_thread_policy": result.threads,
         "per_class": [
             {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
             for row in ev.per_class()
