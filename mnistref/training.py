@@ -27,7 +27,7 @@ uninterrupted one.
 
 :data:`RECIPES` holds the named settings of ``mnistref train``: ``paper``
 (full batch, std 0.1, constant step) and ``fast``, the default, chosen by
-measurement (README, "Training").
+measurement (docs/training.md).
 """
 
 from __future__ import annotations

@@ -407,9 +407,10 @@ def test_data_dir_help_says_all_four_files(capsys):
 
 
 def test_readme_divergence_example_is_what_train_prints(data_dir, tmp_path, monkeypatch, capsys):
-    # The README quotes `mnistref train --lr 2` on real MNIST; here fit raises what it
+    # docs/training.md quotes `mnistref train --lr 2` on real MNIST; here fit raises what it
     # raised there (epoch 1, step 3 of 938, rate 2), and the CLI words it.
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    page = Path(__file__).resolve().parent.parent / "docs" / "training.md"
+    readme = page.read_text(encoding="utf-8")
     text = " ".join(readme.split("**A too-large learning rate**", 1)[1].split())
     example = text.split("`", 2)[1]
 

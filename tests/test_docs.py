@@ -62,10 +62,7 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 RUN = {"python", "pycon", "bash", "sh", "console"}
 MARKER = re.compile(r"^<!--\s*docs-test:\s*(\w+)\s*(?:\((.+)\))?\s*-->\s*$")
 FENCE = re.compile(r"^(`{3,})(\S*)\s*$")
-PENDING_SECTIONS = {
-    "Training",
-    "Benchmarks",
-}
+PENDING_SECTIONS: set[str] = set()
 # What a block's working directory links to, as in a clone (see the module docstring).
 LINKED = ("spec", "tests/corpus", "tests/ports")
 MARKS = ("skip", "realdata", "file", "fails", "needs")
