@@ -69,7 +69,7 @@ for v in "${versions[@]:1}"; do
         "$work/numpy-$first.json" "$work/numpy-$v.json" | tee "$work/compare-$v.txt"
 done
 
-echo "== all builds, as the README's table"
+echo "== all builds, as the table of docs/benchmarks.md"
 jsons=()
 for v in "${versions[@]}"; do jsons+=("$work/numpy-$v.json"); done
 PYTHONPATH="$repo" "$work/venv-numpy-$first/bin/python" - "${jsons[@]}" <<'PY' | tee "$work/builds.md"

@@ -769,7 +769,7 @@ def format_report(report: dict[str, Any]) -> str:
 
 
 def format_markdown(report: dict[str, Any]) -> str:
-    """The README's table: per load, dtype, threads and size, each time and ratio to the floor."""
+    """docs/benchmarks.md's table: per load, dtype, threads and size, times and ratios to floor."""
     times = {(r["op"], r["dtype"], r["threads"], r["load"], r["shape"]): r["seconds"]
              for r in report["rows"]}
     ratios = {(q["what"], q["dtype"], q["threads"], q["load"], q["size"]): q

@@ -133,7 +133,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--markdown",
         action="store_true",
-        help="print the summary as a Markdown table (the README's), after the text report; "
+        help="print the summary as a Markdown table (docs/benchmarks.md's), after the text report; "
         "with --compare FILE FILE, print each file's table",
     )
     parser.add_argument(
