@@ -36,9 +36,9 @@ README sections listed in :data:`PENDING_SECTIONS` are rewritten elsewhere (they
 move to ``docs/`` as the sections above did); their blocks are reported as
 skipped, with that reason, until then.
 
-The whole file runs in about 70 s (about 45 s of CPU); the slowest blocks are the
-conformance runs of docs/porting.md (the Node.js and C ports through ``--exec``, the
-PyTorch and JAX ports).
+The whole file runs in about 70 s (about 55 s of CPU, at load average 4 on 2 cores);
+the slowest blocks are the conformance runs of docs/porting.md (the Node.js and C ports
+through ``--exec``, the PyTorch and JAX ports).
 """
 
 from __future__ import annotations
