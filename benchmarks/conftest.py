@@ -102,8 +102,10 @@ def record(benchmark: Any, provenance: dict[str, Any]) -> Iterator[Callable[...,
         benchmark.extra_info.update(info)
         benchmark.extra_info.update(
             numpy=provenance["numpy"],
-            blas={k: provenance["blas"].get(k) for k in
-                  ("internal_api", "version", "architecture", "threading_layer")},
+            blas={
+                k: provenance["blas"].get(k)
+                for k in ("internal_api", "version", "architecture", "threading_layer")
+            },
             blas_threads_default=provenance["blas"].get("num_threads"),
             blas_env=provenance["env"],
         )

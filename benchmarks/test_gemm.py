@@ -17,7 +17,12 @@ from mnistref import bench, blas
 
 @pytest.mark.parametrize("gemm", list(bench.gemm_shapes(1)))
 def test_gemm(
-    benchmark: Any, record: Callable[..., None], data: Any, params: Any, m: int, dtype: str,
+    benchmark: Any,
+    record: Callable[..., None],
+    data: Any,
+    params: Any,
+    m: int,
+    dtype: str,
     gemm: str,
 ) -> None:
     X, _ = data(dtype, m)
@@ -35,8 +40,12 @@ def test_gemm(
     out = np.empty((a.shape[0], b.shape[1]), dtype)
     threads = blas.threads_for(a.shape[0], a.shape[1], b.shape[1])
     benchmark.group = f"gemm m={m} {dtype}"
-    record(flops=blas.gemm_flops(a.shape[0], a.shape[1], b.shape[1]),
-           shapes=[list(a.shape), list(b.shape)], dtype=dtype, threads=threads)
+    record(
+        flops=blas.gemm_flops(a.shape[0], a.shape[1], b.shape[1]),
+        shapes=[list(a.shape), list(b.shape)],
+        dtype=dtype,
+        threads=threads,
+    )
     with blas.limit(threads):
         result = benchmark(np.matmul, a, b, out=out)
         # Same thread count, so the same summation order: equal bit for bit.
@@ -46,7 +55,12 @@ def test_gemm(
 @pytest.mark.parametrize("threads", list(range(1, blas.cpu_count() + 1)))
 @pytest.mark.parametrize("gemm", ["X@W1", "X.T@dZ1"])
 def test_gemm_thread_sweep(
-    benchmark: Any, record: Callable[..., None], data: Any, params: Any, m: int, gemm: str,
+    benchmark: Any,
+    record: Callable[..., None],
+    data: Any,
+    params: Any,
+    m: int,
+    gemm: str,
     threads: int,
 ) -> None:
     """The two large products on 1..ncpu threads (float32): where a second thread pays."""
@@ -56,7 +70,11 @@ def test_gemm_thread_sweep(
     a, b = (X, P.W1) if gemm == "X@W1" else (X.T, dZ1)
     out = np.empty((a.shape[0], b.shape[1]), np.float32)
     benchmark.group = f"threads {gemm} m={m} float32"
-    record(flops=blas.gemm_flops(a.shape[0], a.shape[1], b.shape[1]),
-           shapes=[list(a.shape), list(b.shape)], dtype="float32", threads=threads)
+    record(
+        flops=blas.gemm_flops(a.shape[0], a.shape[1], b.shape[1]),
+        shapes=[list(a.shape), list(b.shape)],
+        dtype="float32",
+        threads=threads,
+    )
     with blas.limit(threads):
         benchmark(np.matmul, a, b, out=out)

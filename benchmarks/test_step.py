@@ -40,28 +40,35 @@ def _put(record: Callable[..., None], m: int, dtype: str, threads: Any, **more: 
     record(flops=bench.step_flops(m), shapes=shapes, dtype=dtype, threads=threads, **more)
 
 
-def test_reference_forward(benchmark: Any, record: Any, data: Any, params: Any, m: int,
-                           dtype: str) -> None:
+def test_reference_forward(
+    benchmark: Any, record: Any, data: Any, params: Any, m: int, dtype: str
+) -> None:
     X, _ = data(dtype, m)
     P = params(dtype)
     benchmark.group = f"step m={m} {dtype}"
     shapes = {k: list(bench.gemm_shapes(m)[k]) for k in ("X@W1", "A1@W2")}
-    record(flops=2 * m * (784 * 128 + 128 * 10), shapes=shapes, dtype=dtype,
-           threads=blas.get_threads())
+    record(
+        flops=2 * m * (784 * 128 + 128 * 10), shapes=shapes, dtype=dtype, threads=blas.get_threads()
+    )
     cache = benchmark(network.forward, P, X)
     assert cache.A2.dtype == np.dtype(dtype)
 
 
-def test_reference_grads(benchmark: Any, record: Any, data: Any, params: Any, m: int,
-                         dtype: str) -> None:
+def test_reference_grads(
+    benchmark: Any, record: Any, data: Any, params: Any, m: int, dtype: str
+) -> None:
     X, y = data(dtype, m)
     P = params(dtype)
     Y = network.one_hot(y, 10, dtype=dtype)
     cache = network.forward(P, X)
     benchmark.group = f"step m={m} {dtype}"
     shapes = {k: list(bench.gemm_shapes(m)[k]) for k in ("A1.T@dZ2", "dZ2@W2.T", "X.T@dZ1")}
-    record(flops=2 * m * (784 * 128 + 2 * 128 * 10), shapes=shapes, dtype=dtype,
-           threads=blas.get_threads())
+    record(
+        flops=2 * m * (784 * 128 + 2 * 128 * 10),
+        shapes=shapes,
+        dtype=dtype,
+        threads=blas.get_threads(),
+    )
     g = benchmark(network.grads, P, X, Y, cache)
     assert g.W1.shape == (784, 128)
 
@@ -69,14 +76,20 @@ def test_reference_grads(benchmark: Any, record: Any, data: Any, params: Any, m:
 def test_reference_update(benchmark: Any, record: Any, params: Any, m: int, dtype: str) -> None:
     P = params(dtype)
     benchmark.group = f"step m={m} {dtype}"
-    record(flops=0, shapes={"W1": [784, 128], "W2": [128, 10]}, dtype=dtype, threads=None,
-           note="independent of m; elementwise, 2 FLOPs per parameter")
+    record(
+        flops=0,
+        shapes={"W1": [784, 128], "W2": [128, 10]},
+        dtype=dtype,
+        threads=None,
+        note="independent of m; elementwise, 2 FLOPs per parameter",
+    )
     new = benchmark(network.update, P, P, LR)
     assert new.W1.dtype == np.dtype(dtype)
 
 
-def test_reference_step(benchmark: Any, record: Any, data: Any, params: Any, m: int,
-                        dtype: str) -> None:
+def test_reference_step(
+    benchmark: Any, record: Any, data: Any, params: Any, m: int, dtype: str
+) -> None:
     X, y = data(dtype, m)
     P = params(dtype)
     benchmark.group = f"step m={m} {dtype}"
@@ -90,8 +103,9 @@ def test_reference_step(benchmark: Any, record: Any, data: Any, params: Any, m: 
     benchmark(step)
 
 
-def test_engine_step(benchmark: Any, record: Any, data: Any, params: Any, m: int,
-                     dtype: str) -> None:
+def test_engine_step(
+    benchmark: Any, record: Any, data: Any, params: Any, m: int, dtype: str
+) -> None:
     X, y = data(dtype, m)
     eng = Engine(params(dtype), dtype=dtype)
     benchmark.group = f"step m={m} {dtype}"
@@ -100,8 +114,9 @@ def test_engine_step(benchmark: Any, record: Any, data: Any, params: Any, m: int
     assert np.isfinite(value)
 
 
-def test_tutorial_step(benchmark: Any, record: Any, data: Any, params: Any, m: int,
-                       dtype: str) -> None:
+def test_tutorial_step(
+    benchmark: Any, record: Any, data: Any, params: Any, m: int, dtype: str
+) -> None:
     X, y = data(dtype, m)
     P = list(params(dtype))
     benchmark.group = f"step m={m} {dtype}"
@@ -109,8 +124,9 @@ def test_tutorial_step(benchmark: Any, record: Any, data: Any, params: Any, m: i
     benchmark(bench.tutorial_step, P, X, y, LR)
 
 
-def test_torch_step(benchmark: Any, record: Any, data: Any, params: Any, m: int,
-                    dtype: str) -> None:
+def test_torch_step(
+    benchmark: Any, record: Any, data: Any, params: Any, m: int, dtype: str
+) -> None:
     pytest.importorskip("torch")
     X, y = data(dtype, m)
     threads = blas.get_threads()
@@ -121,8 +137,9 @@ def test_torch_step(benchmark: Any, record: Any, data: Any, params: Any, m: int,
 
 
 @pytest.mark.parametrize("threads", list(range(1, blas.cpu_count() + 1)))
-def test_engine_step_thread_sweep(benchmark: Any, record: Any, data: Any, params: Any, m: int,
-                                  threads: int) -> None:
+def test_engine_step_thread_sweep(
+    benchmark: Any, record: Any, data: Any, params: Any, m: int, threads: int
+) -> None:
     X, y = data("float32", m)
     eng = Engine(params("float32"), dtype="float32", threads=threads)
     benchmark.group = f"threads step m={m} float32"
@@ -135,8 +152,9 @@ def test_engine_step_thread_sweep(benchmark: Any, record: Any, data: Any, params
 # ---------------------------------------------------------------------------
 
 
-def test_engine_epoch(benchmark: Any, record: Any, data: Any, params: Any, m: int,
-                      dtype: str) -> None:
+def test_engine_epoch(
+    benchmark: Any, record: Any, data: Any, params: Any, m: int, dtype: str
+) -> None:
     n = _epoch_rows(m, benchmark)
     X, y = data(dtype, n)
     order = np.random.default_rng(0).permutation(n)
@@ -148,8 +166,9 @@ def test_engine_epoch(benchmark: Any, record: Any, data: Any, params: Any, m: in
     assert losses.shape == (-(-n // m),)
 
 
-def test_tutorial_epoch(benchmark: Any, record: Any, data: Any, params: Any, m: int,
-                        dtype: str) -> None:
+def test_tutorial_epoch(
+    benchmark: Any, record: Any, data: Any, params: Any, m: int, dtype: str
+) -> None:
     n = _epoch_rows(m, benchmark)
     X, y = data(dtype, n)
     order = np.random.default_rng(0).permutation(n)
@@ -160,8 +179,9 @@ def test_tutorial_epoch(benchmark: Any, record: Any, data: Any, params: Any, m: 
     benchmark(bench.tutorial_epoch, P, X, y, m, LR, order)
 
 
-def test_torch_epoch(benchmark: Any, record: Any, data: Any, params: Any, m: int,
-                     dtype: str) -> None:
+def test_torch_epoch(
+    benchmark: Any, record: Any, data: Any, params: Any, m: int, dtype: str
+) -> None:
     pytest.importorskip("torch")
     n = _epoch_rows(m, benchmark)
     X, y = data(dtype, n)

@@ -295,8 +295,13 @@ def forward_drift(
     return D_A1, D_Z2, kink
 
 
-def grads_dZ2(A2: Any, Y: Any, Z2: Any, dtype: np.dtype[Any], D_Z2: Any = 0.0,
-              ) -> tuple[Array, Array]:
+def grads_dZ2(
+    A2: Any,
+    Y: Any,
+    Z2: Any,
+    dtype: np.dtype[Any],
+    D_Z2: Any = 0.0,
+) -> tuple[Array, Array]:
     r"""Eq. (10) inside ``grads``: ``A2 - Y``, where a port may take A2 from the cache
     or recompute it with its own softmax (eq. (4)'s bound), from logits that may
     drift by *D_Z2* (:func:`forward_drift`).  A logit drift :math:`\delta` moves
@@ -312,8 +317,17 @@ def grads_dZ2(A2: Any, Y: Any, Z2: Any, dtype: np.dtype[Any], D_Z2: Any = 0.0,
 
 
 def grads_chain(
-    X: Any, Y: Any, A1: Any, A2: Any, Z1: Any, W2: Any, Z2: Any, dtype: np.dtype[Any],
-    W1: Any = None, b1: Any = None, b2: Any = None,
+    X: Any,
+    Y: Any,
+    A1: Any,
+    A2: Any,
+    Z1: Any,
+    W2: Any,
+    Z2: Any,
+    dtype: np.dtype[Any],
+    W1: Any = None,
+    b1: Any = None,
+    b2: Any = None,
 ) -> dict[str, tuple[Array, Array]]:
     r"""Bounds on the four outputs of ``grads`` given the cache, whose intermediates
     dZ2, dA1, dZ1 a port does not return: each stage's error is carried into the
@@ -389,8 +403,25 @@ def for_function(fname: str, c: Mapping[str, Any], dt: np.dtype[Any]) -> tuple[A
     return table[fname]()
 
 
-CHAIN_OUTPUTS = ("Z1", "A1", "Z2", "A2", "L", "dZ2", "dA1", "relu_prime_Z1", "dZ1", "dW2",
-                 "db2", "dW1", "db1", "W1_new", "b1_new", "W2_new", "b2_new")
+CHAIN_OUTPUTS = (
+    "Z1",
+    "A1",
+    "Z2",
+    "A2",
+    "L",
+    "dZ2",
+    "dA1",
+    "relu_prime_Z1",
+    "dZ1",
+    "dW2",
+    "db2",
+    "dW1",
+    "db1",
+    "W1_new",
+    "b1_new",
+    "W2_new",
+    "b2_new",
+)
 """The outputs of a training step that :func:`chain` bounds."""
 
 
@@ -458,16 +489,27 @@ def chain(steps: Sequence[Mapping[str, Any]], dtype: np.dtype[Any]) -> list[dict
         lr = abs(float(c["lr"]))
         grads = {"W1": D_dW1, "b1": D_db1, "W2": D_dW2, "b2": D_db2}
         new = {}
-        for k, g in zip(P, (_f(c["dW1"]), _f(c["db1"]), _f(c["dW2"]), _f(c["db2"])),
-                        strict=True):
+        for k, g in zip(P, (_f(c["dW1"]), _f(c["db1"]), _f(c["dW2"]), _f(c["db2"])), strict=True):
             Pk = np.abs(_f(c[k])) + drift[k]
             new[k] = drift[k] + lr * grads[k] + step(Pk, np.abs(g) + grads[k], lr, dtype)[0]
-        out.append({
-            "Z1": D_Z1, "A1": D_A1, "Z2": D_Z2, "A2": D_A2, "L": np.asarray(D_L),
-            "dZ2": D_dZ2, "dA1": D_dA1, "relu_prime_Z1": kink.astype(np.float64),
-            "dZ1": D_dZ1, "dW2": D_dW2, "db2": D_db2, "dW1": D_dW1, "db1": D_db1,
-            **{f"{k}_new": new[k] for k in P},
-        })
+        out.append(
+            {
+                "Z1": D_Z1,
+                "A1": D_A1,
+                "Z2": D_Z2,
+                "A2": D_A2,
+                "L": np.asarray(D_L),
+                "dZ2": D_dZ2,
+                "dA1": D_dA1,
+                "relu_prime_Z1": kink.astype(np.float64),
+                "dZ1": D_dZ1,
+                "dW2": D_dW2,
+                "db2": D_db2,
+                "dW1": D_dW1,
+                "db1": D_db1,
+                **{f"{k}_new": new[k] for k in P},
+            }
+        )
         drift = new
     return out
 

@@ -54,6 +54,7 @@ from mnistref.network import Params
 
 Array = NDArray[Any]
 
+
 class NonFiniteError(ValueError):
     """Finite inputs produced a non-finite loss or parameter (divergence); rolled back."""
 
@@ -174,8 +175,10 @@ class Engine:
             isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1
         ):
             raise ValueError(f"Engine: threads must be None or an integer >= 1, got {threads!r}")
-        if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, (int, np.integer)) or (
-            chunk_rows < 1
+        if (
+            isinstance(chunk_rows, bool)
+            or not isinstance(chunk_rows, (int, np.integer))
+            or (chunk_rows < 1)
         ):
             raise ValueError(f"Engine: chunk_rows must be an integer >= 1, got {chunk_rows!r}")
         self.threads = None if threads is None else int(threads)
@@ -241,8 +244,12 @@ class Engine:
         than asked for.
         """
         cap = blas.cpu_count()
-        for var in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "MKL_NUM_THREADS",
-                    "OMP_NUM_THREADS"):
+        for var in (
+            "OPENBLAS_NUM_THREADS",
+            "GOTO_NUM_THREADS",
+            "MKL_NUM_THREADS",
+            "OMP_NUM_THREADS",
+        ):
             try:
                 cap = min(cap, max(1, int(os.environ.get(var, "").split(",")[0])))
             except ValueError:
@@ -472,7 +479,6 @@ class Engine:
         W2 -= self._dW2T.T
         b2 -= self._db2
 
-
     def _log_p(self, ptrue: Array) -> None:
         """Eq. (9)'s logs, in place, with the reference's floor at the dtype's tiny."""
         np.maximum(ptrue, np.finfo(self.dtype).tiny, out=ptrue)
@@ -573,8 +579,10 @@ class Engine:
         lr_given = lr
         per_step = np.ndim(lr) == 1
         X, y, lr = self._check(X, y, 0.0 if per_step else lr, "epoch")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or (
-            batch_size < 1
+        if (
+            isinstance(batch_size, bool)
+            or not isinstance(batch_size, (int, np.integer))
+            or (batch_size < 1)
         ):
             raise ValueError(
                 f"Engine.epoch: batch_size must be an integer >= 1, got {batch_size!r}"

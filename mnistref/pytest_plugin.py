@@ -131,8 +131,11 @@ class ConformanceItem(pytest.Item):
                 f"({report.target})"
             )
         if r.status == "skip":
-            pytest.skip(f"{r.function} not provided by {report.target}"
-                        if r.message == "not provided" else f"{r.function}: {r.message}")
+            pytest.skip(
+                f"{r.function} not provided by {report.target}"
+                if r.message == "not provided"
+                else f"{r.function}: {r.message}"
+            )
         if r.status != "pass":
             first = report.first_failure
             raise ConformanceError(
@@ -180,9 +183,14 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     for dtype, report in reports.items():
         partial = "" if report.complete else ", partial"
         n = report.contract_findings
-        findings = "" if not n else (
-            f", {n} contract finding{'' if n == 1 else 's'}"
-            + ("" if report.strict else " (--mnistref-strict makes them fail)"))
+        findings = (
+            ""
+            if not n
+            else (
+                f", {n} contract finding{'' if n == 1 else 's'}"
+                + ("" if report.strict else " (--mnistref-strict makes them fail)")
+            )
+        )
         terminalreporter.write_line(
             f"mnistref[{dtype}]: {len(report.checked)} of {len(report.results)} rows checked "
             f"({len(report.provided)} functions provided, {len(report.skipped)} rows "
@@ -199,8 +207,7 @@ def pytest_collection_modifyitems(
     target = config.getoption("mnistref_impl")
     command = config.getoption("mnistref_exec")
     if target and command:
-        raise pytest.UsageError("give --mnistref-impl=TARGET or --mnistref-exec=COMMAND, not "
-                                "both")
+        raise pytest.UsageError("give --mnistref-impl=TARGET or --mnistref-exec=COMMAND, not both")
     if not target and not command:
         return
     shown = f"--mnistref-impl={target}" if target else f"--mnistref-exec={command}"

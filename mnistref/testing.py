@@ -84,8 +84,17 @@ def assert_conforms(
     ValueError
         If *require* names a function the runner does not check.
     """
-    report = check(module, command=command, dtype=dtype, seed=seed, require=require,
-                   require_all=require_all, timeout=timeout, isolate=isolate, strict=strict)
+    report = check(
+        module,
+        command=command,
+        dtype=dtype,
+        seed=seed,
+        require=require,
+        require_all=require_all,
+        timeout=timeout,
+        isolate=isolate,
+        strict=strict,
+    )
     if not report.passed:
         raise AssertionError(
             f"{report.target} does not conform to mnistref ({dtype}; {len(report.checked)} of "

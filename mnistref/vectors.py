@@ -80,8 +80,25 @@ EQUATION_IO: dict[int, list[tuple[str, tuple[str, ...], tuple[str, ...]]]] = {
 
 INPUTS = ("X", "y", "Y", "W1", "b1", "W2", "b2", "lr")
 OUTPUTS = (
-    "Z1", "A1", "Z2", "A2", "L", "dZ2", "dW2", "db2", "dA1", "relu_prime_Z1", "dZ1",
-    "dW1", "db1", "W1_new", "b1_new", "W2_new", "b2_new", "y_pred", "accuracy",
+    "Z1",
+    "A1",
+    "Z2",
+    "A2",
+    "L",
+    "dZ2",
+    "dW2",
+    "db2",
+    "dA1",
+    "relu_prime_Z1",
+    "dZ1",
+    "dW1",
+    "db1",
+    "W1_new",
+    "b1_new",
+    "W2_new",
+    "b2_new",
+    "y_pred",
+    "accuracy",
 )
 
 
@@ -121,14 +138,33 @@ def complete(
     dZ2, dW2, db2, dA1, dZ1, dW1, db1 = network._backward(W2, X, Y, Z1, A1, A2)
     y_pred = network.predict(params, X).astype(np.int64)
     return {
-        "X": X, "y": y, "Y": Y, "W1": W1, "b1": b1, "W2": W2, "b2": b2,
+        "X": X,
+        "y": y,
+        "Y": Y,
+        "W1": W1,
+        "b1": b1,
+        "W2": W2,
+        "b2": b2,
         "lr": np.asarray(float(lr)),
-        "Z1": Z1, "A1": A1, "Z2": Z2, "A2": A2, "L": L, "dZ2": dZ2, "dW2": dW2,
-        "db2": db2, "dA1": dA1, "relu_prime_Z1": eq.relu_prime(Z1), "dZ1": dZ1,
-        "dW1": dW1, "db1": db1,
-        "W1_new": eq.update_W1(W1, dW1, lr), "b1_new": eq.update_b1(b1, db1, lr),
-        "W2_new": eq.update_W2(W2, dW2, lr), "b2_new": eq.update_b2(b2, db2, lr),
-        "y_pred": y_pred, "accuracy": np.asarray(eq.accuracy(y, y_pred)),
+        "Z1": Z1,
+        "A1": A1,
+        "Z2": Z2,
+        "A2": A2,
+        "L": L,
+        "dZ2": dZ2,
+        "dW2": dW2,
+        "db2": db2,
+        "dA1": dA1,
+        "relu_prime_Z1": eq.relu_prime(Z1),
+        "dZ1": dZ1,
+        "dW1": dW1,
+        "db1": db1,
+        "W1_new": eq.update_W1(W1, dW1, lr),
+        "b1_new": eq.update_b1(b1, db1, lr),
+        "W2_new": eq.update_W2(W2, dW2, lr),
+        "b2_new": eq.update_b2(b2, db2, lr),
+        "y_pred": y_pred,
+        "accuracy": np.asarray(eq.accuracy(y, y_pred)),
     }
 
 
@@ -148,8 +184,9 @@ def _basic(rng: np.random.Generator) -> dict[str, Any]:
     m, D, H, K = 4, 6, 5, 3
     W1, b1 = _layer(rng, D, H, 0.5)
     W2, b2 = _layer(rng, H, K, 0.5)
-    return dict(X=rng.uniform(0, 1, (m, D)), y=rng.integers(0, K, m), W1=W1, b1=b1, W2=W2,
-                b2=b2, lr=0.1)
+    return dict(
+        X=rng.uniform(0, 1, (m, D)), y=rng.integers(0, K, m), W1=W1, b1=b1, W2=W2, b2=b2, lr=0.1
+    )
 
 
 def _relu_zero(rng: np.random.Generator) -> dict[str, Any]:
@@ -187,24 +224,25 @@ def _tiny_p(rng: np.random.Generator) -> dict[str, Any]:
     # True-class probabilities near 1e-12, 1e-30 and 1e-250 (the last underflows to 0
     # in float32): an epsilon of 1e-7 or 1e-8 in the loss shows at once.
     b2 = np.array([0.0, np.log(1e-12), np.log(1e-30), np.log(1e-250), 0.0])
-    return dict(X=rng.uniform(0, 1, (m, D)), y=np.array([1, 2, 3]), W1=W1, b1=b1, W2=W2,
-                b2=b2, lr=0.3)
+    return dict(
+        X=rng.uniform(0, 1, (m, D)), y=np.array([1, 2, 3]), W1=W1, b1=b1, W2=W2, b2=b2, lr=0.3
+    )
 
 
 def _m1(rng: np.random.Generator) -> dict[str, Any]:
     D, H, K = 5, 4, 3
     W1, b1 = _layer(rng, D, H, 0.5)
     W2, b2 = _layer(rng, H, K, 0.5)
-    return dict(X=rng.uniform(0, 1, (1, D)), y=np.array([2]), W1=W1, b1=b1, W2=W2, b2=b2,
-                lr=0.1)
+    return dict(X=rng.uniform(0, 1, (1, D)), y=np.array([2]), W1=W1, b1=b1, W2=W2, b2=b2, lr=0.1)
 
 
 def _k2(rng: np.random.Generator) -> dict[str, Any]:
     m, D, H, K = 5, 3, 4, 2
     W1, b1 = _layer(rng, D, H, 0.5)
     W2, b2 = _layer(rng, H, K, 0.5)
-    return dict(X=rng.uniform(0, 1, (m, D)), y=np.array([0, 1, 1, 0, 1]), W1=W1, b1=b1,
-                W2=W2, b2=b2, lr=0.1)
+    return dict(
+        X=rng.uniform(0, 1, (m, D)), y=np.array([0, 1, 1, 0, 1]), W1=W1, b1=b1, W2=W2, b2=b2, lr=0.1
+    )
 
 
 def _full(rng: np.random.Generator) -> dict[str, Any]:
@@ -220,8 +258,15 @@ def _train0(rng: np.random.Generator) -> dict[str, Any]:
     m, D, H, K = 6, 5, 4, 3
     W1, b1 = _layer(rng, D, H, 0.5)
     W2, b2 = _layer(rng, H, K, 0.5)
-    return dict(X=rng.uniform(0, 1, (m, D)), y=np.array([0, 1, 2, 0, 1, 2]), W1=W1, b1=b1,
-                W2=W2, b2=b2, lr=0.5)
+    return dict(
+        X=rng.uniform(0, 1, (m, D)),
+        y=np.array([0, 1, 2, 0, 1, 2]),
+        W1=W1,
+        b1=b1,
+        W2=W2,
+        b2=b2,
+        lr=0.5,
+    )
 
 
 CaseBuilder = Callable[[np.random.Generator], dict[str, Any]]
@@ -275,8 +320,14 @@ def generate(dtype: str, *, every_case: bool = False) -> dict[str, Case]:
         for step in range(TRAIN_STEPS):
             out[f"train.step{step}"] = case
             case = complete(
-                case["X"], case["y"], case["W1_new"], case["b1_new"], case["W2_new"],
-                case["b2_new"], float(case["lr"]), dtype,
+                case["X"],
+                case["y"],
+                case["W1_new"],
+                case["b1_new"],
+                case["W2_new"],
+                case["b2_new"],
+                float(case["lr"]),
+                dtype,
             )
     return out
 
@@ -341,15 +392,16 @@ def tolerances(case: Case, dtype: str | np.dtype[Any]) -> dict[str, Array]:
     from mnistref.conformance import _SIMPLE
 
     dt = np.dtype(dtype)
-    out = {name: bounds.for_function(fname, case, dt)[0] for fname, (_, _, name) in
-           _SIMPLE.items()}
+    out = {name: bounds.for_function(fname, case, dt)[0] for fname, (_, _, name) in _SIMPLE.items()}
     E = bounds.logits_chain(case["X"], case["W1"], case["b1"], case["W2"], case["b2"], dt)
     out["y_pred"] = 2.0 * E.max(axis=1)
     return {name: out[name] for name in OUTPUTS}
 
 
-def chain_tolerances(cases: Mapping[str, Case], dtype: str | np.dtype[Any],
-                     ) -> dict[str, dict[str, Array]]:
+def chain_tolerances(
+    cases: Mapping[str, Case],
+    dtype: str | np.dtype[Any],
+) -> dict[str, dict[str, Array]]:
     """Per-entry bound of each output of a training step run whole by the port (forward,
     loss, grads, update on its own results), case name -> output -> bound; the
     ``train.step*`` cases as one run from ``train.step0``'s parameters, every other
@@ -385,8 +437,11 @@ def _tol_tokens(t: Array) -> list[str]:
 
 def _json_array(a: Array, tol: Array | None = None, chain_tol: Array | None = None) -> str:
     tokens = [str(int(v)) for v in a.ravel()] if a.dtype.kind in "iu" else _float_tokens(a)
-    extra = "".join(f', "{key}": [{", ".join(_tol_tokens(t))}]'
-                    for key, t in (("tol", tol), ("chain_tol", chain_tol)) if t is not None)
+    extra = "".join(
+        f', "{key}": [{", ".join(_tol_tokens(t))}]'
+        for key, t in (("tol", tol), ("chain_tol", chain_tol))
+        if t is not None
+    )
     return (
         f'{{"dtype": "{a.dtype.name}", "shape": {json.dumps(list(a.shape))}, '
         f'"data": [{", ".join(tokens)}]{extra}}}'
@@ -401,9 +456,9 @@ def _json_text(dtype: str, cases: Mapping[str, Case]) -> str:
         f'"spec_version": "{SPEC_VERSION}",',
         f'"dtype": "{dtype}",',
         '"layout": "each array: dtype, shape, data = the entries in row-major (C) order; '
-        'each output also tol (its bound computed from the stored inputs) and, for a '
-        'training step\'s outputs, chain_tol (its bound when the whole step runs on the '
-        'port\'s own results), in the same order: pass iff |got - data| <= tol",',
+        "each output also tol (its bound computed from the stored inputs) and, for a "
+        "training step's outputs, chain_tol (its bound when the whole step runs on the "
+        "port's own results), in the same order: pass iff |got - data| <= tol\",",
         '"cases": {',
     ]
     chains = chain_tolerances(cases, dtype)
@@ -415,8 +470,9 @@ def _json_text(dtype: str, cases: Mapping[str, Case]) -> str:
         items = list(case.items())
         for ai, (key, arr) in enumerate(items):
             comma = "," if ai < len(items) - 1 else ""
-            lines.append(f'    "{key}": '
-                         f'{_json_array(arr, tols.get(key), chains[case_name].get(key))}{comma}')
+            lines.append(
+                f'    "{key}": {_json_array(arr, tols.get(key), chains[case_name].get(key))}{comma}'
+            )
         lines.append("  }")
         lines.append("}," if ci < len(cases) - 1 else "}")
     lines.append("}")
@@ -439,10 +495,12 @@ def _text(dtype: str, cases: Mapping[str, Case]) -> str:
     (``spec/vectors/README.md``, "The text form")."""
     from mnistref import SPEC_VERSION
 
-    lines = [f"# mnistref golden vectors, spec {SPEC_VERSION}, {dtype}: spec/vectors/README.md",
-             "# case NAME | NAME VALUE | NAME.tol VALUE | NAME.chain_tol VALUE | "
-             "check FUNCTION OUTPUT INPUT...",
-             "# pass iff |got - expected| <= tol for every entry (a NaN never passes)"]
+    lines = [
+        f"# mnistref golden vectors, spec {SPEC_VERSION}, {dtype}: spec/vectors/README.md",
+        "# case NAME | NAME VALUE | NAME.tol VALUE | NAME.chain_tol VALUE | "
+        "check FUNCTION OUTPUT INPUT...",
+        "# pass iff |got - expected| <= tol for every entry (a NaN never passes)",
+    ]
     chains = chain_tolerances(cases, dtype)
     for name, case in cases.items():
         tols = tolerances(case, dtype)
@@ -469,9 +527,7 @@ def manifest(files: Mapping[str, bytes]) -> dict[str, Any]:
         "seed": SEED,
         "generator": GENERATOR,
         "files": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())},
-        "cases": {
-            dtype: {name: describe(name) for name in generate(dtype)} for dtype in DTYPES
-        },
+        "cases": {dtype: {name: describe(name) for name in generate(dtype)} for dtype in DTYPES},
         "equations": {
             str(n): [
                 {"function": fn, "inputs": list(ins), "outputs": list(outs)}
@@ -490,15 +546,18 @@ def manifest(files: Mapping[str, bytes]) -> dict[str, Any]:
             "b2": {"shape": ["K"], "value": 0.0},
         },
         "loss_cap": {
-            dtype: {"tiny": float(np.finfo(dtype).tiny), "max_per_sample": float(
-                -np.log(np.finfo(dtype).tiny))}
+            dtype: {
+                "tiny": float(np.finfo(dtype).tiny),
+                "max_per_sample": float(-np.log(np.finfo(dtype).tiny)),
+            }
             for dtype in DTYPES
         },
     }
 
 
-def build_files(readme: bytes | None = None,
-                cases: Mapping[str, Mapping[str, Case]] | None = None) -> dict[str, bytes]:
+def build_files(
+    readme: bytes | None = None, cases: Mapping[str, Mapping[str, Case]] | None = None
+) -> dict[str, bytes]:
     """The generated files of ``spec/vectors/``, name -> bytes.
 
     *readme*, the hand-written README.md, is not generated, but the manifest
@@ -526,8 +585,7 @@ def write(directory: str | Path, *, refresh: bool = False) -> list[Path]:
     readme = d / "README.md"
     cases = {dt: load_npz(d / f"{dt}.npz") for dt in DTYPES} if refresh else None
     paths = []
-    for name, data in build_files(readme.read_bytes() if readme.is_file() else None,
-                                  cases).items():
+    for name, data in build_files(readme.read_bytes() if readme.is_file() else None, cases).items():
         path = d / name
         path.write_bytes(data)
         paths.append(path)
@@ -551,8 +609,11 @@ def load_json(path: str | Path) -> dict[str, Case]:
     out: dict[str, Case] = {}
     for case_name, case in doc["cases"].items():
         out[case_name] = {
-            key: np.array(spec["data"], dtype=np.float64 if spec["dtype"].startswith("float")
-                          else np.int64).astype(spec["dtype"]).reshape(spec["shape"])
+            key: np.array(
+                spec["data"], dtype=np.float64 if spec["dtype"].startswith("float") else np.int64
+            )
+            .astype(spec["dtype"])
+            .reshape(spec["shape"])
             for key, spec in case["arrays"].items()
         }
     return out
@@ -563,9 +624,12 @@ def _main(argv: list[str]) -> int:
         for path in write(argv[1], refresh=argv[0] == "--refresh"):
             print(f"wrote {path} ({path.stat().st_size} bytes)")
         return 0
-    print(f"usage: {GENERATOR.replace('spec/vectors', 'DIR')}\n"
-          f"       {GENERATOR.replace('--write spec/vectors', '--refresh DIR')}  "
-          "(rewrite the files from DIR's .npz arrays)", file=sys.stderr)
+    print(
+        f"usage: {GENERATOR.replace('spec/vectors', 'DIR')}\n"
+        f"       {GENERATOR.replace('--write spec/vectors', '--refresh DIR')}  "
+        "(rewrite the files from DIR's .npz arrays)",
+        file=sys.stderr,
+    )
     return 2
 
 

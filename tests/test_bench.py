@@ -21,8 +21,14 @@ from mnistref.cli import main
 @pytest.fixture(scope="module")
 def tiny_report() -> dict[str, Any]:
     return bench.run(
-        threads=[None, 1], rows=300, batches=[64, 32], epoch_rows=200, repeat=2, quick=True,
-        with_torch=False, with_memory=True,
+        threads=[None, 1],
+        rows=300,
+        batches=[64, 32],
+        epoch_rows=200,
+        repeat=2,
+        quick=True,
+        with_torch=False,
+        with_memory=True,
     )
 
 
@@ -30,9 +36,14 @@ def test_report_has_every_op_and_ratio(tiny_report: dict[str, Any]) -> None:
     ops = {(r["op"], r["threads"], r["shape"]) for r in tiny_report["rows"]}
     for g, (a, b, c) in bench.gemm_shapes(64).items():
         assert (g, "1", f"({a},{b})@({b},{c})") in ops  # 1 thread: the floor's only count
-    for name, size in (("GEMM floor step", "m=300"), ("engine step", "m=300"),
-                       ("numpy step", "m=300"), ("GEMM floor epoch", "200/64"),
-                       ("engine epoch", "200/32"), ("numpy epoch", "200/32")):
+    for name, size in (
+        ("GEMM floor step", "m=300"),
+        ("engine step", "m=300"),
+        ("numpy step", "m=300"),
+        ("GEMM floor epoch", "200/64"),
+        ("engine epoch", "200/32"),
+        ("numpy epoch", "200/32"),
+    ):
         assert (name, "auto", size) in ops and (name, "1", size) in ops
     whats = {(q["what"], q["threads"], q["size"]) for q in tiny_report["ratios"]}
     for what in ("engine step / floor", "engine / numpy"):
@@ -62,23 +73,38 @@ def test_floor_is_the_sum_of_the_five_gemms_at_their_better_count(
 ) -> None:
     floor = next(r for r in tiny_report["rows"] if r["op"] == "GEMM floor step")
     assert floor["flops"] == bench.step_flops(300)
-    gemms = [r for r in tiny_report["rows"] if r["op"] in bench.gemm_shapes(1)
-             and r["threads"].startswith("auto:") and "300" in r["shape"]]
+    gemms = [
+        r
+        for r in tiny_report["rows"]
+        if r["op"] in bench.gemm_shapes(1)
+        and r["threads"].startswith("auto:")
+        and "300" in r["shape"]
+    ]
     assert len(gemms) == 5
     # Per round: the sum of each GEMM at its better count in that round.
     for i in range(tiny_report["repeat"]):
         assert floor["samples"][i] == pytest.approx(sum(g["samples"][i] for g in gemms))
     t = {"g @1": [1.0, 4.0], "g @2": [2.0, 3.0]}
-    assert bench._floor_rounds(t, {"g": None}, [1, 2], 2) == ([1.0, 3.0], {"g": [1.0, 3.0]},
-                                                               {"g": 1})
+    assert bench._floor_rounds(t, {"g": None}, [1, 2], 2) == (
+        [1.0, 3.0],
+        {"g": [1.0, 3.0]},
+        {"g": 1},
+    )
     # Two (m, D, H) products (eq. 5 and 15) and three with K = 10 (eq. 7, 11, 13).
     assert bench.step_flops(300) == 2 * 300 * (2 * 784 * 128 + 3 * 128 * 10)
 
 
 def test_report_text_and_json_round_trip(tiny_report: dict[str, Any], tmp_path: Path) -> None:
     text = bench.format_report(tiny_report)
-    for needle in ("BLAS: ", "square GEMM rate", "% peak", "engine step / floor",
-                   "target <= 1.05", "peak memory", "load average"):
+    for needle in (
+        "BLAS: ",
+        "square GEMM rate",
+        "% peak",
+        "engine step / floor",
+        "target <= 1.05",
+        "peak memory",
+        "load average",
+    ):
         assert needle in text
     path = tmp_path / "r.json"
     bench.save(tiny_report, path)
@@ -165,17 +191,44 @@ def test_command_compare_and_errors(
 
 def test_command_runs_a_tiny_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "r.json"
-    args = ["bench", "--quick", "--rows", "200", "--batch", "50", "--repeat", "1", "--no-torch",
-            "--no-memory", "--threads", "1", "--dtype", "float64", "--json", str(out),
-            "--epoch-rows", "100"]
+    args = [
+        "bench",
+        "--quick",
+        "--rows",
+        "200",
+        "--batch",
+        "50",
+        "--repeat",
+        "1",
+        "--no-torch",
+        "--no-memory",
+        "--threads",
+        "1",
+        "--dtype",
+        "float64",
+        "--json",
+        str(out),
+        "--epoch-rows",
+        "100",
+    ]
     assert main(args) == 0
     assert "engine epoch / floor" in capsys.readouterr().out
     assert bench.load(out)["rows"][0]["dtype"] == "float64"
 
 
 def _fake(seconds: dict[str, list[float]]) -> dict[str, Any]:
-    rows = [{"op": op, "shape": "s", "dtype": "float32", "threads": "1", "load": "idle",
-             "seconds": float(np.median(v)), "samples": v} for op, v in seconds.items()]
+    rows = [
+        {
+            "op": op,
+            "shape": "s",
+            "dtype": "float32",
+            "threads": "1",
+            "load": "idle",
+            "seconds": float(np.median(v)),
+            "samples": v,
+        }
+        for op, v in seconds.items()
+    ]
     return {"provenance": {}, "load_start": [0.0], "rows": rows, "ratios": []}
 
 
@@ -195,8 +248,9 @@ def test_compare_says_within_noise_or_which_is_faster() -> None:
 
 
 def test_sweep_times_every_size_and_draws_a_png(tmp_path: Path) -> None:
-    result = bench.sweep(sizes=[16, 40], dtypes=[np.float64], repeat=1, min_time=0.0,
-                         with_torch=False)
+    result = bench.sweep(
+        sizes=[16, 40], dtypes=[np.float64], repeat=1, min_time=0.0, with_torch=False
+    )
     series = result["series"]["float64"]
     assert set(series) == {"floor", "engine", "numpy"}
     assert all(len(v) == 2 and min(v) > 0 for v in series.values())

@@ -18,7 +18,14 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert exc.value.code == 0
     out = capsys.readouterr().out
     commands = [
-        "eq", "gradcheck", "conformance", "fetch", "train", "evaluate", "visualize", "bench"
+        "eq",
+        "gradcheck",
+        "conformance",
+        "fetch",
+        "train",
+        "evaluate",
+        "visualize",
+        "bench",
     ]
     for name in commands:
         assert f"    {name}" in out, name
@@ -45,9 +52,21 @@ def test_console_script_imports_modules_from_the_working_directory(tmp_path: Pat
     )
     script = "import sys; from mnistref.cli import main; sys.exit(main())"
     done = subprocess.run(
-        [sys.executable, "-c", script, "gradcheck", "--small", "--dtype", "float64",
-         "--grads", "mygrads:grads"],
-        cwd=tmp_path, capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-c",
+            script,
+            "gradcheck",
+            "--small",
+            "--dtype",
+            "float64",
+            "--grads",
+            "mygrads:grads",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
         env={"PATH": "/usr/bin:/bin", "PYTHONSAFEPATH": "1"},
     )
     assert done.returncode == 1, done.stdout + done.stderr

@@ -191,6 +191,8 @@ def test_a_folder_without_a_model_says_so_in_one_line(
     folder.mkdir()
     assert main([command, str(folder)]) == 1
     err = capsys.readouterr().err
-    assert err == (f"mnistref {command}: {folder} is a folder that holds no model.npz; give a "
-                   "model file or the --out folder of `mnistref train`\n")
+    assert err == (
+        f"mnistref {command}: {folder} is a folder that holds no model.npz; give a "
+        "model file or the --out folder of `mnistref train`\n"
+    )
     assert list(folder.iterdir()) == []

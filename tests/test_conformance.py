@@ -76,8 +76,12 @@ def test_reference_passes_for_any_seed(seed: int, dtype: str) -> None:
 def test_python_dash_m_entry_point(tmp_path: Any) -> None:
     port = tmp_path / "someport.py"
     port.write_text("def db2(dZ2):\n    return dZ2.sum(axis=0)\n")
-    done = subprocess.run([sys.executable, "-m", "mnistref.conformance", str(port)],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "mnistref.conformance", str(port)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 1
     assert "First failure in dependency order: Eq. (12)" in done.stdout
 
@@ -196,8 +200,12 @@ def _forward_no_b2(params: Any, X: Any) -> Any:
 def _init_var(rng: Any, n_in: int = 784, n_hidden: int = 128, n_out: int = 10, *,
               dtype: Any = np.float64) -> Any:  # fmt: skip
     g = np.random.default_rng(rng)
-    return (g.normal(0, 0.01, (n_in, n_hidden)).astype(dtype), np.zeros(n_hidden, dtype),
-            g.normal(0, 0.01, (n_hidden, n_out)).astype(dtype), np.zeros(n_out, dtype))
+    return (
+        g.normal(0, 0.01, (n_in, n_hidden)).astype(dtype),
+        np.zeros(n_hidden, dtype),
+        g.normal(0, 0.01, (n_hidden, n_out)).astype(dtype),
+        np.zeros(n_out, dtype),
+    )
 
 
 def _init_uniform(rng: Any, n_in: int = 784, n_hidden: int = 128, n_out: int = 10, *,
@@ -205,8 +213,12 @@ def _init_uniform(rng: Any, n_in: int = 784, n_hidden: int = 128, n_out: int = 1
     # Same mean and std as N(0, 0.1^2), wrong distribution.
     g = np.random.default_rng(rng)
     a = 0.1 * np.sqrt(3.0)
-    return (g.uniform(-a, a, (n_in, n_hidden)).astype(dtype), np.zeros(n_hidden, dtype),
-            g.uniform(-a, a, (n_hidden, n_out)).astype(dtype), np.zeros(n_out, dtype))
+    return (
+        g.uniform(-a, a, (n_in, n_hidden)).astype(dtype),
+        np.zeros(n_hidden, dtype),
+        g.uniform(-a, a, (n_hidden, n_out)).astype(dtype),
+        np.zeros(n_out, dtype),
+    )
 
 
 def _softmax_lse(Z: Any) -> Any:
@@ -253,10 +265,12 @@ BUGS = {
     "init uniform with the right std": (only(init=_init_uniform), "float64", 1),
     "softmax without the max subtracted": (only(softmax=_softmax_naive), "float64", 4),
     "softmax 1e-8 in the denominator": (only(softmax=_softmax_eps), "float64", 4),
-    "softmax in float32 in a float64 port": (only(softmax=_in_float32(eq.softmax)), "float64",
-                                             4),
+    "softmax in float32 in a float64 port": (only(softmax=_in_float32(eq.softmax)), "float64", 4),
     "softmax via logsumexp in float32 in a float64 port": (
-        only(softmax=_in_float32(lambda Z: _softmax_lse(Z)), A2=_softmax_lse), "float64", 4),
+        only(softmax=_in_float32(lambda Z: _softmax_lse(Z)), A2=_softmax_lse),
+        "float64",
+        4,
+    ),
     "softmax over the batch axis": (only(A2=lambda Z: eq.softmax(Z.T).T), "float64", 8),
     "Z1 in float32 in a float64 port": (only(Z1=_in_float32(eq.Z1)), "float64", 5),
     "forward without b2": (port(forward=_forward_no_b2), "float32", 7),
@@ -264,9 +278,15 @@ BUGS = {
     "loss log(A2 + 1e-8), float32": (only(loss=_loss_eps), "float32", 9),
     "loss in float32 in a float64 port": (only(loss=_in_float32(eq.loss)), "float64", 9),
     "loss via log-softmax in float32 in a float64 port": (
-        only(loss=_in_float32(lambda Y, A2: _loss_log_softmax(Y, A2))), "float64", 9),
+        only(loss=_in_float32(lambda Y, A2: _loss_log_softmax(Y, A2))),
+        "float64",
+        9,
+    ),
     "grads recomputing A2 in float32 in a float64 port": (
-        only(grads=_grads_recompute(_in_float32(eq.softmax))), "float64", 10),
+        only(grads=_grads_recompute(_in_float32(eq.softmax))),
+        "float64",
+        10,
+    ),
     "dZ2 sign flipped inside grads": (only(grads=_grads_sign), "float64", 10),
     "dW2 without 1/m": (only(dW2=lambda A1, dZ2: A1.T @ dZ2), "float32", 11),
     "dW2 in float32 in a float64 port": (only(dW2=_in_float32(eq.dW2)), "float64", 11),
@@ -276,8 +296,7 @@ BUGS = {
     "ReLU'(0) = 1 inside grads": (only(grads=_grads_relu0), "float32", 14),
     "relu_prime(0) = 1": (only(relu_prime=lambda Z: (Z >= 0).astype(Z.dtype)), "float32", 14),
     "update with lr rounded to float32": (only(update_W1=_update_lr32), "float64", 17),
-    "accuracy as a fraction": (only(accuracy=lambda t, p: float(np.mean(t == p))), "float64",
-                               21),
+    "accuracy as a fraction": (only(accuracy=lambda t, p: float(np.mean(t == p))), "float64", 21),
 }
 
 
@@ -318,7 +337,7 @@ def test_rows_and_failures_come_in_dependency_order() -> None:
                (12, "db2"), (15, "grads"), (16, "grads"), (17, "update_W1")]  # fmt: skip
     assert [(r.equation, r.function) for r in report.results if r.status == "fail"] == failing
     text = report.format()
-    block = text[text.index("Failures, in dependency order:"):]
+    block = text[text.index("Failures, in dependency order:") :]
     heads = re.findall(r"^FAIL Eq\. \((\d+)\) .*: (\w+)$", block, re.MULTILINE)
     assert [(int(n), f) for n, f in heads] == failing
     assert report.first_failure == 4
@@ -346,8 +365,11 @@ def test_eq4_every_backward_stable_softmax_passes(name: str, dtype: str) -> None
     # feeds forward, grads (which may recompute A2 from the cache's Z2) and, through
     # its rows' sums, the loss.
     f = STABLE_SOFTMAX[name]
-    report = check(only(softmax=f, A2=f, grads=_grads_recompute(f), loss=_loss_log_softmax),
-                   dtype=dtype, n_random=6)
+    report = check(
+        only(softmax=f, A2=f, grads=_grads_recompute(f), loss=_loss_log_softmax),
+        dtype=dtype,
+        n_random=6,
+    )
     assert report.passed, report.format()
     # Not vacuous: each form's results differ from the reference's somewhere.
     assert max(r.max_error_ratio or 0.0 for r in report.results) > 1e-3
@@ -403,8 +425,10 @@ def test_eq4_failure_names_case_index_values_and_relative_error() -> None:
     assert r.expected == pytest.approx(1 / 3)
     assert r.got is None or np.isnan(r.got)
     assert "got nan" in r.message
-    assert "hint: non-finite probabilities: softmax without subtracting each row's maximum" \
+    assert (
+        "hint: non-finite probabilities: softmax without subtracting each row's maximum"
         in r.message
+    )
 
 
 def test_eq11_factor_m_is_reported_with_its_size() -> None:
@@ -528,8 +552,11 @@ def test_representations_of_right_values_are_contract_findings(fn: Any, kind: st
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("to_scalar", [float, np.float64, np.float32, np.asarray],
-                         ids=["float", "np.float64", "np.float32", "0-d array"])
+@pytest.mark.parametrize(
+    "to_scalar",
+    [float, np.float64, np.float32, np.asarray],
+    ids=["float", "np.float64", "np.float32", "0-d array"],
+)
 def test_scalars_of_either_precision_are_judged_by_value(dtype: str, to_scalar: Any) -> None:
     report = check(only(loss=lambda Y, A2: to_scalar(eq.loss(Y, A2)),
                         accuracy=lambda t, p: to_scalar(eq.accuracy(t, p))),
@@ -539,8 +566,7 @@ def test_scalars_of_either_precision_are_judged_by_value(dtype: str, to_scalar: 
         assert row(report, 9, "loss").status == "fail"
         return
     assert report.passed and report.contract_findings == 0, report.format()
-    wrong = check(only(loss=lambda Y, A2: float(eq.loss(Y, A2)) * 1.001), dtype=dtype,
-                  n_random=1)
+    wrong = check(only(loss=lambda Y, A2: float(eq.loss(Y, A2)) * 1.001), dtype=dtype, n_random=1)
     assert row(wrong, 9, "loss").status == "fail"
 
 
@@ -606,7 +632,9 @@ def test_verdict_is_the_same_across_runs_and_seeds(tmp_path: Any) -> None:
         assert _verdict(check(str(path), seed=seed, n_random=6)) == _verdict(first)
     done = subprocess.run(
         [sys.executable, "-m", "mnistref.conformance", str(path), "--json"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
         env={**os.environ, "PYTHONHASHSEED": "12345"},
     )
     doc = json.loads(done.stdout)
@@ -656,12 +684,15 @@ def test_a_partial_port_passes_on_what_it_provides_and_says_how_little() -> None
     assert report.unchecked_equations == [*range(1, 12), *range(13, 22)]
     text = report.format()
     rows = len(TABLE_ORDER)
-    assert f"Checked: 1 of {rows} rows, 1 of {len(FUNCTIONS)} functions provided; " \
-           f"{rows - 1} rows skipped." in text
+    assert (
+        f"Checked: 1 of {rows} rows, 1 of {len(FUNCTIONS)} functions provided; "
+        f"{rows - 1} rows skipped." in text
+    )
     assert "Equations no provided function checks: (1)-(11), (13)-(21)." in text
     assert "A skipped row is not a pass: --require NAMES (or --require-all)" in text
-    assert text.endswith(f"PASSED, PARTIAL: every check of the provided functions passes "
-                         f"(1 of {rows} rows checked).")
+    assert text.endswith(
+        f"PASSED, PARTIAL: every check of the provided functions passes (1 of {rows} rows checked)."
+    )
 
 
 def test_require_fails_a_port_missing_a_required_function() -> None:
@@ -734,8 +765,12 @@ def test_cli_json_is_one_object_and_exit_codes(capsys: pytest.CaptureFixture[str
     assert {r["status"] for r in doc["results"]} == {"pass", "skip"}
     # passed, and partial: how much was checked is in the object
     rows = len(TABLE_ORDER)
-    assert (doc["complete"], doc["rows"], doc["checked"], doc["skipped"]) == (False, rows, 2,
-                                                                              rows - 2)
+    assert (doc["complete"], doc["rows"], doc["checked"], doc["skipped"]) == (
+        False,
+        rows,
+        2,
+        rows - 2,
+    )
     assert (doc["provided"], doc["functions"]) == (2, len(FUNCTIONS))
     assert doc["functions_provided"] == ["dW2", "db2"]
     assert doc["unchecked_equations"] == [*range(1, 11), *range(13, 22)]
@@ -751,9 +786,17 @@ def test_cli_json_is_one_object_and_exit_codes(capsys: pytest.CaptureFixture[str
         {"function": "dZ2", "equation": 10, "reason": "not provided"}
     ]
     assert main([str(good), "--require-all"]) == 1
-    assert capsys.readouterr().out.rstrip().endswith("FAILED: required but not provided: "
-                                                     + ", ".join(FUNCTIONS[:11]) + ", "
-                                                     + ", ".join(FUNCTIONS[13:]) + ".")
+    assert (
+        capsys.readouterr()
+        .out.rstrip()
+        .endswith(
+            "FAILED: required but not provided: "
+            + ", ".join(FUNCTIONS[:11])
+            + ", "
+            + ", ".join(FUNCTIONS[13:])
+            + "."
+        )
+    )
     assert main([str(good), "--require", "dw2"]) == 2
     err = capsys.readouterr().err
     assert "--require: the runner checks no function 'dw2'" in err and "'dW2'?" in err
@@ -990,8 +1033,7 @@ def test_hint_loss_epsilon_names_its_cap(eps: float) -> None:
 
 
 def test_hint_accuracy_as_a_fraction() -> None:
-    r = row(check(only(accuracy=lambda t, p: float(np.mean(t == p))), n_random=2), 21,
-            "accuracy")
+    r = row(check(only(accuracy=lambda t, p: float(np.mean(t == p))), n_random=2), 21, "accuracy")
     assert "accuracy as a fraction" in r.message
 
 
@@ -1006,16 +1048,24 @@ def test_nan_from_the_logits_is_said_to_arrive_from_upstream() -> None:
 
 
 def test_init_reports_every_problem_of_a_row() -> None:
-    def init(seed: int, n_in: int = 784, n_hidden: int = 128, n_out: int = 10,
-             **kw: Any) -> Any:
+    def init(seed: int, n_in: int = 784, n_hidden: int = 128, n_out: int = 10, **kw: Any) -> Any:
         rng = np.random.default_rng(seed)
-        return (rng.random((n_in, 10)) - 0.5, rng.random(10) - 0.5,
-                rng.random((10, n_out)) - 0.5, rng.random(n_out) - 0.5)
+        return (
+            rng.random((n_in, 10)) - 0.5,
+            rng.random(10) - 0.5,
+            rng.random((10, n_out)) - 0.5,
+            rng.random(n_out) - 0.5,
+        )
 
     msg = row(check(only(init=init)), 1, "init").message
-    for problem in ("W1 has shape (784, 10)", "b1 has shape (10,)", "expected 0 (biases",
-                    "the std is not 0.1", "nor are they normally distributed",
-                    "a uniform draw has -1.2"):
+    for problem in (
+        "W1 has shape (784, 10)",
+        "b1 has shape (10,)",
+        "expected 0 (biases",
+        "the std is not 0.1",
+        "nor are they normally distributed",
+        "a uniform draw has -1.2",
+    ):
         assert problem in msg, msg
 
 
@@ -1050,8 +1100,12 @@ def test_hint_loss_zero_times_log_zero() -> None:
 def test_an_init_that_ignores_its_sizes_is_judged_at_the_papers_sizes() -> None:
     def init(seed: int, *sizes: Any, dtype: Any = np.float64) -> Any:
         rng = np.random.default_rng(seed)
-        return (0.1 * rng.standard_normal((784, 128)).astype(dtype), np.zeros(128, dtype),
-                0.1 * rng.standard_normal((128, 10)).astype(dtype), np.zeros(10, dtype))
+        return (
+            0.1 * rng.standard_normal((784, 128)).astype(dtype),
+            np.zeros(128, dtype),
+            0.1 * rng.standard_normal((128, 10)).astype(dtype),
+            np.zeros(10, dtype),
+        )
 
     report = check(only(init=init))
     assert report.passed, report.format()

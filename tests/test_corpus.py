@@ -34,8 +34,9 @@ Row = tuple[int, str]
 
 @functools.cache
 def report(name: str, dtype: str, isolate: bool = True) -> Report:
-    return check(CORPUS / name / "mnistref_port.py", dtype=dtype, n_random=N_RANDOM,
-                 isolate=isolate)
+    return check(
+        CORPUS / name / "mnistref_port.py", dtype=dtype, n_random=N_RANDOM, isolate=isolate
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -61,8 +62,11 @@ def report(name: str, dtype: str, isolate: bool = True) -> Report:
 # findings on one_hot, init and grads.
 CODEINGERSCAT: dict[Row, tuple[str, str]] = {
     (0, "one_hot"): ("fail", "the width must be K = 5 whatever labels the batch holds"),
-    (1, "init"): ("fail", "W1 has shape (784, 10), expected (784, 128) (in your layout: "
-                          "shape (10, 784), expected (128, 784))"),
+    (1, "init"): (
+        "fail",
+        "W1 has shape (784, 10), expected (784, 128) (in your layout: "
+        "shape (10, 784), expected (128, 784))",
+    ),
     (2, "init"): ("fail", "W2 has shape (10, 10), expected (128, 10)"),
     (3, "relu"): ("pass", ""),
     (4, "softmax"): ("fail", "softmax without subtracting each row's maximum"),
@@ -72,12 +76,18 @@ CODEINGERSCAT: dict[Row, tuple[str, str]] = {
     (8, "forward"): ("fail", "got nan"),
     (10, "grads"): ("error", "at funcs.py:51 in backward_prop: dZ2 = A2 - one_hot_Y"),
     (11, "grads"): ("fail", "one_hot's width must be K whatever labels the batch holds"),
-    (12, "grads"): ("fail", "db2: shape (), expected (3,) (in your layout: shape (), "
-                            "expected (3, 1)) (a sum over every axis"),
+    (12, "grads"): (
+        "fail",
+        "db2: shape (), expected (3,) (in your layout: shape (), "
+        "expected (3, 1)) (a sum over every axis",
+    ),
     (14, "relu_prime"): ("pass", ""),
     (15, "grads"): ("fail", "one_hot's width must be K whatever labels the batch holds"),
-    (16, "grads"): ("fail", "db1: shape (), expected (5,) (in your layout: shape (), "
-                            "expected (5, 1)) (a sum over every axis"),
+    (16, "grads"): (
+        "fail",
+        "db1: shape (), expected (5,) (in your layout: shape (), "
+        "expected (5, 1)) (a sum over every axis",
+    ),
     (17, "update"): ("pass", ""),
     (18, "update"): ("pass", ""),
     (19, "update"): ("pass", ""),
@@ -86,10 +96,16 @@ CODEINGERSCAT: dict[Row, tuple[str, str]] = {
 CODEINGERSCAT_CONTRACT: dict[str, dict[Row, list[str]]] = {
     # init_params() takes no sizes: asked for the small (5, 3, 4) net, it draws its own.
     "float64": {(1, "init"): ["sizes"], (2, "init"): ["sizes"], (14, "relu_prime"): ["bool"]},
-    "float32": {(0, "one_hot"): ["dtype"], (1, "init"): ["dtype", "dtype", "sizes"],
-                (2, "init"): ["dtype", "dtype", "sizes"], (11, "grads"): ["dtype"],
-                (12, "grads"): ["dtype"], (14, "relu_prime"): ["bool"],
-                (15, "grads"): ["dtype"], (16, "grads"): ["dtype"]},
+    "float32": {
+        (0, "one_hot"): ["dtype"],
+        (1, "init"): ["dtype", "dtype", "sizes"],
+        (2, "init"): ["dtype", "dtype", "sizes"],
+        (11, "grads"): ["dtype"],
+        (12, "grads"): ["dtype"],
+        (14, "relu_prime"): ["bool"],
+        (15, "grads"): ["dtype"],
+        (16, "grads"): ["dtype"],
+    },
 }
 
 # nathanaelhub (nathanaelhub/mnist-numpy-nn nn/, MIT): a Network of Dense and
@@ -153,15 +169,23 @@ VERDICTS: dict[str, tuple[dict[Row, tuple[str, str]], dict[str, dict[Row, list[s
 # The port's own function the rows name (read off the declaration file: the runner's
 # process does not import a port that runs in a worker).
 PORT_NAMES = {
-    "codeingerscat": {"one_hot": "one_hot (funcs.py:40)", "init": "init_params (funcs.py:3)",
-                      "grads": "backward_prop (funcs.py:48)",
-                      "forward": "forward_prop (funcs.py:26)",
-                      "update": "update_params (funcs.py:61)"},
-    "nathanaelhub": {"init": "new Network (nn/network.py:21)",
-                     "forward": "forward (nn/network.py:39)",
-                     "grads": "backward (nn/network.py:44)", "loss": "loss.forward"},
-    "sklearn_base": {"loss": "log_loss (_base.py:177)",
-                     "dZ1": "inplace_relu_derivative (_base.py:132)"},
+    "codeingerscat": {
+        "one_hot": "one_hot (funcs.py:40)",
+        "init": "init_params (funcs.py:3)",
+        "grads": "backward_prop (funcs.py:48)",
+        "forward": "forward_prop (funcs.py:26)",
+        "update": "update_params (funcs.py:61)",
+    },
+    "nathanaelhub": {
+        "init": "new Network (nn/network.py:21)",
+        "forward": "forward (nn/network.py:39)",
+        "grads": "backward (nn/network.py:44)",
+        "loss": "loss.forward",
+    },
+    "sklearn_base": {
+        "loss": "log_loss (_base.py:177)",
+        "dZ1": "inplace_relu_derivative (_base.py:132)",
+    },
 }
 
 
@@ -200,27 +224,30 @@ def test_rows_name_the_ports_own_function(name: str) -> None:
 
 
 def test_in_process_and_module_targets_agree_with_the_worker(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The declaration runs the same in the runner's process (a debugger's run), and as a
     module object; there the port's functions are found by inspection (with lines for
     methods of objects the static reading cannot place)."""
     isolated = report("nathanaelhub", "float64")
     here = report("nathanaelhub", "float64", isolate=False)
-    assert [(x.equation, x.function, x.status) for x in here.results] == \
-        [(x.equation, x.function, x.status) for x in isolated.results]
+    assert [(x.equation, x.function, x.status) for x in here.results] == [
+        (x.equation, x.function, x.status) for x in isolated.results
+    ]
     assert {x.function: x.port for x in here.checked}["loss"] == "loss.forward (nn/losses.py:48)"
     monkeypatch.syspath_prepend(str(CORPUS / "codeingerscat"))
     spec = importlib.util.spec_from_file_location(
-        "_corpus_codeingerscat_port", CORPUS / "codeingerscat" / "mnistref_port.py")
+        "_corpus_codeingerscat_port", CORPUS / "codeingerscat" / "mnistref_port.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, spec.name, module)
     spec.loader.exec_module(module)
     direct = check(module, n_random=N_RANDOM, isolate=False)
     assert {(x.equation, x.function): x.status for x in direct.checked} == {
-        k: s for k, (s, _) in CODEINGERSCAT.items()}
-    assert {x.function: x.port for x in direct.checked}["grads"] == \
-        "backward_prop (funcs.py:48)"
+        k: s for k, (s, _) in CODEINGERSCAT.items()
+    }
+    assert {x.function: x.port for x in direct.checked}["grads"] == "backward_prop (funcs.py:48)"
 
 
 def test_declarations_are_short() -> None:
@@ -246,7 +273,7 @@ def test_every_corpus_file_has_a_licence_and_an_origin() -> None:
 # declare() itself: conversions are not findings; deviations from what was declared are
 # ---------------------------------------------------------------------------
 
-FIXED_TUTORIAL = '''
+FIXED_TUTORIAL = """
 import numpy as np
 
 def init_params(n_in, n_hidden, n_out, dtype):
@@ -284,9 +311,9 @@ def backward_prop(Z1, A1, Z2, A2, W1, W2, X, Y):
 
 def update_params(W1, b1, W2, b2, dW1, db1, dW2, db2, alpha):
     return W1 - alpha * dW1, b1 - alpha * db1, W2 - alpha * dW2, b2 - alpha * db2
-'''
+"""
 
-FIXED_DECLARATION = '''
+FIXED_DECLARATION = """
 import fixed_tutorial
 from mnistref.conformance import declare
 
@@ -298,12 +325,13 @@ mnistref_port = declare(
     forward="forward_prop(W1, b1, W2, b2, X) -> Z1, A1, Z2, A2",
     grads="backward_prop(Z1, A1, Z2, A2, W1, W2, X, y) -> dW1, db1, dW2, db2",
     update="update_params(W1, b1, W2, b2, dW1, db1, dW2, db2, alpha) -> W1, b1, W2, b2")
-'''
+"""
 
 
 def _fixed(tmp_path: Path, row_db1: bool = False) -> Path:
     (tmp_path / "fixed_tutorial.py").write_text(
-        FIXED_TUTORIAL.replace("BIAS_T", ".T" if row_db1 else ""))
+        FIXED_TUTORIAL.replace("BIAS_T", ".T" if row_db1 else "")
+    )
     (tmp_path / "mnistref_port.py").write_text(FIXED_DECLARATION)
     return tmp_path / "mnistref_port.py"
 
@@ -315,8 +343,16 @@ def test_a_correct_columns_port_passes_with_no_finding(tmp_path: Path, dtype: st
     r = check(_fixed(tmp_path), dtype=dtype, n_random=N_RANDOM)
     assert r.passed, r.format()
     assert r.contract_findings == 0, r.format()
-    assert {x.function for x in r.checked} == {"init", "relu", "relu_prime", "softmax",
-                                               "one_hot", "forward", "grads", "update"}
+    assert {x.function for x in r.checked} == {
+        "init",
+        "relu",
+        "relu_prime",
+        "softmax",
+        "one_hot",
+        "forward",
+        "grads",
+        "update",
+    }
 
 
 def test_a_representation_other_than_the_declared_one_is_a_finding(tmp_path: Path) -> None:
@@ -346,6 +382,7 @@ def test_declare_says_what_is_wrong_with_a_declaration() -> None:
 
 def test_a_declared_call_using_a_symbol_its_function_is_not_given_is_a_usage_error() -> None:
     impl = SimpleNamespace(get_predictions=lambda A2: A2.argmax(0))
-    with pytest.raises(ValueError, match="uses A2, which predict is not given; it gets W1, "
-                                         "b1, W2, b2, X"):
+    with pytest.raises(
+        ValueError, match="uses A2, which predict is not given; it gets W1, b1, W2, b2, X"
+    ):
         declare(impl, layout="columns", predict="get_predictions(A2)")

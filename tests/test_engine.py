@@ -395,8 +395,10 @@ def test_eq17_20_epoch_per_step_lr_bit_identical_to_steps() -> None:
     a = Engine(mnistref.init(5), dtype=np.float32, chunk_rows=16, threads=1)
     b = Engine(mnistref.init(5), dtype=np.float32, chunk_rows=16, threads=1)
     got = a.epoch(X, y, 32, rates, order)
-    want = [b.step(X[order[s : s + 32]], y[order[s : s + 32]], r)
-            for s, r in zip(range(0, 100, 32), rates, strict=True)]
+    want = [
+        b.step(X[order[s : s + 32]], y[order[s : s + 32]], r)
+        for s, r in zip(range(0, 100, 32), rates, strict=True)
+    ]
     assert got.tolist() == want
     for p, q in zip(a.params, b.params, strict=True):
         assert np.array_equal(p, q)
@@ -442,8 +444,7 @@ def test_auto_threads_timing_stays_within_its_budget(monkeypatch) -> None:
 
 def test_auto_threads_never_exceed_a_limit_the_user_set(monkeypatch) -> None:
     monkeypatch.setattr(blas, "cpu_count", lambda: 8)
-    for var in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "MKL_NUM_THREADS",
-                "OMP_NUM_THREADS"):
+    for var in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"):
         monkeypatch.delenv(var, raising=False)
     assert Engine.candidates() == [1, 2, 8]
     monkeypatch.setenv("OMP_NUM_THREADS", "4")

@@ -30,7 +30,7 @@ SERVER = PORTS / "exec_server.py"
 
 # A program with a correct db2 (eq. 12) and a relu (eq. 3) whose body each test
 # chooses: db2's row must be judged whatever relu does.
-PROGRAM = '''
+PROGRAM = """
 import os, sys, time
 import numpy as np
 
@@ -54,17 +54,21 @@ for line in sys.stdin:
         DB2
         continue
 RELU
-'''
+"""
 HELLO = 'print("mnistref-exec 1 relu db2", flush=True)'
 GOOD_RELU = '    print("ok " + write(kind, np.maximum(x, 0)), flush=True)'
 GOOD_DB2 = 'print("ok " + write(kind, (x.sum(axis=0) / x.shape[0]).astype(x.dtype)), flush=True)'
 
 
-def program(tmp_path: Path, relu: str = GOOD_RELU, hello: str = HELLO,
-            db2: str = GOOD_DB2) -> list[str]:
+def program(
+    tmp_path: Path, relu: str = GOOD_RELU, hello: str = HELLO, db2: str = GOOD_DB2
+) -> list[str]:
     path = tmp_path / "prog.py"
-    path.write_text(PROGRAM.replace("HELLO", hello).replace("DB2", db2).replace(
-        "RELU", textwrap.indent(textwrap.dedent(relu), "    ")))
+    path.write_text(
+        PROGRAM.replace("HELLO", hello)
+        .replace("DB2", db2)
+        .replace("RELU", textwrap.indent(textwrap.dedent(relu), "    "))
+    )
     return [sys.executable, str(path)]
 
 
@@ -73,8 +77,13 @@ def row(report: Any, n: int, fname: str) -> Any:
 
 
 def run_cli(*argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mnistref", "conformance", *argv],
-                          capture_output=True, text=True, check=False, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "mnistref", "conformance", *argv],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -86,27 +95,42 @@ def test_a_correct_program_passes(tmp_path: Path) -> None:
     report = check(command=program(tmp_path), n_random=5)
     assert report.passed
     assert {(r.equation, r.function) for r in report.results if r.status == "pass"} == {
-        (3, "relu"), (12, "db2")}
+        (3, "relu"),
+        (12, "db2"),
+    }
 
 
-@pytest.mark.parametrize("port", ["numpy_port.py", "bugs/softmax_no_max_shift.py",
-                                  "bugs/relu_prime_at_zero_is_one.py", "bugs/update_W1_sign.py",
-                                  "bugs/db2_keepdims.py", "bugs/init_std_0_01.py"])
+@pytest.mark.parametrize(
+    "port",
+    [
+        "numpy_port.py",
+        "bugs/softmax_no_max_shift.py",
+        "bugs/relu_prime_at_zero_is_one.py",
+        "bugs/update_W1_sign.py",
+        "bugs/db2_keepdims.py",
+        "bugs/init_std_0_01.py",
+    ],
+)
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_the_same_verdict_in_process_and_through_the_protocol(port: str, dtype: str) -> None:
     """Every row's status, error over tolerance and contract findings agree.  (Not a
     port that writes into its arguments: a program writes into its own copies, which
     the runner cannot see, so that finding is Python's alone.)"""
     here = check(PORTS / port, dtype=dtype, n_random=6)
-    there = check(command=[sys.executable, str(SERVER), str(PORTS / port)], dtype=dtype,
-                  n_random=6)
+    there = check(command=[sys.executable, str(SERVER), str(PORTS / port)], dtype=dtype, n_random=6)
     assert here.passed == there.passed
     assert here.first_failure == there.first_failure
 
     def rows(report: Any) -> dict[tuple[int, str], Any]:
-        return {(r.equation, r.function): (r.status, r.max_error_ratio, r.cases_failed,
-                                           [f.kind for f in r.contract])
-                for r in report.results}
+        return {
+            (r.equation, r.function): (
+                r.status,
+                r.max_error_ratio,
+                r.cases_failed,
+                [f.kind for f in r.contract],
+            )
+            for r in report.results
+        }
 
     assert rows(here) == rows(there)
 
@@ -123,21 +147,27 @@ def test_the_cli_takes_exec_and_prints_json(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("relu", "why"), [
-    ("os._exit(3)", r"relu\(Z1\) ended the port's process \(exit code 3\)"),
-    ('print("hello world", flush=True)',
-     r"answered outside the protocol: an answer starts with 'ok' or 'error' \(the answer "
-     r"began 'hello world'"),
-    ('print("ok f64 1 3 1 2", flush=True)',
-     r"answered outside the protocol: f64 1 3 needs 3 values, the line has 2"),
-    ('print("ok f64 1 1 abc", flush=True)', r"'abc' is not a number"),
-    ('print("ok f64 0 1 2", flush=True)', r"1 token\(s\) after the value"),
-    ('print("ok", flush=True)', r"the value ends early"),
-    ('print("ok q64 0 1", flush=True)', r"'q64' is not a value kind"),
-    ('print("ok f64 1 -2 1 2", flush=True)', r"dimension 1 '-2' is not a non-negative integer"),
-])
-def test_a_protocol_violation_is_an_error_of_the_call(tmp_path: Path, relu: str,
-                                                      why: str) -> None:
+@pytest.mark.parametrize(
+    ("relu", "why"),
+    [
+        ("os._exit(3)", r"relu\(Z1\) ended the port's process \(exit code 3\)"),
+        (
+            'print("hello world", flush=True)',
+            r"answered outside the protocol: an answer starts with 'ok' or 'error' \(the answer "
+            r"began 'hello world'",
+        ),
+        (
+            'print("ok f64 1 3 1 2", flush=True)',
+            r"answered outside the protocol: f64 1 3 needs 3 values, the line has 2",
+        ),
+        ('print("ok f64 1 1 abc", flush=True)', r"'abc' is not a number"),
+        ('print("ok f64 0 1 2", flush=True)', r"1 token\(s\) after the value"),
+        ('print("ok", flush=True)', r"the value ends early"),
+        ('print("ok q64 0 1", flush=True)', r"'q64' is not a value kind"),
+        ('print("ok f64 1 -2 1 2", flush=True)', r"dimension 1 '-2' is not a non-negative integer"),
+    ],
+)
+def test_a_protocol_violation_is_an_error_of_the_call(tmp_path: Path, relu: str, why: str) -> None:
     report = check(command=program(tmp_path, relu), n_random=3)
     assert not report.passed
     bad = row(report, 3, "relu")
@@ -161,8 +191,9 @@ def test_a_hang_is_stopped_at_the_time_limit(tmp_path: Path) -> None:
 
 
 def test_an_error_answer_is_the_ports_exception(tmp_path: Path) -> None:
-    report = check(command=program(tmp_path, 'print("error Z1 has 3 columns", flush=True)'),
-                   n_random=3)
+    report = check(
+        command=program(tmp_path, 'print("error Z1 has 3 columns", flush=True)'), n_random=3
+    )
     bad = row(report, 3, "relu")
     assert bad.status == "error"
     assert "relu(Z1) answered error: Z1 has 3 columns" in bad.message
@@ -200,8 +231,9 @@ def test_the_kind_tag_is_the_dtype_claim(tmp_path: Path) -> None:
     strict = check(command=program(tmp_path, db2=db2), dtype="float32", n_random=3, strict=True)
     assert row(strict, 12, "db2").status == "fail"
     tagged = db2.replace('"f64"', '"f32"')
-    assert check(command=program(tmp_path, db2=tagged), dtype="float32", n_random=3,
-                 strict=True).passed
+    assert check(
+        command=program(tmp_path, db2=tagged), dtype="float32", n_random=3, strict=True
+    ).passed
 
 
 @pytest.mark.parametrize("digits", ["%.9g", "%.17g", "shortest"])
@@ -215,14 +247,21 @@ def test_an_f32_written_with_9_digits_or_more_reads_back_exactly(digits: str) ->
     assert np.array_equal(back.view(np.uint32), a.view(np.uint32))
 
 
-@pytest.mark.parametrize(("hello", "why"), [
-    ("pass", "before its hello line: ended the port's process (exit code 0)"),
-    ('print("hi", flush=True)', "did not start with the protocol's hello line"),
-    ('print("mnistref-exec 2 relu", flush=True)',
-     "speaks protocol version '2'; this runner speaks version 1"),
-    ('print("mnistref-exec 1 relu backprop", flush=True)',
-     "names functions the interface does not have: backprop"),
-])
+@pytest.mark.parametrize(
+    ("hello", "why"),
+    [
+        ("pass", "before its hello line: ended the port's process (exit code 0)"),
+        ('print("hi", flush=True)', "did not start with the protocol's hello line"),
+        (
+            'print("mnistref-exec 2 relu", flush=True)',
+            "speaks protocol version '2'; this runner speaks version 1",
+        ),
+        (
+            'print("mnistref-exec 1 relu backprop", flush=True)',
+            "names functions the interface does not have: backprop",
+        ),
+    ],
+)
 def test_a_bad_start_is_a_usage_error(tmp_path: Path, hello: str, why: str) -> None:
     argv = program(tmp_path, hello=hello + "\nsys.exit(0)" if hello == "pass" else hello)
     with pytest.raises(TargetError, match="^" + _escaped(" ".join(argv))):
@@ -243,8 +282,9 @@ def _escaped(text: str) -> str:
 def test_a_command_that_cannot_run_is_one_line(tmp_path: Path) -> None:
     done = run_cli("--exec", str(tmp_path / "no-such-program"))
     assert done.returncode == 2
-    assert done.stderr.strip() == (f"mnistref conformance: cannot run {tmp_path}/no-such-program:"
-                                   " No such file or directory")
+    assert done.stderr.strip() == (
+        f"mnistref conformance: cannot run {tmp_path}/no-such-program: No such file or directory"
+    )
 
 
 @pytest.mark.parametrize("argv", [[], ["port.py", "--exec", "node port.js"]])
@@ -261,9 +301,11 @@ def test_target_or_exec_not_both_not_neither(argv: list[str]) -> None:
 # ---------------------------------------------------------------------------
 
 
-floats = hnp.arrays(st.sampled_from([np.float64, np.float32]),
-                    hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4),
-                    elements={"allow_nan": True, "allow_infinity": True})
+floats = hnp.arrays(
+    st.sampled_from([np.float64, np.float32]),
+    hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4),
+    elements={"allow_nan": True, "allow_infinity": True},
+)
 
 
 @given(floats)
@@ -278,8 +320,12 @@ def test_floats_read_back_bit_for_bit(a: np.ndarray) -> None:
 
 
 def test_integers_tuples_and_strings_read_back() -> None:
-    value = (np.arange(6, dtype=np.int64).reshape(2, 3), 10, (0.1, "float32"),
-             np.array([True, False]))
+    value = (
+        np.arange(6, dtype=np.int64).reshape(2, 3),
+        10,
+        (0.1, "float32"),
+        np.array([True, False]),
+    )
     back = _exec.decode(_exec.encode(value))
     assert back[0].tolist() == [[0, 1, 2], [3, 4, 5]] and back[1] == 10
     assert float(back[2][0]) == 0.1 and back[2][1] == "float32"

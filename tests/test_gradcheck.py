@@ -98,8 +98,9 @@ def kink_problem():
 
 @pytest.mark.parametrize("method", METHODS)
 def test_reference_passes_every_method(problem, method):
-    report = check_grads(mnistref.grads, params=problem[0], X=problem[1], Y=problem[2],
-                         method=method)
+    report = check_grads(
+        mnistref.grads, params=problem[0], X=problem[1], Y=problem[2], method=method
+    )
     assert report.passed, report.format()
     assert [(r.param, r.equation, r.dtype) for r in report.rows] == [
         (p, PARAM_EQUATIONS[p], d) for d in ("float64", "float32") for p in ("W1", "b1", "W2", "b2")
@@ -197,8 +198,9 @@ def test_reference_passes_the_default_problems_checking_their_kinks(net, dtype):
 
 @pytest.mark.parametrize("method", METHODS)
 def test_eq11_missing_1_over_m_fails_W2_only(problem, method):
-    report = check_grads(missing_1_over_m_in_dW2, params=problem[0], X=problem[1],
-                         Y=problem[2], method=method)
+    report = check_grads(
+        missing_1_over_m_in_dW2, params=problem[0], X=problem[1], Y=problem[2], method=method
+    )
     assert not report.passed
     assert _failed(report) == {"W2"}
     row = next(r for r in report.rows if r.param == "W2")
@@ -211,8 +213,9 @@ def test_eq11_missing_1_over_m_fails_W2_only(problem, method):
 
 @pytest.mark.parametrize("method", METHODS)
 def test_eq16_sign_flip_fails_b1_only(problem, method):
-    report = check_grads(sign_flip_in_db1, params=problem[0], X=problem[1], Y=problem[2],
-                         method=method)
+    report = check_grads(
+        sign_flip_in_db1, params=problem[0], X=problem[1], Y=problem[2], method=method
+    )
     assert _failed(report) == {"b1"}
     assert all(r.equation == 16 for r in report.rows if not r.passed)
     assert all(r.message.endswith(": a sign flip?") for r in report.rows if not r.passed)
@@ -241,8 +244,13 @@ def test_eq15_transposed_term_with_wrong_shape_is_named(problem):
 
 @pytest.mark.parametrize("method", METHODS)
 def test_eq14_relu_prime_1_at_a_kink_fails_b1(kink_problem, method):
-    report = check_grads(relu_prime_at_zero_is_1, params=kink_problem[0], X=kink_problem[1],
-                         Y=kink_problem[2], method=method)
+    report = check_grads(
+        relu_prime_at_zero_is_1,
+        params=kink_problem[0],
+        X=kink_problem[1],
+        Y=kink_problem[2],
+        method=method,
+    )
     # The blank row adds nothing to dW1 (its X is 0), so only db1 is wrong.
     assert _failed(report) == {"b1"}
     row = next(r for r in report.rows if r.param == "b1")
@@ -255,8 +263,9 @@ def test_eq14_relu_prime_1_at_a_kink_fails_b1(kink_problem, method):
 
 @pytest.mark.parametrize("method", METHODS)
 def test_eq14_reference_at_a_kink_passes_and_reports_it(kink_problem, method):
-    report = check_grads(params=kink_problem[0], X=kink_problem[1], Y=kink_problem[2],
-                         method=method)
+    report = check_grads(
+        params=kink_problem[0], X=kink_problem[1], Y=kink_problem[2], method=method
+    )
     assert report.passed, report.format()
     b1 = next(r for r in report.rows if r.param == "b1")
     assert b1.kinks_checked > 0
@@ -267,16 +276,30 @@ def test_eq14_reference_at_a_kink_passes_and_reports_it(kink_problem, method):
 
 def test_full_net_catches_sign_flip_and_missing_1_over_m():
     params, X, Y = make_problem("full", seed=0)
-    report = check_grads(sign_flip_in_dW1, params=params, X=X, Y=Y, method="directional",
-                         dtypes="float64", directions=2)
+    report = check_grads(
+        sign_flip_in_dW1,
+        params=params,
+        X=X,
+        Y=Y,
+        method="directional",
+        dtypes="float64",
+        directions=2,
+    )
     assert report.failed_params == [("W1", "float64")]
 
     def missing_m_in_dW1(params, X, Y, cache):
         _, dZ1 = _parts(params, X, Y, cache)
         return mnistref.grads(params, X, Y, cache)._replace(W1=X.T @ dZ1)
 
-    report = check_grads(missing_m_in_dW1, params=params, X=X, Y=Y, method="directional",
-                         dtypes="float32", directions=1)
+    report = check_grads(
+        missing_m_in_dW1,
+        params=params,
+        X=X,
+        Y=Y,
+        method="directional",
+        dtypes="float32",
+        directions=1,
+    )
     assert report.failed_params == [("W1", "float32")]
 
 
@@ -418,8 +441,9 @@ def test_non_finite_gradient_is_named(problem):
         b2[3] = np.nan
         return g._replace(b2=b2)
 
-    report = check_grads(nan_in_db2, params=problem[0], X=problem[1], Y=problem[2],
-                         dtypes="float64")
+    report = check_grads(
+        nan_in_db2, params=problem[0], X=problem[1], Y=problem[2], dtypes="float64"
+    )
     assert report.failed_params == [("b2", "float64")]
     assert "eq. (12): db2 has a non-finite value at (3,)" in report.rows[3].message
 
@@ -431,19 +455,20 @@ def test_writing_into_the_cache_is_an_error(problem):
         A2 -= Y
         return g
 
-    report = check_grads(in_place, params=problem[0], X=problem[1], Y=problem[2],
-                         dtypes="float64")
+    report = check_grads(in_place, params=problem[0], X=problem[1], Y=problem[2], dtypes="float64")
     assert report.errors == ["float64: grads_fn wrote into its argument cache.A2"]
     assert not report.passed
 
 
 def test_wrong_structure_is_an_error(problem):
-    report = check_grads(lambda *a: (1, 2), params=problem[0], X=problem[1], Y=problem[2],
-                         dtypes="float64")
+    report = check_grads(
+        lambda *a: (1, 2), params=problem[0], X=problem[1], Y=problem[2], dtypes="float64"
+    )
     assert not report.passed
     assert "returned 2 items, expected 4 (dW1, db1, dW2, db2)" in report.errors[0]
-    report = check_grads(lambda *a: 7, params=problem[0], X=problem[1], Y=problem[2],
-                         dtypes="float64")
+    report = check_grads(
+        lambda *a: 7, params=problem[0], X=problem[1], Y=problem[2], dtypes="float64"
+    )
     assert "returned int, expected a sequence of 4 arrays" in report.errors[0]
 
 
@@ -499,8 +524,13 @@ def test_report_to_dict_is_json_and_deterministic(problem):
 
 
 def test_failed_row_with_zero_magnitude_serialises_inf(kink_problem):
-    report = check_grads(relu_prime_at_zero_is_1, params=kink_problem[0], X=kink_problem[1],
-                         Y=kink_problem[2], dtypes="float64")
+    report = check_grads(
+        relu_prime_at_zero_is_1,
+        params=kink_problem[0],
+        X=kink_problem[1],
+        Y=kink_problem[2],
+        dtypes="float64",
+    )
     d = json.loads(json.dumps(report.to_dict()))
     assert d["passed"] is False
     b1 = d["rows"][1]
@@ -574,12 +604,14 @@ def _forward_difference_bound(params, X, Y, h):
     # h moves Z1 by at most h.
     assert np.abs(c.Z1).min() > h
     w2 = (params.W2**2).sum(axis=1)
-    curvature = np.concatenate([
-        ((X**2).T @ on * w2).ravel() / (2 * m),
-        on.sum(axis=0) * w2 / (2 * m),
-        np.repeat((c.A1**2).sum(axis=0)[:, None] / (2 * m), K, axis=1).ravel(),
-        np.full(K, 0.5),
-    ])
+    curvature = np.concatenate(
+        [
+            ((X**2).T @ on * w2).ravel() / (2 * m),
+            on.sum(axis=0) * w2 / (2 * m),
+            np.repeat((c.A1**2).sum(axis=0)[:, None] / (2 * m), K, axis=1).ravel(),
+            np.full(K, 0.5),
+        ]
+    )
     u = np.finfo(np.float64).eps / 2
 
     def gamma(n):
@@ -830,41 +862,68 @@ def _object_X(a):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda a: a.pop("b2"), "missing b2; expected W1, b1, W2, b2, X and Y (one-hot) or y "
-                                "(integer labels), found W1, b1, W2, X, Y"),
+        (
+            lambda a: a.pop("b2"),
+            "missing b2; expected W1, b1, W2, b2, X and Y (one-hot) or y "
+            "(integer labels), found W1, b1, W2, X, Y",
+        ),
         (lambda a: a.pop("Y"), "missing Y (or y); expected"),
         (lambda a: a.update(y=a["Y"].argmax(axis=1)), "has both Y and y; keep one"),
-        (lambda a: a.update(X=(a["X"] * 255).astype(np.uint8)),
-         "X holds integers (uint8); expected float64 or float32 (pixels? scale them to [0, 1], "
-         "e.g. X / 255)"),
-        (lambda a: a.update(W1=np.ones((5, 4), dtype=np.int64)),
-         "W1 holds integers (int64); expected float64 or float32"),
-        (lambda a: a.update(W2=a["W2"].astype(np.float16)),
-         "W2 has dtype float16; expected float64 or float32"),
+        (
+            lambda a: a.update(X=(a["X"] * 255).astype(np.uint8)),
+            "X holds integers (uint8); expected float64 or float32 (pixels? scale them to [0, 1], "
+            "e.g. X / 255)",
+        ),
+        (
+            lambda a: a.update(W1=np.ones((5, 4), dtype=np.int64)),
+            "W1 holds integers (int64); expected float64 or float32",
+        ),
+        (
+            lambda a: a.update(W2=a["W2"].astype(np.float16)),
+            "W2 has dtype float16; expected float64 or float32",
+        ),
         (lambda a: a.update(b1=a["b1"][None, :]), "b1 has shape (1, 4); expected (H,)"),
-        (lambda a: a["X"].__setitem__((2, 3), np.nan),
-         "X has 1 non-finite value(s), the first at (2, 3): "),
-        (lambda a: a["W2"].__setitem__((0, 1), -np.inf),
-         "W2 has 1 non-finite value(s), the first at (0, 1): "),
+        (
+            lambda a: a["X"].__setitem__((2, 3), np.nan),
+            "X has 1 non-finite value(s), the first at (2, 3): ",
+        ),
+        (
+            lambda a: a["W2"].__setitem__((0, 1), -np.inf),
+            "W2 has 1 non-finite value(s), the first at (0, 1): ",
+        ),
         (lambda a: a.update(X=a["X"][:, 1:]), "W1 has shape (5, 4) but X has 4 columns"),
-        (lambda a: a.update(b1=a["b1"][:3]), "b1 has shape (3,) but W1 has 4 columns; "
-                                             "expected (4,)"),
-        (lambda a: a.update(W2=a["W2"][:3]), "W2 has shape (3, 3) but W1 has 4 columns; "
-                                             "expected (4, K)"),
+        (
+            lambda a: a.update(b1=a["b1"][:3]),
+            "b1 has shape (3,) but W1 has 4 columns; expected (4,)",
+        ),
+        (
+            lambda a: a.update(W2=a["W2"][:3]),
+            "W2 has shape (3, 3) but W1 has 4 columns; expected (4, K)",
+        ),
         (lambda a: a.update(b2=a["b2"][:2]), "b2 has shape (2,) but W2 has 3 columns"),
         (lambda a: a.update(X=a["X"][:0]), "X is empty (shape (0, 5))"),
-        (lambda a: a.update(Y=a["Y"][:5]), "Y has shape (5, 3) but X has 6 rows and W2 3 "
-                                           "columns; expected (6, 3)"),
+        (
+            lambda a: a.update(Y=a["Y"][:5]),
+            "Y has shape (5, 3) but X has 6 rows and W2 3 columns; expected (6, 3)",
+        ),
         (lambda a: a.update(Y=a["Y"] * 0.5), "Y is not one-hot: "),
         (lambda a: a.update(Y=np.ones((6, 3))), "Y is not one-hot: row 0 has 3 ones (expected 1)"),
-        (lambda a: a.update(Y=a["Y"][:, :, None]), "Y has shape (6, 3, 1); expected Y one-hot "
-                                                   "(6, 3) or y integer labels (6,)"),
-        (lambda a: a.update(Y=a.pop("Y").argmax(axis=1).astype(float)),
-         "Y is 1-D, so integer labels, but has dtype float64"),
-        (lambda a: a.update(y=np.array([0, 1, 2, 3, 0, 1])) or a.pop("Y"),
-         "y[3] = 3, but W2 has 3 columns: labels must lie in [0, 3)"),
-        (lambda a: a.update(y=np.array([0, 1, 2, 0, 1])) or a.pop("Y"),
-         "y has 5 labels but X has 6 rows"),
+        (
+            lambda a: a.update(Y=a["Y"][:, :, None]),
+            "Y has shape (6, 3, 1); expected Y one-hot (6, 3) or y integer labels (6,)",
+        ),
+        (
+            lambda a: a.update(Y=a.pop("Y").argmax(axis=1).astype(float)),
+            "Y is 1-D, so integer labels, but has dtype float64",
+        ),
+        (
+            lambda a: a.update(y=np.array([0, 1, 2, 3, 0, 1])) or a.pop("Y"),
+            "y[3] = 3, but W2 has 3 columns: labels must lie in [0, 3)",
+        ),
+        (
+            lambda a: a.update(y=np.array([0, 1, 2, 0, 1])) or a.pop("Y"),
+            "y has 5 labels but X has 6 rows",
+        ),
         (_object_X, "X is an object array; save plain numeric arrays"),
     ],
 )
@@ -890,8 +949,10 @@ def _write_npy(path):
     [
         (None, "cannot read: No such file or directory"),
         # not "allow_pickle=True", numpy's advice for what it cannot place
-        (lambda p: p.write_text("W1,b1\n1,2\n"), "is not an .npz archive (not a zip file); "
-                                                   "write one with np.savez(path, W1=W1, "),
+        (
+            lambda p: p.write_text("W1,b1\n1,2\n"),
+            "is not an .npz archive (not a zip file); write one with np.savez(path, W1=W1, ",
+        ),
         (lambda p: p.write_bytes(b"PK\x03\x04 not really a zip"), "cannot read: "),
         (_write_npy, "holds a single array (.npy), not an .npz"),
     ],
@@ -966,8 +1027,7 @@ def test_check_grads_chooses_directions_for_a_net_beyond_the_complex_budget():
     assert COMPLEX_BUDGET == 10**8
 
 
-def test_cli_a_grads_module_that_fails_to_import_is_one_line_exit_2(capsys, tmp_path,
-                                                                    monkeypatch):
+def test_cli_a_grads_module_that_fails_to_import_is_one_line_exit_2(capsys, tmp_path, monkeypatch):
     (tmp_path / "broken_grads_mod.py").write_text("def grads(:\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     assert main(["gradcheck", "--small", "--grads", "broken_grads_mod:grads"]) == 2
@@ -976,23 +1036,26 @@ def test_cli_a_grads_module_that_fails_to_import_is_one_line_exit_2(capsys, tmp_
     assert "broken_grads_mod.py:1" in err[0]
 
 
-def test_cli_a_grads_that_raises_is_one_line_exit_1_naming_its_line(capsys, tmp_path,
-                                                                   monkeypatch):
+def test_cli_a_grads_that_raises_is_one_line_exit_1_naming_its_line(capsys, tmp_path, monkeypatch):
     (tmp_path / "raising_grads_mod.py").write_text(
-        "def grads(params, X, Y, cache):\n    raise ValueError('boom')\n")
+        "def grads(params, X, Y, cache):\n    raise ValueError('boom')\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     assert main(["gradcheck", "--small", "--grads", "raising_grads_mod:grads"]) == 1
     captured = capsys.readouterr()
     err = captured.err.strip().splitlines()
-    assert err == ["mnistref gradcheck: --grads raising_grads_mod:grads raised ValueError: "
-                   "boom (at raising_grads_mod.py:2)"]
+    assert err == [
+        "mnistref gradcheck: --grads raising_grads_mod:grads raised ValueError: "
+        "boom (at raising_grads_mod.py:2)"
+    ]
     assert captured.out == ""
 
 
 def test_cli_grads_from_a_file_path(capsys, tmp_path):
     (tmp_path / "my_grads_file.py").write_text(
         "from mnistref.network import grads as _g\n\n"
-        "def grads(params, X, Y, cache):\n    return _g(params, X, Y, cache)\n")
+        "def grads(params, X, Y, cache):\n    return _g(params, X, Y, cache)\n"
+    )
     assert main(["gradcheck", "--small", "--grads", f"{tmp_path}/my_grads_file.py:grads"]) == 0
     assert main(["gradcheck", "--small", "--grads", f"{tmp_path}/nope.py:grads"]) == 2
     assert "no such file" in capsys.readouterr().err

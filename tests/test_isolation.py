@@ -41,8 +41,13 @@ def row(report: Any, n: int, fname: str) -> Any:
 
 
 def run_cli(*argv: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mnistref.conformance", *argv],
-                          capture_output=True, text=True, check=False, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "mnistref.conformance", *argv],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -55,8 +60,9 @@ def test_os_exit_at_import_is_a_target_error_not_a_pass(tmp_path: Path) -> None:
     done = run_cli(str(path))
     assert done.returncode == 2, done
     assert done.stdout == ""
-    assert done.stderr.strip() == (f"mnistref conformance: importing {path} ended the port's "
-                                   "process (exit code 0)")
+    assert done.stderr.strip() == (
+        f"mnistref conformance: importing {path} ended the port's process (exit code 0)"
+    )
     with pytest.raises(TargetError, match=r"ended the port's process \(exit code 0\)"):
         check(str(path))
 
@@ -84,8 +90,9 @@ def test_sys_exit_in_a_function_is_an_error_naming_the_line(tmp_path: Path) -> N
     assert main([str(path)]) == 1
 
 
-def test_a_segfault_is_an_error_naming_the_signal(tmp_path: Path,
-                                                  capfd: pytest.CaptureFixture[str]) -> None:
+def test_a_segfault_is_an_error_naming_the_signal(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     path = port(tmp_path, "def softmax(Z):\n    import ctypes\n    ctypes.string_at(0)\n")
     report = check(str(path), n_random=2)
     r = row(report, 4, "softmax")
@@ -99,12 +106,15 @@ def test_a_segfault_is_an_error_naming_the_signal(tmp_path: Path,
 
 def test_a_function_that_ended_the_process_is_not_called_again(tmp_path: Path) -> None:
     count = tmp_path / "calls"
-    path = port(tmp_path, f"""
+    path = port(
+        tmp_path,
+        f"""
         def relu(Z):
             with open({str(count)!r}, "a") as f:
                 f.write("x")
             os._exit(5)
-        """)
+        """,
+    )
     report = check(str(path), n_random=4)
     assert count.read_text() == "x"
     r = row(report, 3, "relu")
@@ -155,23 +165,32 @@ def test_the_time_limit_is_checked() -> None:
 
 def test_ctrl_c_names_the_function_and_ends_the_worker(tmp_path: Path) -> None:
     pid_file = tmp_path / "pid"
-    path = port(tmp_path, f"""
+    path = port(
+        tmp_path,
+        f"""
         def grads(params, X, Y, cache):
             with open({str(pid_file)!r}, "w") as f:
                 f.write(str(os.getpid()))
             print("in grads", file=sys.stderr, flush=True)
             time.sleep(1000)
-        """, name="myport.py")
-    proc = subprocess.Popen([sys.executable, "-m", "mnistref", "conformance", str(path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        """,
+        name="myport.py",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mnistref", "conformance", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stderr is not None
     line = proc.stderr.readline()  # forwarded by the runner from the worker's stderr
     assert line.strip() == "in grads"
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, (out, err)
-    assert (f"mnistref conformance: interrupted while calling grads(params, X, Y, cache) of "
-            f"{path}") in err
+    assert (
+        f"mnistref conformance: interrupted while calling grads(params, X, Y, cache) of {path}"
+    ) in err
     worker = int(pid_file.read_text())
     for _ in range(50):  # the runner ended it before exiting
         try:
@@ -190,13 +209,16 @@ def test_ctrl_c_names_the_function_and_ends_the_worker(tmp_path: Path) -> None:
 
 
 def test_port_output_does_not_corrupt_json_stdout(tmp_path: Path) -> None:
-    path = port(tmp_path, """
+    path = port(
+        tmp_path,
+        """
         print("importing the port")
         def relu(Z):
             print("in relu")
             sys.stderr.write("relu to stderr\\n")
             return Z * (Z > 0)
-        """)
+        """,
+    )
     done = run_cli(str(path), "--json")
     doc = json.loads(done.stdout)  # nothing but the report
     assert doc["passed"] is True, doc
@@ -211,7 +233,8 @@ def test_the_port_gets_its_own_objects_back_in_the_chained_steps(tmp_path: Path)
     # the port's grads (train.chained), which must receive that object, not a copy
     # in NumPy form.
     path = tmp_path / "ownport.py"
-    path.write_text(textwrap.dedent("""
+    path.write_text(
+        textwrap.dedent("""
         import numpy as np
         import mnistref
 
@@ -228,18 +251,22 @@ def test_the_port_gets_its_own_objects_back_in_the_chained_steps(tmp_path: Path)
             if not isinstance(cache, (tuple, MyCache)):
                 raise TypeError(f"got a {type(cache).__name__}, not my own cache")
             return mnistref.grads(params, X, Y, mnistref.Cache(*cache))
-        """))
+        """)
+    )
     report = check(str(path), n_random=2)
     assert report.passed, report.format()
     assert any(r.function == "grads" and r.status == "pass" for r in report.results)
 
 
 def test_writing_into_an_argument_is_still_seen(tmp_path: Path) -> None:
-    path = port(tmp_path, """
+    path = port(
+        tmp_path,
+        """
         def relu(Z):
             Z[Z < 0] = 0
             return Z
-        """)
+        """,
+    )
     isolated = check(str(path), n_random=2, strict=True).to_dict()
     in_process = check(str(path), n_random=2, strict=True, isolate=False).to_dict()
     assert isolated["results"] == in_process["results"]
@@ -249,7 +276,8 @@ def test_writing_into_an_argument_is_still_seen(tmp_path: Path) -> None:
 
 def test_exceptions_keep_their_line_and_equation(tmp_path: Path) -> None:
     path = tmp_path / "blame.py"
-    path.write_text(textwrap.dedent("""
+    path.write_text(
+        textwrap.dedent("""
         import numpy as np
         import mnistref
 
@@ -259,7 +287,8 @@ def test_exceptions_keep_their_line_and_equation(tmp_path: Path) -> None:
             dZ2 = A2 - Y
             dA1 = dZ2 @ W2  # missing .T
             return dA1
-        """))
+        """)
+    )
     isolated = check(str(path), n_random=2)
     assert isolated.to_dict() == check(str(path), n_random=2, isolate=False).to_dict()
     r = row(isolated, 13, "grads")
@@ -270,7 +299,8 @@ def test_exceptions_keep_their_line_and_equation(tmp_path: Path) -> None:
 
 def test_results_keep_dtype_structure_and_scalars(tmp_path: Path) -> None:
     path = tmp_path / "kinds.py"
-    path.write_text(textwrap.dedent("""
+    path.write_text(
+        textwrap.dedent("""
         import collections
         import numpy as np
 
@@ -279,7 +309,8 @@ def test_results_keep_dtype_structure_and_scalars(tmp_path: Path) -> None:
         def relu(Z):
             return {"f": 1.5, "n": np.float32(2), "t": Mine(np.zeros(2, np.float32), [1, 2]),
                     "o": object()}
-        """))
+        """)
+    )
     target, _ = _isolate.load(str(path))
     try:
         out = target.relu(np.zeros(3))
@@ -292,17 +323,22 @@ def test_results_keep_dtype_structure_and_scalars(tmp_path: Path) -> None:
 
 
 def test_an_unconvertible_result_fails_with_a_clear_message(tmp_path: Path) -> None:
-    path = port(tmp_path, """
+    path = port(
+        tmp_path,
+        """
         class Opaque:
             def __array__(self, *args, **kwargs):
                 raise TypeError("Opaque holds no numbers")
         def relu(Z):
             return Opaque()
-        """)
+        """,
+    )
     r = row(check(str(path), n_random=1), 3, "relu")
     assert r.status == "fail"
-    assert "returned Opaque, which NumPy cannot convert to an array (TypeError: Opaque holds no " \
-           "numbers)" in r.message
+    assert (
+        "returned Opaque, which NumPy cannot convert to an array (TypeError: Opaque holds no "
+        "numbers)" in r.message
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -345,8 +381,9 @@ def test_a_correct_port_passes_the_same_isolated_or_not() -> None:
 
 def test_plugin_timeout_fails_the_hanging_functions_items(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(hangport="import time\n\ndef relu(Z):\n    time.sleep(1000)\n\n" + GOOD)
-    result = pytester.runpytest_subprocess("--mnistref-impl=hangport.py", "--mnistref-timeout=1",
-                                           "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess(
+        "--mnistref-impl=hangport.py", "--mnistref-timeout=1", "-p", "no:cacheprovider"
+    )
     result.assert_outcomes(passed=1, failed=1, skipped=result.parseoutcomes()["skipped"])
     result.stdout.fnmatch_lines(["*relu(Z1) did not return within 1 s*"])
 

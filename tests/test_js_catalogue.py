@@ -52,8 +52,9 @@ def test_bug_is_a_one_line_change(bug: JsBug) -> None:
     assert seed.count(bug.old) == 1, f"{bug.name}: {bug.old!r} must occur once in {SEED.name}"
     diff = [
         line
-        for line in difflib.unified_diff(seed.splitlines(), plant(bug).splitlines(),
-                                         lineterm="", n=0)
+        for line in difflib.unified_diff(
+            seed.splitlines(), plant(bug).splitlines(), lineterm="", n=0
+        )
         if line[:1] in "+-" and not line.startswith(("+++", "---"))
     ]
     removed = [line for line in diff if line.startswith("-")]

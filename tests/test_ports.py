@@ -209,9 +209,17 @@ NUMPY_VARIANTS = {
     },
     # -log_softmax(log A2)[y], as cross_entropy(log(A2), y) computes it: renormalises rows.
     "loss_via_log_softmax": {
-        "loss": lambda port: lambda Y, A2: -np.sum(
-            Y * (lambda w: w - _np_logsumexp(w))(np.log(np.maximum(A2, np.finfo(A2.dtype).tiny)))
-        ) / A2.dtype.type(A2.shape[0]),
+        "loss": lambda port: (
+            lambda Y, A2: (
+                -np.sum(
+                    Y
+                    * (lambda w: w - _np_logsumexp(w))(
+                        np.log(np.maximum(A2, np.finfo(A2.dtype).tiny))
+                    )
+                )
+                / A2.dtype.type(A2.shape[0])
+            )
+        ),
     },
 }
 
@@ -246,8 +254,11 @@ def _torch_variants() -> dict[str, dict[str, Any]]:
             "grads": _recompute_A2,
         },
         "exp_minus_logsumexp": {
-            "softmax": lambda port: lambda Z: (lambda z: torch.exp(
-                z - torch.logsumexp(z, dim=-1, keepdim=True)))(port._t(Z)),
+            "softmax": lambda port: (
+                lambda Z: (lambda z: torch.exp(z - torch.logsumexp(z, dim=-1, keepdim=True)))(
+                    port._t(Z)
+                )
+            ),
             "grads": _recompute_A2,
             "loss": cross_entropy,
         },
@@ -343,8 +354,10 @@ def _sweep(path: Path, dtype: str, n_random: int) -> list[str]:
             if r.status != "pass":
                 ratio = "-" if r.max_error_ratio is None else f"{r.max_error_ratio:.3g}"
                 first = r.message.splitlines()[0] if r.message else ""
-                failures.append(f"seed {seed}: eq. ({r.equation}) {r.function} {r.status}, "
-                                f"case {r.case!r}, err/tol {ratio}: {first}")
+                failures.append(
+                    f"seed {seed}: eq. ({r.equation}) {r.function} {r.status}, "
+                    f"case {r.case!r}, err/tol {ratio}: {first}"
+                )
         if not report.checked:
             failures.append(f"seed {seed}: nothing checked")
     return failures
@@ -393,8 +406,12 @@ def test_eq10_to_eq16_alt_port_gradients_match_reference(
     assume(not _near_kink(params, X))
     cache = mnistref.forward(params, X)
     got = port.grads(params, X, Y, port.forward(params, X))
-    _assert_grads_close(got, mnistref.grads(params, X, Y, cache), _grad_tolerance(params, X, Y),
-                        "numpy_alt_port vs mnistref")
+    _assert_grads_close(
+        got,
+        mnistref.grads(params, X, Y, cache),
+        _grad_tolerance(params, X, Y),
+        "numpy_alt_port vs mnistref",
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -440,8 +457,10 @@ def test_eq17_to_eq20_torch_autograd_step_matches_reference() -> None:
     cache = mnistref.forward(params, X)
     want = mnistref.update(params, mnistref.grads(params, X, Y, cache), lr)
     # W - lr*g differs by lr times the gradient bound, plus one rounding of W - lr*g.
-    tol = [lr * t + np.finfo(np.float64).eps * np.abs(w) for t, w in
-           zip(_grad_tolerance(params, X, Y), want, strict=True)]
+    tol = [
+        lr * t + np.finfo(np.float64).eps * np.abs(w)
+        for t, w in zip(_grad_tolerance(params, X, Y), want, strict=True)
+    ]
     _assert_grads_close([p.numpy() for p in new], want, tol, "torch step vs mnistref step")
     # Each true-class probability is within the forward bound (relative) of exact, which
     # moves its log by as much (absolute); the m*K-term sum and the division add

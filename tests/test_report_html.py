@@ -47,13 +47,64 @@ def report(target: Path) -> Report:
 # ---------------------------------------------------------------------------
 
 # Every element the page may hold: HTML for the text, MathML for the equations.
-HTML_TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "h4", "p",
-             "div", "span", "section", "header", "footer", "article", "table", "thead",
-             "tbody", "tr", "th", "td", "code", "pre", "b", "br", "a", "dl", "dt", "dd", "ul",
-             "li"}
-MATHML_TAGS = {"math", "mrow", "mi", "mn", "mo", "msub", "msup", "msubsup", "mfrac",
-               "munderover", "munder", "mover", "mtext", "mspace", "mtable", "mtr", "mtd",
-               "mstyle", "mpadded", "semantics", "annotation"}
+HTML_TAGS = {
+    "html",
+    "head",
+    "meta",
+    "title",
+    "style",
+    "body",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "p",
+    "div",
+    "span",
+    "section",
+    "header",
+    "footer",
+    "article",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "code",
+    "pre",
+    "b",
+    "br",
+    "a",
+    "dl",
+    "dt",
+    "dd",
+    "ul",
+    "li",
+}
+MATHML_TAGS = {
+    "math",
+    "mrow",
+    "mi",
+    "mn",
+    "mo",
+    "msub",
+    "msup",
+    "msubsup",
+    "mfrac",
+    "munderover",
+    "munder",
+    "mover",
+    "mtext",
+    "mspace",
+    "mtable",
+    "mtr",
+    "mtd",
+    "mstyle",
+    "mpadded",
+    "semantics",
+    "annotation",
+}
 VOID = {"meta", "br", "mspace"}
 
 
@@ -132,8 +183,10 @@ def shown(line: str, text: str) -> bool:
     t = squash(text)
     if squash(s) in t:
         return True
-    return any(squash(s[:k]) in t and squash(s[k + 2:]) in t
-               for k in (m.start() for m in re.finditer(": ", s)))
+    return any(
+        squash(s[:k]) in t and squash(s[k + 2 :]) in t
+        for k in (m.start() for m in re.finditer(": ", s))
+    )
 
 
 def assert_self_contained(page: Page) -> None:
@@ -190,10 +243,10 @@ def test_catalogue_bug_names_the_equation_the_paper_and_the_fix() -> None:
     assert "dW2 = (1/m) A1^T dZ2" in section  # the plain form under the rendered one
     assert "a constant factor (1/m" in section  # the runner's hint
     # The paper's bold symbols, spelled as MathML Core renders them (Unicode bold).
-    eq11 = html[html.index('id="eq-11"'):]
-    eq11 = eq11[eq11.index("<math"):eq11.index("</math>")]
+    eq11 = html[html.index('id="eq-11"') :]
+    eq11 = eq11[eq11.index("<math") : eq11.index("</math>")]
     assert "<mfrac>" in eq11 and "\N{MATHEMATICAL BOLD CAPITAL W}" in eq11
-    assert "mathvariant=\"bold\"" not in html
+    assert 'mathvariant="bold"' not in html
     # The example inputs, as the runner printed them, in a <pre>.
     m = re.search(r'<pre class="inputs">(.*?)</pre>', html, re.S)
     assert m and "A1 = [[" in m.group(1) and "dZ2 = [[" in m.group(1)
@@ -210,11 +263,11 @@ def test_a_random_case_is_shown_shrunk() -> None:
     first = row.message.splitlines()[0].removesuffix(":")
     assert first in text  # the whole shrunk case, as the "case" entry
     assert "Example inputs (float64) (a random case, shrunk)" in text
-    art = html[html.index('id="row-21-predict"'):]
-    pre = art[art.index('<pre class="inputs">'):art.index("</pre>")]
+    art = html[html.index('id="row-21-predict"') :]
+    pre = art[art.index('<pre class="inputs">') : art.index("</pre>")]
     assert "W1 = [[" in pre and "X = [[" in pre
     # What the code does starts with what went wrong, not with the case's description.
-    what = art[art.index('<div class="what">') + len('<div class="what">'):]
+    what = art[art.index('<div class="what">') + len('<div class="what">') :]
     assert what.startswith(row.message.splitlines()[1].strip()[:20])
 
 
@@ -224,7 +277,8 @@ def test_declared_port_names_the_authors_functions() -> None:
     assert "backward_prop" in page.heading("row-11-grads")
     assert "funcs.py:48" in page.heading("row-11-grads")
     assert "one_hot" in page.heading("row-0-one_hot") and "funcs.py:40" in page.heading(
-        "row-0-one_hot")
+        "row-0-one_hot"
+    )
     # Row 0 (data preparation) has its formula too; a contract finding beside a pass too.
     assert page.maths.get("eq-0", 0) == 1
     assert "eq-14-contract" in page.text
@@ -240,8 +294,7 @@ def test_passing_port_summary_and_no_failure_sections() -> None:
     assert not [i for i in page.text if i.startswith("row-")]
     assert "PASSED" in html and "Failures, in dependency order" not in html
     assert all("fail" not in c and "error" not in c for c in page.rows)
-    for needle in (str(rep.target), "float64", "first failure", "coverage",
-                   "contract findings"):
+    for needle in (str(rep.target), "float64", "first failure", "coverage", "contract findings"):
         assert needle in html
     # Same port, dtype and seed: the same bytes (no clock, no host in the page).
     assert check(PASSING, n_random=N_RANDOM).to_html() == html
@@ -250,8 +303,11 @@ def test_passing_port_summary_and_no_failure_sections() -> None:
 def test_status_reads_without_colour() -> None:
     """Each status is a word, not only a colour: PASS, FAIL, ERROR, SKIP, PASS*."""
     page = Page(report(DECLARED).to_html())
-    labels = [attrs.get("class", "") for tag, attrs in page.tags
-              if "label" in (attrs.get("class") or "").split()]
+    labels = [
+        attrs.get("class", "")
+        for tag, attrs in page.tags
+        if "label" in (attrs.get("class") or "").split()
+    ]
     assert labels
     html = report(DECLARED).to_html()
     for word in ("PASS", "FAIL", "ERROR", "SKIP", "PASS*"):
@@ -266,11 +322,19 @@ HOSTILE = "<script>alert('x')</script></pre><img src=x onerror=alert(1)>&amp;\"'
 
 
 def test_hostile_message_names_and_target_are_escaped() -> None:
-    row = Result(11, "dW2", "fail", message=f"golden case 'basic' (x): {HOSTILE}\n"
-                 f"  hint: {HOSTILE}\n  inputs (float64):\n    A1 = {HOSTILE}\n"
-                 f"failed in 1 of 1 cases: basic",
-                 contract=[Finding("dtype", HOSTILE)], port=f"evil{HOSTILE} (x.py:1)",
-                 expected=1.0, got=2.0, tolerance=1e-16)
+    row = Result(
+        11,
+        "dW2",
+        "fail",
+        message=f"golden case 'basic' (x): {HOSTILE}\n"
+        f"  hint: {HOSTILE}\n  inputs (float64):\n    A1 = {HOSTILE}\n"
+        f"failed in 1 of 1 cases: basic",
+        contract=[Finding("dtype", HOSTILE)],
+        port=f"evil{HOSTILE} (x.py:1)",
+        expected=1.0,
+        got=2.0,
+        tolerance=1e-16,
+    )
     rep = Report(target=f"/tmp/{HOSTILE}.py", dtype="float64", seed=0, results=[row])
     html = rep.to_html()
     page = Page(html)
@@ -284,10 +348,12 @@ def test_hostile_message_names_and_target_are_escaped() -> None:
 
 def test_a_hostile_ports_exception_text_is_escaped(tmp_path: Path) -> None:
     port = tmp_path / "hostile_port.py"
-    port.write_text(textwrap.dedent(f"""\
+    port.write_text(
+        textwrap.dedent(f"""\
         def relu(Z):
             raise ValueError({HOSTILE!r})
-        """))
+        """)
+    )
     rep = check(port, n_random=2)
     (row,) = [r for r in rep.results if r.function == "relu"]
     assert row.status == "error" and "<script>" in row.message
@@ -320,20 +386,22 @@ def test_cli_html_writes_the_page(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 @pytest.mark.parametrize("where", ["no/such/dir/r.html", "."], ids=["no_dir", "a_directory"])
 def test_cli_html_unwritable_is_one_line_exit_2(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
     path = tmp_path / where
     before = sorted(p.name for p in tmp_path.iterdir())
     assert main([str(BUG), "--html", str(path)]) == 2
     out, err = capsys.readouterr()
     assert out == ""
     assert len(err.strip().splitlines()) == 1 and err.startswith(
-        f"mnistref conformance: --html {path}: "), err
+        f"mnistref conformance: --html {path}: "
+    ), err
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
 def test_cli_html_write_failing_late_is_one_line_exit_2(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A write that fails after the run (disk full): one line, exit 2, no report, no file."""
     import mnistref._safeio as safeio
     from mnistref._safeio import atomic_write
@@ -343,13 +411,13 @@ def test_cli_html_write_failing_late_is_one_line_exit_2(
         raise OSError(28, "No space left on device")
 
     # The real writer, its write failing midway: nothing may be left behind.
-    monkeypatch.setattr(safeio, "atomic_write",
-                        lambda path, write: atomic_write(path, disk_fills))
+    monkeypatch.setattr(safeio, "atomic_write", lambda path, write: atomic_write(path, disk_fills))
     assert main([str(BUG), "--html", str(tmp_path / "r.html")]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.strip().splitlines() == [
         f"mnistref conformance: --html {tmp_path / 'r.html'}: cannot be written: "
-        "No space left on device"]
+        "No space left on device"
+    ]
     assert not list(tmp_path.iterdir())
 
 
@@ -372,7 +440,8 @@ def browser() -> str:
 
 
 def test_a_missing_browser_skips_locally_and_fails_when_required(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("PATH", "")
     monkeypatch.delenv("MNISTREF_REQUIRE_BROWSER", raising=False)
     with pytest.raises(pytest.skip.Exception):
@@ -384,10 +453,24 @@ def test_a_missing_browser_skips_locally_and_fails_when_required(
 
 def headless(exe: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run",
-         "--disable-extensions", f"--user-data-dir={profile}", *args],
-        capture_output=True, text=True, timeout=120, check=False)
+        [
+            exe,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-extensions",
+            f"--user-data-dir={profile}",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 # Run in a copy of the page only (the report itself holds no script and forbids one):
@@ -418,8 +501,9 @@ def test_page_renders_in_headless_chromium(tmp_path: Path) -> None:
 
     # Printed: a PDF of several pages.
     pdf = tmp_path / "report.pdf"
-    done = headless(exe, tmp_path / "profile1", "--no-pdf-header-footer",
-                    f"--print-to-pdf={pdf}", page.as_uri())
+    done = headless(
+        exe, tmp_path / "profile1", "--no-pdf-header-footer", f"--print-to-pdf={pdf}", page.as_uri()
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     data = pdf.read_bytes()
     assert data.startswith(b"%PDF-") and len(data) > 20_000
@@ -428,10 +512,15 @@ def test_page_renders_in_headless_chromium(tmp_path: Path) -> None:
     # Laid out: every equation is a MathML block with a box, each fraction's numerator
     # sits above its denominator (text would put them on one line).
     probe = tmp_path / "probe.html"
-    probe.write_text(re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", html)
-                     .replace("</body>", _MEASURE + "</body>"), encoding="utf-8")
-    done = headless(exe, tmp_path / "profile2", "--window-size=1200,2000", "--dump-dom",
-                    probe.as_uri())
+    probe.write_text(
+        re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", html).replace(
+            "</body>", _MEASURE + "</body>"
+        ),
+        encoding="utf-8",
+    )
+    done = headless(
+        exe, tmp_path / "profile2", "--window-size=1200,2000", "--dump-dom", probe.as_uri()
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     m = re.search(r'data-measured="([^"]*)"', done.stdout)
     assert m, "the probe did not run: " + done.stdout[:500]

@@ -164,7 +164,6 @@ def test_plugin_works_from_a_ports_own_test_file(pytester: pytest.Pytester) -> N
     result.assert_outcomes(passed=1)
 
 
-
 IN_PLACE_PORT = """
 import numpy as np
 

@@ -19,16 +19,27 @@ import vector_checker
 from ports.catalogue import BUGS
 
 ROOT = Path(__file__).resolve().parent.parent
-CORRECT = ["tests/ports/numpy_port.py", "tests/ports/numpy_alt_port.py",
-           "tests/ports/numpy_logsumexp_port.py", "tests/ports/numpy_float_port.py",
-           "spec/ports/torch_port.py", "spec/ports/torch_autograd_port.py",
-           "spec/ports/jax_port.py", "spec/ports/jax_autograd_port.py"]
+CORRECT = [
+    "tests/ports/numpy_port.py",
+    "tests/ports/numpy_alt_port.py",
+    "tests/ports/numpy_logsumexp_port.py",
+    "tests/ports/numpy_float_port.py",
+    "spec/ports/torch_port.py",
+    "spec/ports/torch_autograd_port.py",
+    "spec/ports/jax_port.py",
+    "spec/ports/jax_autograd_port.py",
+]
 
 # What the stored vectors cannot show: init draws random numbers (the vectors hold
 # none; the runner judges init statistically), one_hot is not a stored call, and
 # writing into an argument is a contract finding of the runner, not a value.
-NOT_IN_VECTORS = {"init_std_0_01", "init_W1_out_in_layout", "init_b2_random",
-                  "one_hot_off_by_one", "update_in_place"}
+NOT_IN_VECTORS = {
+    "init_std_0_01",
+    "init_W1_out_in_layout",
+    "init_b2_random",
+    "one_hot_off_by_one",
+    "update_in_place",
+}
 
 
 def _load(path: Path) -> ModuleType:
@@ -53,8 +64,9 @@ def test_a_correct_port_passes_the_stored_tolerances(port: str, dtype: str) -> N
     assert vector_checker.check(_load(ROOT / port), dtype) == []
 
 
-@pytest.mark.parametrize("bug", [b for b in BUGS if b.name not in NOT_IN_VECTORS],
-                         ids=lambda b: b.name)
+@pytest.mark.parametrize(
+    "bug", [b for b in BUGS if b.name not in NOT_IN_VECTORS], ids=lambda b: b.name
+)
 def test_the_stored_tolerances_fail_each_bug(bug) -> None:  # type: ignore[no-untyped-def]
     failures = vector_checker.check(_load(bug.path), "float64")
     if bug.control:

@@ -26,6 +26,7 @@ from mnistref.conformance import _SIMPLE, _arg, _bound_for, _check_predict, _com
 
 SPEC = Path(__file__).resolve().parent.parent / "spec" / "vectors"
 
+
 # Each output of a case is judged the way the runner judges a port's function of that
 # name (mnistref/conformance/__init__.py, ``_SIMPLE`` and ``_bound_for``): the
 # reference (mnistref's function of the same name) applied to the committed inputs of
@@ -94,11 +95,15 @@ def test_regenerated_vectors_equal_the_committed_ones(
         for key in vectors.INPUTS:
             if step > 0 and key in ("W1", "b1", "W2", "b2"):
                 np.testing.assert_array_equal(
-                    mine[key], committed[f"train.step{step - 1}"][f"{key}_new"],
-                    err_msg=f"{case}/{key} is not train.step{step - 1}/{key}_new", strict=True)
+                    mine[key],
+                    committed[f"train.step{step - 1}"][f"{key}_new"],
+                    err_msg=f"{case}/{key} is not train.step{step - 1}/{key}_new",
+                    strict=True,
+                )
             else:
-                np.testing.assert_array_equal(mine[key], arrays[key], err_msg=f"{case}/{key}",
-                                              strict=True)
+                np.testing.assert_array_equal(
+                    mine[key], arrays[key], err_msg=f"{case}/{key}", strict=True
+                )
         failures += [f"{case}: {f}" for f in _judge_committed_outputs(mine, dt)]
     assert not failures, "\n".join(failures)
 
@@ -160,8 +165,9 @@ def _same_but_tolerances(a: str, b: str) -> None:
         return
     name = a.split(" ", 1)[0]
     assert name.endswith((".tol", ".chain_tol")), (a[:60], b[:60])
-    np.testing.assert_allclose(np.array(a.split()[1:], float), np.array(b.split()[1:], float),
-                               rtol=1e-2, err_msg=name)
+    np.testing.assert_allclose(
+        np.array(a.split()[1:], float), np.array(b.split()[1:], float), rtol=1e-2, err_msg=name
+    )
 
 
 @pytest.mark.parametrize("dtype", vectors.DTYPES)
@@ -220,11 +226,16 @@ def test_the_text_form_holds_what_the_json_holds(dtype: str) -> None:
             assert value.dtype == want.dtype and list(value.shape) == spec["shape"]
             assert value.tobytes() == want.reshape(spec["shape"]).tobytes(), (case, name)
         seen += 1
-    assert seen == sum(len(c["arrays"]) + sum(k in a for a in c["arrays"].values()
-                                              for k in ("tol", "chain_tol"))
-                       for c in doc["cases"].values())
-    calls = [f"{fn} {outs[0]} {' '.join(ins)}" for rows in vectors.EQUATION_IO.values()
-             for fn, ins, outs in rows if fn != "predict"]
+    assert seen == sum(
+        len(c["arrays"]) + sum(k in a for a in c["arrays"].values() for k in ("tol", "chain_tol"))
+        for c in doc["cases"].values()
+    )
+    calls = [
+        f"{fn} {outs[0]} {' '.join(ins)}"
+        for rows in vectors.EQUATION_IO.values()
+        for fn, ins, outs in rows
+        if fn != "predict"
+    ]
     assert checks == {c: calls for c in doc["cases"]}
 
 

@@ -25,9 +25,11 @@ import numpy as np
 SPEC = Path(__file__).resolve().parent.parent / "spec" / "vectors"
 
 # function -> (inputs, output), from manifest.json's "equations".
-CALLS = [(row["function"], row["inputs"], row["outputs"][0])
-         for rows in json.loads((SPEC / "manifest.json").read_text())["equations"].values()
-         for row in rows]
+CALLS = [
+    (row["function"], row["inputs"], row["outputs"][0])
+    for rows in json.loads((SPEC / "manifest.json").read_text())["equations"].values()
+    for row in rows
+]
 
 
 def load(dtype: str) -> dict[str, dict[str, dict[str, Any]]]:
@@ -63,8 +65,7 @@ def compare(got: Any, expected: np.ndarray, tol: np.ndarray) -> str:
     if ok.all():
         return ""
     i = np.unravel_index(int(np.argmin(ok)), ok.shape) if ok.ndim else ()
-    return (f"entry {list(map(int, i))}: expected {expected[i]!r}, got {g[i]!r}, "
-            f"tol {tol[i]:.3g}")
+    return f"entry {list(map(int, i))}: expected {expected[i]!r}, got {g[i]!r}, tol {tol[i]:.3g}"
 
 
 def check(port: Any, dtype: str) -> list[str]:
@@ -83,11 +84,13 @@ def check(port: Any, dtype: str) -> list[str]:
                     failures.append(f"{name}: predict raised {type(e).__name__}: {e}")
                     continue
                 Z2 = value["Z2"].astype(np.float64)
-                chosen = Z2[np.arange(len(got)), got] if got.shape == value["y_pred"].shape \
-                    else None
+                chosen = (
+                    Z2[np.arange(len(got)), got] if got.shape == value["y_pred"].shape else None
+                )
                 if chosen is None or (chosen < Z2.max(axis=1) - arrays["y_pred"]["tol"]).any():
-                    failures.append(f"{name}: predict: {got.tolist()}, expected "
-                                    f"{value['y_pred'].tolist()}")
+                    failures.append(
+                        f"{name}: predict: {got.tolist()}, expected {value['y_pred'].tolist()}"
+                    )
                 continue
             args = [float(value[k]) if k == "lr" else value[k].copy() for k in ins]
             try:

@@ -198,8 +198,21 @@ def run(
         with one_core_busy(load == "busy"):
             for dt in (np.dtype(d) for d in dtypes):
                 for th in threads:
-                    _section(report, load, dt, th, rows, batches, epoch_rows, repeat, min_time,
-                             lr, ncpu, tv, say)
+                    _section(
+                        report,
+                        load,
+                        dt,
+                        th,
+                        rows,
+                        batches,
+                        epoch_rows,
+                        repeat,
+                        min_time,
+                        lr,
+                        ncpu,
+                        tv,
+                        say,
+                    )
     if with_memory:
         say("peak memory of full-batch float32 training")
         report["memory"] = measure_memory(rows, np.float32)
@@ -208,9 +221,19 @@ def run(
 
 
 def _section(
-    report: dict[str, Any], load: str, dt: np.dtype[Any], th: int | None, rows: int,
-    batches: Sequence[int], epoch_rows: int, repeat: int, min_time: float, lr: float,
-    ncpu: int, tv: str | None, say: Callable[[str], None],
+    report: dict[str, Any],
+    load: str,
+    dt: np.dtype[Any],
+    th: int | None,
+    rows: int,
+    batches: Sequence[int],
+    epoch_rows: int,
+    repeat: int,
+    min_time: float,
+    lr: float,
+    ncpu: int,
+    tv: str | None,
+    say: Callable[[str], None],
 ) -> None:
     """One load, dtype and thread setting: the full-batch step and every batch's epoch."""
     label = "auto" if th is None else str(th)
@@ -221,14 +244,21 @@ def _section(
     cands = _candidates(th)
     base_threads = ncpu if th is None else th
     say(f"{where}: square GEMM")
-    peak = blas.gemm_rate(1024 if report["quick"] else 2048, dtype=dt, threads=base_threads,
-                          repeat=5)
+    peak = blas.gemm_rate(
+        1024 if report["quick"] else 2048, dtype=dt, threads=base_threads, repeat=5
+    )
     report["square_gemm"][f"{load}/{dt.name}/{label}"] = peak
     eng = Engine(P0, dtype=dt, threads=th)
     tor = _Torch(P0, X, y, base_threads) if tv is not None else None
 
-    def measure(kind: str, size: str, m_gemm: int, fns: dict[str, Callable[[], object]],
-                scale: float, flops_scale: float) -> None:
+    def measure(
+        kind: str,
+        size: str,
+        m_gemm: int,
+        fns: dict[str, Callable[[], object]],
+        scale: float,
+        flops_scale: float,
+    ) -> None:
         """Time the floor's GEMMs at each candidate count and *fns*, in the same rounds."""
         Xg = X if m_gemm == rows else np.ascontiguousarray(X[:m_gemm])
         shapes = gemm_shapes(m_gemm)
@@ -240,31 +270,54 @@ def _section(
         floor, best, count = _floor_rounds(t, shapes, cands, repeat)
         for g, (a, b, c) in shapes.items():
             report["rows"].append(
-                _row(g, f"({a},{b})@({b},{c})", dt,
-                     label if th is not None else f"auto:{count[g]}", best[g],
-                     blas.gemm_flops(a, b, c), peak, load)
+                _row(
+                    g,
+                    f"({a},{b})@({b},{c})",
+                    dt,
+                    label if th is not None else f"auto:{count[g]}",
+                    best[g],
+                    blas.gemm_flops(a, b, c),
+                    peak,
+                    load,
+                )
             )
         total = int(step_flops(m_gemm) * flops_scale)
         floor_s = [f * scale for f in floor]
-        report["rows"].append(_row(f"GEMM floor {kind}", size, dt, label, floor_s, total, peak,
-                                   load))
+        report["rows"].append(
+            _row(f"GEMM floor {kind}", size, dt, label, floor_s, total, peak, load)
+        )
         for name in fns:
             report["rows"].append(_row(name, size, dt, label, t[name], total, peak, load))
-            report["ratios"].append(_ratio(f"{name} / floor", dt, label, t[name], floor_s,
-                                           load=load, size=size))
+            report["ratios"].append(
+                _ratio(f"{name} / floor", dt, label, t[name], floor_s, load=load, size=size)
+            )
         # What the engine spends beyond its five GEMMs (gathers, elementwise work,
         # Python calls), per step, paired round by round.
         per_step = [(e - f) / scale for e, f in zip(t[f"engine {kind}"], floor_s, strict=True)]
-        report["beyond_floor"].append({
-            "kind": kind, "size": size, "dtype": dt.name, "threads": label, "load": load,
-            "us_per_step": 1e6 * statistics.median(per_step),
-            "low": 1e6 * min(per_step), "high": 1e6 * max(per_step),
-        })
+        report["beyond_floor"].append(
+            {
+                "kind": kind,
+                "size": size,
+                "dtype": dt.name,
+                "threads": label,
+                "load": load,
+                "us_per_step": 1e6 * statistics.median(per_step),
+                "low": 1e6 * min(per_step),
+                "high": 1e6 * max(per_step),
+            }
+        )
         for other in ("numpy", "torch"):
             if f"{other} {kind}" in fns:
                 report["ratios"].append(
-                    _ratio(f"engine / {other}", dt, label, t[f"engine {kind}"],
-                           t[f"{other} {kind}"], load=load, size=size)
+                    _ratio(
+                        f"engine / {other}",
+                        dt,
+                        label,
+                        t[f"engine {kind}"],
+                        t[f"{other} {kind}"],
+                        load=load,
+                        size=size,
+                    )
                 )
 
     say(f"{where}: full-batch step, m = {rows}")

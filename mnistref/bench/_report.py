@@ -15,9 +15,7 @@ from mnistref import blas
 # ---------------------------------------------------------------------------
 
 
-def _table(
-    table: Sequence[Sequence[str]], names: int = 4, last_left: bool = False
-) -> list[str]:
+def _table(table: Sequence[Sequence[str]], names: int = 4, last_left: bool = False) -> list[str]:
     """Lines of a text table: *table*'s first row is the head, underlined; the first
     *names* columns (and the last, with *last_left*) align left, numbers right."""
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
@@ -25,8 +23,10 @@ def _table(
     lines = []
     for i, row in enumerate(table):
         lines.append(
-            "  ".join(c.ljust(w) if j < names or (last_left and j == last) else c.rjust(w)
-                      for j, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip()
+            "  ".join(
+                c.ljust(w) if j < names or (last_left and j == last) else c.rjust(w)
+                for j, (c, w) in enumerate(zip(row, widths, strict=True))
+            ).rstrip()
         )
         if i == 0:
             lines.append("  ".join("-" * w for w in widths))
@@ -67,8 +67,17 @@ def format_report(report: dict[str, Any]) -> str:
     table = [head]
     for r in report["rows"]:
         table.append(
-            (r["op"], r["shape"], r["dtype"], r["threads"], r["load"], _fmt_time(r["seconds"]),
-             _fmt_time(r["best"]), f"{r['gflops']:.1f}", f"{r['pct_peak']:.0f}")
+            (
+                r["op"],
+                r["shape"],
+                r["dtype"],
+                r["threads"],
+                r["load"],
+                _fmt_time(r["seconds"]),
+                _fmt_time(r["best"]),
+                f"{r['gflops']:.1f}",
+                f"{r['pct_peak']:.0f}",
+            )
         )
     lines += _table(table, names=5)
     lines += [
@@ -108,12 +117,16 @@ def format_report(report: dict[str, Any]) -> str:
 
 def format_markdown(report: dict[str, Any]) -> str:
     """docs/benchmarks.md's table: per load, dtype, threads and size, times and ratios to floor."""
-    times = {(r["op"], r["dtype"], r["threads"], r["load"], r["shape"]): r["seconds"]
-             for r in report["rows"]}
-    ratios = {(q["what"], q["dtype"], q["threads"], q["load"], q["size"]): q
-              for q in report["ratios"]}
-    configs = list(dict.fromkeys((q["load"], q["dtype"], q["threads"], q["size"])
-                                 for q in report["ratios"]))
+    times = {
+        (r["op"], r["dtype"], r["threads"], r["load"], r["shape"]): r["seconds"]
+        for r in report["rows"]
+    }
+    ratios = {
+        (q["what"], q["dtype"], q["threads"], q["load"], q["size"]): q for q in report["ratios"]
+    }
+    configs = list(
+        dict.fromkeys((q["load"], q["dtype"], q["threads"], q["size"]) for q in report["ratios"])
+    )
     names = [("engine", "engine"), ("numpy", "plain NumPy"), ("torch", "PyTorch eager")]
     head = ["load", "dtype", "threads", "what", "GEMM floor"] + [n for _, n in names]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
@@ -219,12 +232,22 @@ def format_compare(
     table = [head]
     for c in rows:
         r, s = c["row"], c["other"]
-        verdict = c["verdict"].replace("A faster", f"{na} faster").replace("B faster",
-                                                                           f"{nb} faster")
+        verdict = (
+            c["verdict"].replace("A faster", f"{na} faster").replace("B faster", f"{nb} faster")
+        )
         table.append(
-            (r["op"], r["shape"], r["dtype"], r["threads"], r.get("load", "idle"),
-             _fmt_time(r["seconds"]), _fmt_time(s["seconds"]), f"{c['ratio']:.3f}",
-             f"+-{c['noise']:.3f}", verdict)
+            (
+                r["op"],
+                r["shape"],
+                r["dtype"],
+                r["threads"],
+                r.get("load", "idle"),
+                _fmt_time(r["seconds"]),
+                _fmt_time(s["seconds"]),
+                f"{c['ratio']:.3f}",
+                f"+-{c['noise']:.3f}",
+                verdict,
+            )
         )
     lines += _table(table, names=5, last_left=True)
     n_diff = sum(c["verdict"] != "within noise" for c in rows)
@@ -233,8 +256,9 @@ def format_compare(
         f"{n_diff} of {len(rows)} measurements differ beyond noise (noise: both reports' "
         f"range over rounds, relative, added in quadrature, at least {NOISE_FLOOR:.0%})",
     ]
-    bq = {(q["what"], q["dtype"], q["threads"], q.get("load"), q.get("size")): q
-          for q in b["ratios"]}
+    bq = {
+        (q["what"], q["dtype"], q["threads"], q.get("load"), q.get("size")): q for q in b["ratios"]
+    }
     lines += ["", f"ratios measured within each report ({na} | {nb}), median [range over rounds]:"]
     for q in a["ratios"]:
         o = bq.get((q["what"], q["dtype"], q["threads"], q.get("load"), q.get("size")))
@@ -257,9 +281,22 @@ def format_builds_markdown(
     *ops* restricts the rows to these operations (default: the floors and the
     engine's, NumPy's and PyTorch's steps and epochs).
     """
-    keep = set(ops) if ops is not None else {
-        "GEMM floor step", "GEMM floor epoch", "engine step", "engine epoch", "numpy step",
-        "numpy epoch", "torch step", "torch epoch", "X@W1", "X.T@dZ1"}
+    keep = (
+        set(ops)
+        if ops is not None
+        else {
+            "GEMM floor step",
+            "GEMM floor epoch",
+            "engine step",
+            "engine epoch",
+            "numpy step",
+            "numpy epoch",
+            "torch step",
+            "torch epoch",
+            "X@W1",
+            "X.T@dZ1",
+        }
+    )
     first, rest = reports[0], reports[1:]
     cmp = [{_key(c["row"]): c for c in compare_rows(first, r)} for r in rest]
     head = ["op", "size", "dtype", "threads", names[0]] + [f"{n} / {names[0]}" for n in names[1:]]
@@ -270,12 +307,20 @@ def format_builds_markdown(
         cells = [r["op"], r["shape"], r["dtype"], r["threads"], _fmt_time(r["seconds"])]
         for c in cmp:
             got = c.get(_key(r))
-            cells.append("-" if got is None else
-                         f"{got['ratio']:.2f} +-{got['noise']:.2f} ({got['verdict']})")
+            cells.append(
+                "-"
+                if got is None
+                else f"{got['ratio']:.2f} +-{got['noise']:.2f} ({got['verdict']})"
+            )
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
-    lines.append("Builds: " + "; ".join(f"{n}: {blas.describe(r['provenance'])}"
-                                        for n, r in zip(names, reports, strict=True)) + ".")
+    lines.append(
+        "Builds: "
+        + "; ".join(
+            f"{n}: {blas.describe(r['provenance'])}" for n, r in zip(names, reports, strict=True)
+        )
+        + "."
+    )
     return "\n".join(lines).replace("(B faster)", "(faster)").replace("(A faster)", "(slower)")
 
 
@@ -315,9 +360,13 @@ def merge(reports: Sequence[dict[str, Any]]) -> dict[str, Any]:
             ratios.setdefault(k, []).append(q)
     out["rows"] = list(rows.values())
     out["ratios"] = [
-        dict(qs[0], value=statistics.median(q["value"] for q in qs),
-             low=min(q["low"] for q in qs), high=max(q["high"] for q in qs),
-             best_ratio=min(q["best_ratio"] for q in qs))
+        dict(
+            qs[0],
+            value=statistics.median(q["value"] for q in qs),
+            low=min(q["low"] for q in qs),
+            high=max(q["high"] for q in qs),
+            best_ratio=min(q["best_ratio"] for q in qs),
+        )
         for qs in ratios.values()
     ]
     out["repeat"] = sum(r["repeat"] for r in reports)
@@ -325,4 +374,3 @@ def merge(reports: Sequence[dict[str, Any]]) -> dict[str, Any]:
     out["load_end"] = reports[-1].get("load_end", first.get("load_end"))
     out["merged_runs"] = len(reports)
     return out
-

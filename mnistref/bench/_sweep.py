@@ -119,9 +119,14 @@ def format_sweep(result: dict[str, Any]) -> str:
         for i, m in enumerate(result["sizes"]):
             f = series["floor"][i]
             table.append(
-                (dt, str(m), *(f"{v[i] * 1e6:.2f}" + ("" if k == "floor" else
-                                                      f" ({v[i] / f:.2f}x)")
-                               for k, v in series.items()))
+                (
+                    dt,
+                    str(m),
+                    *(
+                        f"{v[i] * 1e6:.2f}" + ("" if k == "floor" else f" ({v[i] / f:.2f}x)")
+                        for k, v in series.items()
+                    ),
+                )
             )
         lines += [*_table(table, names=1), ""]
     return "\n".join(lines).rstrip()
@@ -139,24 +144,31 @@ def plot_sweep(result: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     dts = list(result["series"])
     fig = Figure(figsize=(5.5 * len(dts), 4.5), dpi=100)
     FigureCanvasAgg(fig)
-    styles = {"floor": ("k", "-", "GEMM floor (5 GEMMs, better of 1|2 threads)"),
-              "engine": ("C0", "-", "mnistref engine"), "numpy": ("C1", "--", "plain NumPy"),
-              "torch": ("C2", ":", "PyTorch eager")}
+    styles = {
+        "floor": ("k", "-", "GEMM floor (5 GEMMs, better of 1|2 threads)"),
+        "engine": ("C0", "-", "mnistref engine"),
+        "numpy": ("C1", "--", "plain NumPy"),
+        "torch": ("C2", ":", "PyTorch eager"),
+    }
     for i, dt in enumerate(dts):
         ax = fig.add_subplot(1, len(dts), i + 1)
         for name, v in result["series"][dt].items():
             color, ls, label = styles[name]
-            ax.loglog(result["sizes"], [x * 1e6 for x in v], color=color, ls=ls, marker="o",
-                      ms=3, label=label)
+            ax.loglog(
+                result["sizes"],
+                [x * 1e6 for x in v],
+                color=color,
+                ls=ls,
+                marker="o",
+                ms=3,
+                label=label,
+            )
         ax.set_xlabel("batch size m")
         ax.set_ylabel("microseconds per sample per step")
-        ax.set_title(f"{dt}: {blas.describe(result['provenance']).split(', numpy')[0]}",
-                     fontsize=9)
+        ax.set_title(f"{dt}: {blas.describe(result['provenance']).split(', numpy')[0]}", fontsize=9)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
     return atomic_write(path, lambda f: f.write(buf.getbuffer()))
-
-

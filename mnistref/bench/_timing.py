@@ -39,7 +39,6 @@ LOADS = ("idle", "busy")
 another process spinning on one core."""
 
 
-
 # ---------------------------------------------------------------------------
 # Measuring
 # ---------------------------------------------------------------------------
@@ -70,8 +69,14 @@ def _rounds(
 
 
 def _row(
-    op: str, shape: str, dtype: Any, threads: str, samples: Sequence[float], flops: int,
-    peak: float, load: str = "idle",
+    op: str,
+    shape: str,
+    dtype: Any,
+    threads: str,
+    samples: Sequence[float],
+    flops: int,
+    peak: float,
+    load: str = "idle",
 ) -> dict[str, Any]:
     seconds = statistics.median(samples)
     rate = flops / seconds / 1e9 if seconds > 0 else float("nan")
@@ -91,8 +96,15 @@ def _row(
 
 
 def _ratio(
-    what: str, dtype: Any, threads: str, num: Sequence[float], den: Sequence[float],
-    scale: float = 1.0, *, load: str = "idle", size: str = "",
+    what: str,
+    dtype: Any,
+    threads: str,
+    num: Sequence[float],
+    den: Sequence[float],
+    scale: float = 1.0,
+    *,
+    load: str = "idle",
+    size: str = "",
 ) -> dict[str, Any]:
     """Median over rounds of num/den (paired in time), its range over rounds, and best
     over best as a cross-check."""

@@ -48,9 +48,7 @@ def step_flops(m: int) -> int:
     return sum(blas.gemm_flops(*s) for s in gemm_shapes(m).values())
 
 
-def _gemm_calls(
-    X: np.ndarray, P: Params, threads: int | None
-) -> dict[str, Callable[[], object]]:
+def _gemm_calls(X: np.ndarray, P: Params, threads: int | None) -> dict[str, Callable[[], object]]:
     """Callables computing the five products into preallocated outputs, as the engine does."""
     m, dt = X.shape[0], X.dtype
     rng = np.random.default_rng(1)
@@ -170,4 +168,3 @@ def torch_version() -> str | None:
     except ImportError:
         return None
     return str(torch.__version__)
-

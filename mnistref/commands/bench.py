@@ -115,20 +115,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--rows", type=_positive, default=60000, help="m of the full-batch step (default 60000)"
     )
     parser.add_argument(
-        "--batch", type=_sizes, default=None, metavar="LIST",
+        "--batch",
+        type=_sizes,
+        default=None,
+        metavar="LIST",
         help="minibatch sizes of the epochs (default 64,128; --quick: 128)",
     )
     parser.add_argument(
-        "--epoch-rows", type=_positive, default=15000,
+        "--epoch-rows",
+        type=_positive,
+        default=15000,
         help="rows an epoch visits (default 15000, a quarter of MNIST: the same per-step cost)",
     )
     parser.add_argument(
         "--repeat", type=_positive, default=5, help="measurement rounds (default 5)"
     )
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
-    parser.add_argument(
-        "--no-memory", action="store_true", help="skip the peak-memory measurement"
-    )
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     parser.add_argument("--json", metavar="FILE", type=Path, help="also save the report as JSON")
     parser.add_argument(
         "--markdown",
@@ -151,11 +154,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "PyTorch; float32 and float64, or --dtype) and draw them, log-log, to --plot",
     )
     parser.add_argument(
-        "--plot", metavar="FILE.png", type=Path, default=Path("bench-sweep.png"),
+        "--plot",
+        metavar="FILE.png",
+        type=Path,
+        default=Path("bench-sweep.png"),
         help="where --sweep draws its picture (default bench-sweep.png; needs matplotlib)",
     )
     parser.add_argument(
-        "--sizes", type=_sizes, default=None, metavar="LIST",
+        "--sizes",
+        type=_sizes,
+        default=None,
+        metavar="LIST",
         help="batch sizes of --sweep (default 16,32,...,4096,16384,60000)",
     )
 
@@ -176,8 +185,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     for path in (args.json, args.plot if args.sweep else None):
         if path is not None and not path.parent.is_dir():
-            print(f"mnistref bench: cannot write {path}: no directory {path.parent}",
-                  file=sys.stderr)
+            print(
+                f"mnistref bench: cannot write {path}: no directory {path.parent}", file=sys.stderr
+            )
             return 2
     say = lambda msg: print(f"... {msg}", file=sys.stderr, flush=True)  # noqa: E731
     if args.sweep:

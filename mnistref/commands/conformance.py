@@ -25,42 +25,79 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ``mnistref conformance``)."""
     from mnistref.conformance._isolate import DEFAULT_TIMEOUT
 
-    parser.add_argument("target", metavar="TARGET", nargs="?", default=None,
-                        help="an importable module name or a path to a .py file")
-    parser.add_argument("--exec", metavar="COMMAND", dest="exec_command", default=None,
-                        help="instead of TARGET: a program in any language that speaks the "
-                             "exec protocol on its standard streams (spec/protocol.md), "
-                             "e.g. --exec \"node port.js\"")
-    parser.add_argument("--dtype", choices=("float64", "float32"), default="float64",
-                        help="dtype of every array passed in and expected back "
-                             "(default float64)")
-    parser.add_argument("--json", action="store_true",
-                        help="print exactly one JSON object instead of the table")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="seed of the random cases and of init (default 0)")
-    parser.add_argument("--html", metavar="FILE", default=None,
-                        help="also write the report as one self-contained HTML page to FILE "
-                             "(equations rendered, no script, nothing fetched)")
-    parser.add_argument("--require", metavar="NAMES", action="append", default=[],
-                        help="comma-separated functions that must be provided and checked "
-                             "in full, or the run fails (repeatable); by default a function "
-                             "not provided is a skipped row, not a failure")
-    parser.add_argument("--strict", action="store_true",
-                        help="fail rows whose values are right but which break the "
-                             "interface's contract (dtype not kept, boolean or integer "
-                             "arrays, a bias of shape (n, 1), writing into an argument); by "
-                             "default these are listed as contract findings beside a pass")
-    parser.add_argument("--require-all", action="store_true",
-                        help="require every function of the interface: pass only if every "
-                             "row of the table is checked and passes")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
-                        metavar="SECONDS",
-                        help="seconds each call of the port may take before it is an error "
-                             f"of that function (default {DEFAULT_TIMEOUT:g})")
-    parser.add_argument("--no-isolate", action="store_true",
-                        help="run the port in the runner's own process (for a debugger); by "
-                             "default it runs in a child process, so that it cannot end, "
-                             "hang or crash the run")
+    parser.add_argument(
+        "target",
+        metavar="TARGET",
+        nargs="?",
+        default=None,
+        help="an importable module name or a path to a .py file",
+    )
+    parser.add_argument(
+        "--exec",
+        metavar="COMMAND",
+        dest="exec_command",
+        default=None,
+        help="instead of TARGET: a program in any language that speaks the "
+        "exec protocol on its standard streams (spec/protocol.md), "
+        'e.g. --exec "node port.js"',
+    )
+    parser.add_argument(
+        "--dtype",
+        choices=("float64", "float32"),
+        default="float64",
+        help="dtype of every array passed in and expected back (default float64)",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print exactly one JSON object instead of the table"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the random cases and of init (default 0)"
+    )
+    parser.add_argument(
+        "--html",
+        metavar="FILE",
+        default=None,
+        help="also write the report as one self-contained HTML page to FILE "
+        "(equations rendered, no script, nothing fetched)",
+    )
+    parser.add_argument(
+        "--require",
+        metavar="NAMES",
+        action="append",
+        default=[],
+        help="comma-separated functions that must be provided and checked "
+        "in full, or the run fails (repeatable); by default a function "
+        "not provided is a skipped row, not a failure",
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail rows whose values are right but which break the "
+        "interface's contract (dtype not kept, boolean or integer "
+        "arrays, a bias of shape (n, 1), writing into an argument); by "
+        "default these are listed as contract findings beside a pass",
+    )
+    parser.add_argument(
+        "--require-all",
+        action="store_true",
+        help="require every function of the interface: pass only if every "
+        "row of the table is checked and passes",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help="seconds each call of the port may take before it is an error "
+        f"of that function (default {DEFAULT_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--no-isolate",
+        action="store_true",
+        help="run the port in the runner's own process (for a debugger); by "
+        "default it runs in a child process, so that it cannot end, "
+        "hang or crash the run",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -78,14 +115,19 @@ def run(args: argparse.Namespace) -> int:
         return 2
     command = getattr(args, "exec_command", None)
     if (args.target is None) == (command is None):
-        print("mnistref conformance: give a TARGET (a .py file or module name) or --exec "
-              f"COMMAND (a program in any language), {'not both' if command else 'got neither'}",
-              file=sys.stderr)
+        print(
+            "mnistref conformance: give a TARGET (a .py file or module name) or --exec "
+            f"COMMAND (a program in any language), {'not both' if command else 'got neither'}",
+            file=sys.stderr,
+        )
         return 2
     timeout = getattr(args, "timeout", DEFAULT_TIMEOUT)
     if not timeout > 0 or not math.isfinite(timeout):
-        print(f"mnistref conformance: --timeout must be a positive number of seconds, got "
-              f"{timeout:g}", file=sys.stderr)
+        print(
+            f"mnistref conformance: --timeout must be a positive number of seconds, got "
+            f"{timeout:g}",
+            file=sys.stderr,
+        )
         return 2
     html_path = getattr(args, "html", None)
     if html_path is not None and (why := _unwritable(html_path)):
@@ -100,11 +142,17 @@ def run(args: argparse.Namespace) -> int:
     try:
         # With --json, stdout carries the one JSON object and nothing the port prints.
         with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
-            report = check(args.target, command=command, dtype=args.dtype, seed=args.seed,
-                           require=require,
-                           require_all=getattr(args, "require_all", False),
-                           strict=getattr(args, "strict", False), timeout=timeout,
-                           isolate=not getattr(args, "no_isolate", False))
+            report = check(
+                args.target,
+                command=command,
+                dtype=args.dtype,
+                seed=args.seed,
+                require=require,
+                require_all=getattr(args, "require_all", False),
+                strict=getattr(args, "strict", False),
+                timeout=timeout,
+                isolate=not getattr(args, "no_isolate", False),
+            )
     except TargetError as e:
         print(f"mnistref conformance: {e}", file=sys.stderr)
         return 2
@@ -117,8 +165,10 @@ def run(args: argparse.Namespace) -> int:
             page = report.to_html().encode("utf-8")
             _safeio.atomic_write(html_path, lambda f: f.write(page))
         except OSError as e:
-            print(f"mnistref conformance: --html {html_path}: cannot be written: "
-                  f"{e.strerror or e}", file=sys.stderr)
+            print(
+                f"mnistref conformance: --html {html_path}: cannot be written: {e.strerror or e}",
+                file=sys.stderr,
+            )
             return 2
     try:
         print(text)

@@ -44,8 +44,11 @@ def load_model_and_test_set(args: argparse.Namespace, command: str) -> Any:
     path: Path = args.model
     if path.is_dir() and path.suffix != ".npz":
         if not (path / "model.npz").exists():
-            print(f"mnistref {command}: {path} is a folder that holds no model.npz; give a "
-                  "model file or the --out folder of `mnistref train`", file=sys.stderr)
+            print(
+                f"mnistref {command}: {path} is a folder that holds no model.npz; give a "
+                "model file or the --out folder of `mnistref train`",
+                file=sys.stderr,
+            )
             return 1
         path = path / "model.npz"
     try:

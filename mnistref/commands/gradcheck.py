@@ -77,16 +77,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _load(spec: str) -> Any:
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
-        raise ValueError(f"--grads must be MODULE:FUNCTION or FILE.py:FUNCTION, e.g. "
-                         f"mypkg.nn:grads, got {spec!r}")
+        raise ValueError(
+            f"--grads must be MODULE:FUNCTION or FILE.py:FUNCTION, e.g. "
+            f"mypkg.nn:grads, got {spec!r}"
+        )
     try:
-        obj: Any = (_import_path(module_name) if module_name.endswith(".py")
-                    else importlib.import_module(module_name))
+        obj: Any = (
+            _import_path(module_name)
+            if module_name.endswith(".py")
+            else importlib.import_module(module_name)
+        )
     except ImportError as exc:
         raise ValueError(f"--grads: cannot import {module_name!r}: {exc}") from None
     except (Exception, SystemExit) as exc:  # the user's module failed: one line, not ours
-        raise ValueError(f"--grads: importing {module_name!r} raised "
-                         f"{_raised(exc)}") from None
+        raise ValueError(f"--grads: importing {module_name!r} raised {_raised(exc)}") from None
     for part in attr.split("."):
         if not hasattr(obj, part):
             raise ValueError(f"--grads: {module_name!r} has no attribute {attr!r}")
@@ -132,20 +136,24 @@ def _where(exc: BaseException) -> str:
     if isinstance(exc, SyntaxError) and exc.filename:
         return f" (at {Path(exc.filename).name}:{exc.lineno})"
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if not os.path.abspath(f.filename).startswith(here)
-              and "importlib" not in f.filename]
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if not os.path.abspath(f.filename).startswith(here) and "importlib" not in f.filename
+    ]
     return f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
 
 
 def _guarded(fn: Any, spec: str) -> Any:
     """*fn*, whose exceptions become a :class:`_UserError` naming *spec* and its line."""
+
     @functools.wraps(fn)  # the report names the user's function, not this wrapper
     def call(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except (Exception, SystemExit) as exc:
             raise _UserError(f"--grads {spec} raised {_raised(exc)}") from exc
+
     return call
 
 
@@ -156,8 +164,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"mnistref gradcheck: --seed must be >= 0, got {args.seed}", file=sys.stderr)
         return 2
     if args.directions < 1:
-        print(f"mnistref gradcheck: --directions must be >= 1, got {args.directions}",
-              file=sys.stderr)
+        print(
+            f"mnistref gradcheck: --directions must be >= 1, got {args.directions}", file=sys.stderr
+        )
         return 2
     if args.full and args.method not in (None, "directional"):
         print(
@@ -189,19 +198,39 @@ def _check(args: argparse.Namespace, grads_fn: Any) -> int:
         except ValueError as exc:
             print(f"mnistref gradcheck: {exc}", file=sys.stderr)
             return 2
-        report = check_grads(grads_fn, params=params, X=X, Y=Y, method=args.method,
-                             dtypes=dtypes, seed=args.seed, directions=args.directions)
+        report = check_grads(
+            grads_fn,
+            params=params,
+            X=X,
+            Y=Y,
+            method=args.method,
+            dtypes=dtypes,
+            seed=args.seed,
+            directions=args.directions,
+        )
         report.notes.insert(0, f"parameters and data from {args.point}")
         reports.append(report)
     elif not args.full:
         reports.append(
-            check_grads(grads_fn, net="small", method=args.method or "complex", dtypes=dtypes,
-                        seed=args.seed, directions=args.directions)
+            check_grads(
+                grads_fn,
+                net="small",
+                method=args.method or "complex",
+                dtypes=dtypes,
+                seed=args.seed,
+                directions=args.directions,
+            )
         )
     if not args.small and args.point is None:
         reports.append(
-            check_grads(grads_fn, net="full", method="directional", dtypes=dtypes,
-                        seed=args.seed, directions=args.directions)
+            check_grads(
+                grads_fn,
+                net="full",
+                method="directional",
+                dtypes=dtypes,
+                seed=args.seed,
+                directions=args.directions,
+            )
         )
     passed = all(r.passed for r in reports)
     if args.json:

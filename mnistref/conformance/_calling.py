@@ -34,8 +34,12 @@ def _to_numpy(x: Any) -> Array:
     return np.asarray(x)
 
 
-def _call(fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any] | None = None,
-          names: Sequence[str] = ()) -> tuple[Any, str | None, list[Finding]]:
+def _call(
+    fn: Callable[..., Any],
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any] | None = None,
+    names: Sequence[str] = (),
+) -> tuple[Any, str | None, list[Finding]]:
     """Call *fn* on copies of the arrays in *args*; return (result, error message or
     None, contract findings).
 
@@ -53,8 +57,11 @@ def _call(fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]
             warnings.simplefilter("ignore", RuntimeWarning)
             # A port run in a worker gets back its own objects for the runner's
             # copies of them (_isolate), as it would here.
-            out = (fn.call(copies, kwargs, args) if isinstance(fn, _isolate.Proxy)
-                   else fn(*copies, **(kwargs or {})))
+            out = (
+                fn.call(copies, kwargs, args)
+                if isinstance(fn, _isolate.Proxy)
+                else fn(*copies, **(kwargs or {}))
+            )
     except (Exception, SystemExit) as e:  # the port's failure is a result, not the runner's
         return None, _raised(e), []
     written = []
@@ -64,9 +71,18 @@ def _call(fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]
                 arg = names[pos] if pos < len(names) else f"#{pos + 1}"
                 written.append(name.replace(f"#{pos + 1}", arg, 1))
     if written:
-        return out, None, [Finding("writes_argument", f"writes into its argument"
-                                   f"{'s' if len(written) > 1 else ''} {', '.join(written)} "
-                                   "(the interface's functions are pure: return new arrays)")]
+        return (
+            out,
+            None,
+            [
+                Finding(
+                    "writes_argument",
+                    f"writes into its argument"
+                    f"{'s' if len(written) > 1 else ''} {', '.join(written)} "
+                    "(the interface's functions are pure: return new arrays)",
+                )
+            ],
+        )
     return out, None, []
 
 
@@ -79,10 +95,33 @@ def _noting(checks: Checks, findings: Sequence[Finding]) -> Checks:
 
 # The equation a port's function or assigned variable belongs to, by its paper name.
 _SYMBOL_EQ = {
-    "init_W1_b1": 1, "init_W2_b2": 2, "relu": 3, "softmax": 4, "Z1": 5, "A1": 6, "Z2": 7,
-    "A2": 8, "loss": 9, "L": 9, "dZ2": 10, "dW2": 11, "db2": 12, "dA1": 13, "dZ1": 14,
-    "relu_prime": 14, "dW1": 15, "db1": 16, "update_W1": 17, "W1": 17, "update_b1": 18,
-    "b1": 18, "update_W2": 19, "W2": 19, "update_b2": 20, "b2": 20, "accuracy": 21,
+    "init_W1_b1": 1,
+    "init_W2_b2": 2,
+    "relu": 3,
+    "softmax": 4,
+    "Z1": 5,
+    "A1": 6,
+    "Z2": 7,
+    "A2": 8,
+    "loss": 9,
+    "L": 9,
+    "dZ2": 10,
+    "dW2": 11,
+    "db2": 12,
+    "dA1": 13,
+    "dZ1": 14,
+    "relu_prime": 14,
+    "dW1": 15,
+    "db1": 16,
+    "update_W1": 17,
+    "W1": 17,
+    "update_b1": 18,
+    "b1": 18,
+    "update_W2": 19,
+    "W2": 19,
+    "update_b2": 20,
+    "b2": 20,
+    "accuracy": 21,
 }
 
 
@@ -113,8 +152,11 @@ def _raised(e: BaseException) -> _Raised:
     if isinstance(e, _isolate.PortError):
         return e.raised  # made in the worker, where the port's traceback is
     roots = _library_roots()
-    frames = [f for f in traceback.extract_tb(e.__traceback__)
-              if not os.path.abspath(f.filename).startswith(roots)]
+    frames = [
+        f
+        for f in traceback.extract_tb(e.__traceback__)
+        if not os.path.abspath(f.filename).startswith(roots)
+    ]
     text = f"raised {type(e).__name__}: {e}"
     blame = None
     for f in reversed(frames):
@@ -137,8 +179,9 @@ def _error_from(eqs: Sequence[int], call: str, err: str) -> Checks:
     run, or its result never came back), so that no row is blamed for another's line."""
     blame = getattr(err, "blame", None)
     if blame is not None and blame in eqs:
-        return [(blame, Outcome("error", f"{call} {err}\n  (the error is in eq. ({blame})'s "
-                                         "code)"))]
+        return [
+            (blame, Outcome("error", f"{call} {err}\n  (the error is in eq. ({blame})'s code)"))
+        ]
     return _error_all(eqs, f"{call} {err}")
 
 
@@ -152,8 +195,9 @@ def _fail_all(eqs: Sequence[int], message: str) -> Checks:
 
 def _copy_tuple(a: Any) -> Any:
     if isinstance(a, tuple) and all(isinstance(x, np.ndarray) for x in a):
-        return type(a)(*(x.copy() for x in a)) if hasattr(a, "_fields") else tuple(
-            x.copy() for x in a)
+        return (
+            type(a)(*(x.copy() for x in a)) if hasattr(a, "_fields") else tuple(x.copy() for x in a)
+        )
     return a
 
 
@@ -162,8 +206,10 @@ def _leaves(pos: int, before: Any, after: Any) -> list[tuple[str, Array, Array]]
         return [(f"#{pos + 1}", before, np.asarray(after))]
     if isinstance(before, tuple) and all(isinstance(x, np.ndarray) for x in before):
         names = getattr(before, "_fields", [str(i) for i in range(len(before))])
-        return [(f"#{pos + 1}.{n}", b, np.asarray(a)) for n, b, a in zip(names, before, after,
-                                                                          strict=True)]
+        return [
+            (f"#{pos + 1}.{n}", b, np.asarray(a))
+            for n, b, a in zip(names, before, after, strict=True)
+        ]
     return []
 
 

@@ -31,8 +31,11 @@ from mnistref.network import Cache, Params
 from mnistref.vectors import Case, complete
 
 
-def _chain(fns: Mapping[str, Callable[..., Any]], start: Case, dt: np.dtype[Any],
-           ) -> list[tuple[str, str, Checks]]:
+def _chain(
+    fns: Mapping[str, Callable[..., Any]],
+    start: Case,
+    dt: np.dtype[Any],
+) -> list[tuple[str, str, Checks]]:
     """Run CHAIN_STEPS steps of forward, loss, grads, update, each provided function
     receiving exactly what the port's previous function returned; judge every output
     against the reference applied to the port's own inputs."""
@@ -58,30 +61,45 @@ def _chain(fns: Mapping[str, Callable[..., Any]], start: Case, dt: np.dtype[Any]
             if err:
                 res = _error_all([9], f"loss(Y, A2) {err}")
             else:
-                res = _noting([(9, _compare("L", val, c["L"], _bound_for("loss", c, dt), None,
-                                            _HINTS["loss"](c)))], found)
+                res = _noting(
+                    [
+                        (
+                            9,
+                            _compare(
+                                "L", val, c["L"], _bound_for("loss", c, dt), None, _HINTS["loss"](c)
+                            ),
+                        )
+                    ],
+                    found,
+                )
             out.append(("loss", name, res))
         if "grads" in fns:
-            checks, grads_raw = _check_grads(fns["grads"], c, dt, params=params_raw,
-                                             cache=cache_raw)
+            checks, grads_raw = _check_grads(
+                fns["grads"], c, dt, params=params_raw, cache=cache_raw
+            )
             out.append(("grads", name, checks))
             if grads_raw is None or any(o.status != "pass" for _, o in checks):
                 return out
         else:
             grads_raw = Params(c["dW1"], c["db1"], c["dW2"], c["db2"])
         if "update" in fns:
-            checks, new_raw = _check_update(fns["update"], c, dt, params=params_raw,
-                                            grads=grads_raw)
+            checks, new_raw = _check_update(
+                fns["update"], c, dt, params=params_raw, grads=grads_raw
+            )
             out.append(("update", name, checks))
             if new_raw is None or any(o.status != "pass" for _, o in checks):
                 return out
             params_raw = new_raw
             # A bias of shape (n, 1) or (1, n) passed the update (a contract finding); the
             # reference takes it 1-D, the port keeps getting its own.
-            params_np = Params(*(
-                _to_numpy(p).astype(dt).reshape(c[name].shape)
-                for name, p in zip(Params._fields, _unpack(new_raw, Params._fields), strict=True)
-            ))
+            params_np = Params(
+                *(
+                    _to_numpy(p).astype(dt).reshape(c[name].shape)
+                    for name, p in zip(
+                        Params._fields, _unpack(new_raw, Params._fields), strict=True
+                    )
+                )
+            )
         else:
             params_np = Params(c["W1_new"], c["b1_new"], c["W2_new"], c["b2_new"])
             params_raw = params_np

@@ -48,8 +48,9 @@ def _check_simple(fname: str, fn: Callable[..., Any], c: Case, dt: np.dtype[Any]
     hints = _HINTS.get(fname, lambda c: None)(c)
     # Scalars are judged by value: a Python float is what `loss(Y, A2) -> float` says.
     want = None if fname in ("accuracy", "loss") else dt
-    return _noting([(n, _compare(out_name, out, c[out_name], _bound_for(fname, c, dt), want,
-                                 hints))], found)
+    return _noting(
+        [(n, _compare(out_name, out, c[out_name], _bound_for(fname, c, dt), want, hints))], found
+    )
 
 
 def _usable(x: Any, like: Array, dt: np.dtype[Any]) -> Array | None:
@@ -67,12 +68,14 @@ def _params_arg(c: Case) -> Params:
     return Params(c["W1"], c["b1"], c["W2"], c["b2"])
 
 
-def _check_forward(fn: Callable[..., Any], c: Case, dt: np.dtype[Any],
-                   params: Any = None) -> tuple[Checks, Any]:
+def _check_forward(
+    fn: Callable[..., Any], c: Case, dt: np.dtype[Any], params: Any = None
+) -> tuple[Checks, Any]:
     """Eq. (5)-(8); each stage is judged on the port's own output of the stage before."""
     eqs = (5, 6, 7, 8)
-    out, err, found = _call(fn, [_params_arg(c) if params is None else params, c["X"]],
-                            names=("params", "X"))
+    out, err, found = _call(
+        fn, [_params_arg(c) if params is None else params, c["X"]], names=("params", "X")
+    )
     if err:
         return _error_from(eqs, "forward(params, X)", err), None
     try:
@@ -82,8 +85,11 @@ def _check_forward(fn: Callable[..., Any], c: Case, dt: np.dtype[Any],
     res: Checks = [(5, _compare("Z1", Z1p, c["Z1"], _bound_for("Z1", c, dt), dt))]
     note = " (judged against the golden value: the previous stage's output was unusable)"
     z1 = _usable(Z1p, c["Z1"], dt)
-    exp, b = (c["A1"], bounds.exact(c["A1"], dt)) if z1 is None else (
-        eq.relu(z1), bounds.exact(eq.relu(z1), dt))
+    exp, b = (
+        (c["A1"], bounds.exact(c["A1"], dt))
+        if z1 is None
+        else (eq.relu(z1), bounds.exact(eq.relu(z1), dt))
+    )
     res.append((6, _with_note(_compare("A1", A1p, exp, b, dt), note if z1 is None else "")))
     a1 = _usable(A1p, c["A1"], dt)
     if a1 is None:
@@ -96,14 +102,22 @@ def _check_forward(fn: Callable[..., Any], c: Case, dt: np.dtype[Any],
         exp, b = c["A2"], _bound_for("A2", c, dt)
         upstream = _nonfinite(Z2p)
         if upstream:
-            note = (f" (the port's own Z2 already holds {upstream}: the non-finite values "
-                    "arrive from eq. (7) or earlier)")
+            note = (
+                f" (the port's own Z2 already holds {upstream}: the non-finite values "
+                "arrive from eq. (7) or earlier)"
+            )
     else:
         exp = eq.softmax(z2)
         b = bounds.softmax(z2, exp, dt)
-    res.append((8, _with_note(_compare("A2", A2p, exp, b, dt,
-                                       _softmax_hint(c["Z2"] if z2 is None else z2)),
-                              note if z2 is None else "")))
+    res.append(
+        (
+            8,
+            _with_note(
+                _compare("A2", A2p, exp, b, dt, _softmax_hint(c["Z2"] if z2 is None else z2)),
+                note if z2 is None else "",
+            ),
+        )
+    )
     return _noting(res, found), out
 
 
@@ -123,14 +137,18 @@ def _with_note(o: Outcome, note: str) -> Outcome:
     return o
 
 
-def _check_grads(fn: Callable[..., Any], c: Case, dt: np.dtype[Any], params: Any = None,
-                 cache: Any = None) -> tuple[Checks, Any]:
+def _check_grads(
+    fn: Callable[..., Any], c: Case, dt: np.dtype[Any], params: Any = None, cache: Any = None
+) -> tuple[Checks, Any]:
     """Eq. (11), (12), (15), (16) through ``grads``, given a cache."""
     eqs: tuple[int, ...] = (15, 16, 11, 12)
     if cache is None:
         cache = Cache(c["Z1"], c["A1"], c["Z2"], c["A2"])
-    out, err, found = _call(fn, [_params_arg(c) if params is None else params, c["X"], c["Y"],
-                                 cache], names=("params", "X", "Y", "cache"))
+    out, err, found = _call(
+        fn,
+        [_params_arg(c) if params is None else params, c["X"], c["Y"], cache],
+        names=("params", "X", "Y", "cache"),
+    )
     if err:
         if getattr(err, "blame", None) in range(10, 17):
             eqs = (10, 11, 12, 13, 14, 15, 16)
@@ -139,8 +157,19 @@ def _check_grads(fn: Callable[..., Any], c: Case, dt: np.dtype[Any], params: Any
         parts = _unpack(out, ("dW1", "db1", "dW2", "db2"), ("W1", "b1", "W2", "b2"))
     except TypeError as e:
         return _fail_all(eqs, f"grads(params, X, Y, cache) {e}"), None
-    B = bounds.grads_chain(c["X"], c["Y"], c["A1"], c["A2"], c["Z1"], c["W2"], c["Z2"], dt,
-                           W1=c["W1"], b1=c["b1"], b2=c["b2"])
+    B = bounds.grads_chain(
+        c["X"],
+        c["Y"],
+        c["A1"],
+        c["A2"],
+        c["Z1"],
+        c["W2"],
+        c["Z2"],
+        dt,
+        W1=c["W1"],
+        b1=c["b1"],
+        b2=c["b2"],
+    )
     names = ("dW1", "db1", "dW2", "db2")
     hint = (
         "grads does not return dZ2 (10), dA1 (13) or dZ1 (14): an error found here may "
@@ -168,15 +197,22 @@ def _narrow_one_hot_hint(c: Case, name: str) -> Callable[[Array, Array], str] | 
     m = Y.shape[0]
     dZ2 = c["A2"].astype(np.float64) - Y[:, :1]
     dZ1 = (dZ2 @ c["W2"].astype(np.float64).T) * (c["Z1"] > 0)
-    want = {"dW2": c["A1"].astype(np.float64).T @ dZ2 / m, "db2": dZ2.mean(axis=0),
-            "dW1": c["X"].astype(np.float64).T @ dZ1 / m, "db1": dZ1.mean(axis=0)}[name]
+    want = {
+        "dW2": c["A1"].astype(np.float64).T @ dZ2 / m,
+        "db2": dZ2.mean(axis=0),
+        "dW1": c["X"].astype(np.float64).T @ dZ1 / m,
+        "db1": dZ1.mean(axis=0),
+    }[name]
 
     def hint(g: Array, e: Array) -> str:
         if g.shape == want.shape and np.allclose(g, want, rtol=1e-6, atol=1e-12):
-            return ("every label of this case is 0, and the result is what Y one-hot encoded "
-                    "with width = the largest label + 1 = 1 gives (NumPy broadcasts it over "
-                    "the K classes): one_hot's width must be K whatever labels the batch holds")
+            return (
+                "every label of this case is 0, and the result is what Y one-hot encoded "
+                "with width = the largest label + 1 = 1 gives (NumPy broadcasts it over "
+                "the K classes): one_hot's width must be K whatever labels the batch holds"
+            )
         return ""
+
     return hint
 
 
@@ -189,8 +225,7 @@ def _infer_grads(c: Case, parts: Sequence[Any], dt: np.dtype[Any]) -> Checks:
     :math:`\mathbf{X}^\top` db1, db1 is its dZ1: nonzero entries where Z1 <= 0 break
     eq. (14), other differences from dZ2 W2^T break eq. (13).
     """
-    got = [_usable(p, c[n], dt) for p, n in zip(parts, ("dW1", "db1", "dW2", "db2"),
-                                                strict=True)]
+    got = [_usable(p, c[n], dt) for p, n in zip(parts, ("dW1", "db1", "dW2", "db2"), strict=True)]
     dW1p, db1p, dW2p, db2p = got
     A1, X, Z1, W2 = c["A1"], c["X"], c["Z1"], c["W2"]
     # The port may have recomputed A1 and Z2 (autograd): its own are within these.
@@ -206,10 +241,17 @@ def _infer_grads(c: Case, parts: Sequence[Any], dt: np.dtype[Any]) -> Checks:
         if _compare("", dW2p, A1.T @ db2p[None, :], (E, E), dt).status == "pass":
             D2 = db2p[None, :]
             dZ2_own = D2
-            o = _with_note(_compare("dZ2", D2, c["dZ2"],
-                                    bounds.grads_dZ2(c["A2"], c["Y"], c["Z2"], dt, D_Z2), dt,
-                                    _dZ2_hint(c)),
-                           "\n  (dZ2 read off db2, which equals it at m = 1)")
+            o = _with_note(
+                _compare(
+                    "dZ2",
+                    D2,
+                    c["dZ2"],
+                    bounds.grads_dZ2(c["A2"], c["Y"], c["Z2"], dt, D_Z2),
+                    dt,
+                    _dZ2_hint(c),
+                ),
+                "\n  (dZ2 read off db2, which equals it at m = 1)",
+            )
             res.append((10, o))
     if dW1p is None or db1p is None or not np.any(X != 0):
         return res
@@ -219,14 +261,29 @@ def _infer_grads(c: Case, parts: Sequence[Any], dt: np.dtype[Any]) -> Checks:
     # Entries whose sign a recomputed Z1 may flip are judged by neither row.
     off = (Z1 <= 0) & ~kink
     on = (Z1 > 0) & ~kink
-    o14 = _with_note(_compare("dZ1", np.where(off, D1, 0.0).astype(dt), np.zeros_like(D1),
-                              bounds.exact_zero(D1), dt, _relu_zero_hint(Z1)),
-                     "\n  (dZ1 read off db1, which equals it at m = 1; judged where Z1 <= 0)")
+    o14 = _with_note(
+        _compare(
+            "dZ1",
+            np.where(off, D1, 0.0).astype(dt),
+            np.zeros_like(D1),
+            bounds.exact_zero(D1),
+            dt,
+            _relu_zero_hint(Z1),
+        ),
+        "\n  (dZ1 read off db1, which equals it at m = 1; judged where Z1 <= 0)",
+    )
     dA1_own = (dZ2_own @ W2.T).astype(dt)
     E13, S13 = bounds.back(dZ2_own, W2, dt)
-    o13 = _with_note(_compare("dA1", np.where(on, D1, 0.0).astype(dt),
-                              np.where(on, dA1_own, 0.0).astype(dt), (E13, S13), dt),
-                     "\n  (dA1 read off db1, which equals dZ1 = dA1 at m = 1 where Z1 > 0)")
+    o13 = _with_note(
+        _compare(
+            "dA1",
+            np.where(on, D1, 0.0).astype(dt),
+            np.where(on, dA1_own, 0.0).astype(dt),
+            (E13, S13),
+            dt,
+        ),
+        "\n  (dA1 read off db1, which equals dZ1 = dA1 at m = 1 where Z1 > 0)",
+    )
     if o13.status != "pass":
         sel = on & (dA1_own != 0)
         q = D1[sel] / dA1_own[sel]
@@ -238,12 +295,16 @@ def _infer_grads(c: Case, parts: Sequence[Any], dt: np.dtype[Any]) -> Checks:
     return res
 
 
-def _check_update(fn: Callable[..., Any], c: Case, dt: np.dtype[Any], params: Any = None,
-                  grads: Any = None) -> tuple[Checks, Any]:
+def _check_update(
+    fn: Callable[..., Any], c: Case, dt: np.dtype[Any], params: Any = None, grads: Any = None
+) -> tuple[Checks, Any]:
     eqs = (17, 18, 19, 20)
     g = Params(c["dW1"], c["db1"], c["dW2"], c["db2"]) if grads is None else grads
-    out, err, found = _call(fn, [_params_arg(c) if params is None else params, g,
-                                 float(c["lr"])], names=("params", "grads", "lr"))
+    out, err, found = _call(
+        fn,
+        [_params_arg(c) if params is None else params, g, float(c["lr"])],
+        names=("params", "grads", "lr"),
+    )
     if err:
         return _error_from(eqs, "update(params, grads, lr)", err), None
     try:
@@ -273,8 +334,10 @@ def _check_one_hot(fn: Callable[..., Any], c: Case, dt: np.dtype[Any]) -> Checks
     o = _compare("Y = one_hot(y)", out, c["Y"], bounds.exact_zero(c["Y"]), dt)
     width = int(c["y"].max()) + 1
     if o.status == "fail" and width != K and f"shape ({len(c['y'])}, {width})" in o.message:
-        o.message += (f"\n  hint: {width} columns = the largest label + 1: the width must be "
-                      f"K = {K} whatever labels the batch holds")
+        o.message += (
+            f"\n  hint: {width} columns = the largest label + 1: the width must be "
+            f"K = {K} whatever labels the batch holds"
+        )
     return _noting([(0, o)], found)
 
 
@@ -304,10 +367,25 @@ def _check_predict(fn: Callable[..., Any], c: Case, dt: np.dtype[Any]) -> Checks
     bad = chosen < top - slack
     if bad.any():
         i = int(np.argmax(bad))
-        return _noting([(21, Outcome("fail", f"y_pred[{i}]: expected {int(np.argmax(Z2[i]))} "
-                                             f"(the argmax of A2, eq. (8)), got {int(got[i])}",
-                                     float("inf"), 1.0, (i,), float(np.argmax(Z2[i])),
-                                     float(got[i]), 0.0))], found)
+        return _noting(
+            [
+                (
+                    21,
+                    Outcome(
+                        "fail",
+                        f"y_pred[{i}]: expected {int(np.argmax(Z2[i]))} "
+                        f"(the argmax of A2, eq. (8)), got {int(got[i])}",
+                        float("inf"),
+                        1.0,
+                        (i,),
+                        float(np.argmax(Z2[i])),
+                        float(got[i]),
+                        0.0,
+                    ),
+                )
+            ],
+            found,
+        )
     return _noting([(21, Outcome("pass", max_rel=0.0))], found)
 
 

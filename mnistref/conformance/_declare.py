@@ -108,14 +108,21 @@ SIGNATURES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "update_W2": (("W2", "dW2", "lr"), ("W2",)),
     "update_b2": (("b2", "db2", "lr"), ("b2",)),
 }
-_GROUPS = {"params": ("W1", "b1", "W2", "b2"), "grads": ("dW1", "db1", "dW2", "db2"),
-           "cache": ("Z1", "A1", "Z2", "A2")}
+_GROUPS = {
+    "params": ("W1", "b1", "W2", "b2"),
+    "grads": ("dW1", "db1", "dW2", "db2"),
+    "cache": ("Z1", "A1", "Z2", "A2"),
+}
 _SAMPLES = {"X", "Y", "Z1", "A1", "Z2", "A2", "dZ2", "dA1", "dZ1", "relu_prime_Z1"}
 _WEIGHTS = {"W1", "W2", "dW1", "dW2"}
 _BIASES = {"b1", "b2", "db1", "db2"}
 _ALIASES = {"alpha": "lr", "learning_rate": "lr", "eta": "lr", "Z": None}
-_OPTIONS = {"layout": ("rows", "columns"), "weights": ("in_out", "out_in"),
-            "biases": ("flat", "column", "row"), "rng": (None, "global")}
+_OPTIONS = {
+    "layout": ("rows", "columns"),
+    "weights": ("in_out", "out_in"),
+    "biases": ("flat", "column", "row"),
+    "rng": (None, "global"),
+}
 
 
 class Port:
@@ -131,10 +138,18 @@ class Port:
         """The declared ``layout``, ``weights`` and ``biases``."""
 
 
-def declare(impl: Any, *, layout: str = "rows", weights: str = "in_out",
-            biases: str = "flat", rng: str | None = None, in_place: bool = False,
-            obj: str | None = None, state: Mapping[str, str] | None = None,
-            **calls: str) -> Port:
+def declare(
+    impl: Any,
+    *,
+    layout: str = "rows",
+    weights: str = "in_out",
+    biases: str = "flat",
+    rng: str | None = None,
+    in_place: bool = False,
+    obj: str | None = None,
+    state: Mapping[str, str] | None = None,
+    **calls: str,
+) -> Port:
     """A :class:`Port` of *impl* (a module, or any namespace) from its conventions and
     its own calls; see the module's documentation."""
     conv = {"layout": layout, "weights": weights, "biases": biases, "rng": rng}
@@ -143,13 +158,17 @@ def declare(impl: Any, *, layout: str = "rows", weights: str = "in_out",
             raise ValueError(f"declare: {key}={value!r}; choose from {_OPTIONS[key]}")
     port = Port(impl, f"{getattr(impl, '__name__', type(impl).__name__)} (declared)")
     caller = inspect.currentframe()
-    here = os.path.dirname(os.path.abspath(caller.f_back.f_code.co_filename)) if (
-        caller is not None and caller.f_back is not None) else os.getcwd()
+    here = (
+        os.path.dirname(os.path.abspath(caller.f_back.f_code.co_filename))
+        if (caller is not None and caller.f_back is not None)
+        else os.getcwd()
+    )
     port.conventions = dict(conv)
     for fname, spec in calls.items():
         if fname not in SIGNATURES:
-            raise ValueError(f"declare: mnistref has no function {fname!r}; it has "
-                             f"{', '.join(SIGNATURES)}")
+            raise ValueError(
+                f"declare: mnistref has no function {fname!r}; it has {', '.join(SIGNATURES)}"
+            )
         if not isinstance(spec, str):
             raise TypeError(f"declare: {fname}= must be the port's call as a string")
         call = _Call(fname, spec, impl, conv, in_place, obj, dict(state or {}))
@@ -162,14 +181,23 @@ class _Call:
     """One declared function: binds the runner's arguments to symbols, converts them,
     evaluates the port's call and converts its results back."""
 
-    def __init__(self, fname: str, spec: str, impl: Any, conv: dict[str, Any],
-                 in_place: bool, obj: str | None, state: dict[str, str]) -> None:
+    def __init__(
+        self,
+        fname: str,
+        spec: str,
+        impl: Any,
+        conv: dict[str, Any],
+        in_place: bool,
+        obj: str | None,
+        state: dict[str, str],
+    ) -> None:
         self.fname, self.impl, self.conv, self.in_place = fname, impl, conv, in_place
         self.obj, self.state = obj, state
         text, _, targets = spec.rpartition("->") if "->" in spec else (spec, "", "")
         self.text = text.strip()
-        self.targets = [_ALIASES.get(t.strip(), t.strip()) or t.strip()
-                        for t in targets.split(",") if t.strip()]
+        self.targets = [
+            _ALIASES.get(t.strip(), t.strip()) or t.strip() for t in targets.split(",") if t.strip()
+        ]
         self.inputs, self.outputs = SIGNATURES[fname]
         if self.text == "new" and obj is None:
             raise ValueError(f"declare: {fname}='new' needs obj=")
@@ -177,8 +205,7 @@ class _Call:
         self.body = [s.value for s in body if isinstance(s, ast.Expr)]
         if len(self.body) != len(body):
             raise ValueError(f"declare: {fname}={spec!r}: give calls, separated by ';'")
-        self.code = [compile(ast.Expression(e), f"<declared {fname}>", "eval")
-                     for e in self.body]
+        self.code = [compile(ast.Expression(e), f"<declared {fname}>", "eval") for e in self.body]
         last = self.body[-1] if self.body else None
         self.func = last.func if isinstance(last, ast.Call) else None
         if self.text == "new" and obj is not None:
@@ -189,15 +216,21 @@ class _Call:
             self.shown = f"new {self.shown}"
         unknown = [t for t in self.targets if t not in self.outputs and t not in _SYMBOLS]
         if unknown:
-            raise ValueError(f"declare: {fname}: {', '.join(unknown)} after '->' are not "
-                             f"symbols; {fname} returns {', '.join(self.outputs)}")
+            raise ValueError(
+                f"declare: {fname}: {', '.join(unknown)} after '->' are not "
+                f"symbols; {fname} returns {', '.join(self.outputs)}"
+            )
         if obj is None:
             self._check_names(impl)
             missing = [o for o in self.outputs if o not in self.targets]
-            if missing and not (len(self.targets) == len(self.outputs)
-                                or (not self.targets and len(self.outputs) == 1)):
-                raise ValueError(f"declare: {fname}: say where {', '.join(missing)} come "
-                                 f"from: '... -> {', '.join(self.outputs)}'")
+            if missing and not (
+                len(self.targets) == len(self.outputs)
+                or (not self.targets and len(self.outputs) == 1)
+            ):
+                raise ValueError(
+                    f"declare: {fname}: say where {', '.join(missing)} come "
+                    f"from: '... -> {', '.join(self.outputs)}'"
+                )
 
     def _check_names(self, impl: Any) -> None:
         """A symbol the call uses but this function does not receive (``A2`` in a
@@ -210,13 +243,16 @@ class _Call:
         if "Z1" in given:
             given.add("A1")
         used = {n.id for e in self.body for n in ast.walk(e) if isinstance(n, ast.Name)}
-        absent = sorted(n for n in used if n in _SYMBOLS and n not in given
-                        and not hasattr(impl, n))
+        absent = sorted(
+            n for n in used if n in _SYMBOLS and n not in given and not hasattr(impl, n)
+        )
         if absent:
             gets = ", ".join(s for s in (*_expand(self.inputs), "m") if s in _SYMBOLS)
-            raise ValueError(f"declare: {self.fname}={self.text!r} uses "
-                             f"{', '.join(absent)}, which {self.fname} is not given; it "
-                             f"gets {gets}")
+            raise ValueError(
+                f"declare: {self.fname}={self.text!r} uses "
+                f"{', '.join(absent)}, which {self.fname} is not given; it "
+                f"gets {gets}"
+            )
 
     # -- binding and conversion -------------------------------------------------------
 
@@ -244,16 +280,25 @@ class _Call:
         if "W2" in env and np.ndim(env["W2"]) == 2:
             env.setdefault("n_hidden", int(np.shape(env["W2"])[0]))
             env.setdefault("n_out", int(np.shape(env["W2"])[1]))
-        for key, value in (("n_in", 784), ("n_hidden", 128), ("n_out", 10), ("seed", 0),
-                           ("lr", 0.1), ("K", 10), ("dtype", np.float64)):
+        for key, value in (
+            ("n_in", 784),
+            ("n_hidden", 128),
+            ("n_out", 10),
+            ("seed", 0),
+            ("lr", 0.1),
+            ("K", 10),
+            ("dtype", np.float64),
+        ):
             env.setdefault(key, value)
         return env
 
     def to_port(self, name: str, x: Any) -> Any:
         if not isinstance(x, np.ndarray):
             return x
-        if x.ndim == 2 and ((name in _SAMPLES and self.conv["layout"] == "columns")
-                            or (name in _WEIGHTS and self.conv["weights"] == "out_in")):
+        if x.ndim == 2 and (
+            (name in _SAMPLES and self.conv["layout"] == "columns")
+            or (name in _WEIGHTS and self.conv["weights"] == "out_in")
+        ):
             x = x.T
         elif name in _BIASES and x.ndim == 1:
             x = {"flat": x, "column": x[:, None], "row": x[None, :]}[self.conv["biases"]]
@@ -294,14 +339,17 @@ class _Call:
             np.random.seed(int(env["seed"]))  # noqa: NPY002 (the port's convention)
         target = None
         if self.obj is not None:
-            target = eval(compile(self.obj, "<declared obj>", "eval"),
-                          {"__builtins__": __builtins__}, _Names(port_env, None, self.impl))
+            target = eval(
+                compile(self.obj, "<declared obj>", "eval"),
+                {"__builtins__": __builtins__},
+                _Names(port_env, None, self.impl),
+            )
             for sym, value in port_env.items():
-                path = self.state.get(sym) or (sym if sym in _SYMBOLS and hasattr(
-                    target, sym) else None)
+                path = self.state.get(sym) or (
+                    sym if sym in _SYMBOLS and hasattr(target, sym) else None
+                )
                 if path:
-                    exec(f"__obj.{path} = __value",
-                         {"__obj": target, "__value": value})
+                    exec(f"__obj.{path} = __value", {"__obj": target, "__value": value})
         names = _Names(port_env, target, self.impl)
         result: Any = None
         for code in self.code:
@@ -310,12 +358,12 @@ class _Call:
 
     def results(self, result: Any, port_env: dict[str, Any], target: Any) -> Any:
         got: dict[str, Any] = {}
-        targets = self.targets or ([self.outputs[0]] if result is not None
-                                   and len(self.outputs) == 1 else [])
+        targets = self.targets or (
+            [self.outputs[0]] if result is not None and len(self.outputs) == 1 else []
+        )
         if targets:
             if result is None:
-                values = [port_env[t] if t in port_env else self.read(target, t)
-                          for t in targets]
+                values = [port_env[t] if t in port_env else self.read(target, t) for t in targets]
             elif len(targets) == 1:
                 values = [result]
             else:
@@ -324,10 +372,12 @@ class _Call:
                 except TypeError:
                     values = []
                 if len(values) != len(targets):
-                    raise TypeError(f"your `{self.shown}` returned "
-                                    f"{type(result).__name__ if not values else len(values)}"
-                                    f"{'' if not values else ' values'}; declared: "
-                                    f"{', '.join(targets)}")
+                    raise TypeError(
+                        f"your `{self.shown}` returned "
+                        f"{type(result).__name__ if not values else len(values)}"
+                        f"{'' if not values else ' values'}; declared: "
+                        f"{', '.join(targets)}"
+                    )
             for i, (t, v) in enumerate(zip(targets, values, strict=True)):
                 got[t if t in self.outputs else self.outputs[i]] = v
         for o in self.outputs:
@@ -338,8 +388,7 @@ class _Call:
 
     def read(self, target: Any, sym: str) -> Any:
         if target is None:
-            raise TypeError(f"the declaration of {self.fname} does not say where {sym} "
-                            "comes from")
+            raise TypeError(f"the declaration of {self.fname} does not say where {sym} comes from")
         path = self.state.get(sym, sym)
         return eval(f"__obj.{path}", {"__obj": target})
 
@@ -359,14 +408,20 @@ class _Call:
         except Exception:
             return self.shown
         file = os.path.abspath(file or "?")
-        shown = os.path.relpath(file, here) if file.startswith(os.path.join(here, "")) else \
-            os.path.basename(file)
+        shown = (
+            os.path.relpath(file, here)
+            if file.startswith(os.path.join(here, ""))
+            else os.path.basename(file)
+        )
         return f"{self.shown} ({shown}:{line})"
 
 
-_SYMBOLS = set(_SAMPLES | _WEIGHTS | _BIASES | {"y", "y_pred", "L", "accuracy", "lr", "m",
-                                              "n_in", "n_hidden", "n_out", "seed", "K",
-                                              "dtype"})
+_SYMBOLS = set(
+    _SAMPLES
+    | _WEIGHTS
+    | _BIASES
+    | {"y", "y_pred", "L", "accuracy", "lr", "m", "n_in", "n_hidden", "n_out", "seed", "K", "dtype"}
+)
 
 
 def _expand(inputs: Sequence[str]) -> list[str]:
@@ -417,8 +472,11 @@ def _resolve(node: ast.expr, impl: Any, obj: str | None) -> Any:
     head: Any = getattr(impl, node.id, None)
     if head is None and obj is not None:
         env = {"n_in": 784, "n_hidden": 128, "n_out": 10, "seed": 0, "lr": 0.1}
-        target = eval(compile(obj, "<declared obj>", "eval"),
-                      {"__builtins__": __builtins__}, _Names(env, None, impl))
+        target = eval(
+            compile(obj, "<declared obj>", "eval"),
+            {"__builtins__": __builtins__},
+            _Names(env, None, impl),
+        )
         head = getattr(target, node.id, None)
     for p in parts:
         head = getattr(head, p, None)
@@ -432,9 +490,15 @@ def _declare_calls(path: str | os.PathLike[str]) -> list[ast.Call]:
             tree = ast.parse(src.read())
     except (OSError, SyntaxError, ValueError):
         return []
-    return [n for n in ast.walk(tree) if isinstance(n, ast.Call) and (
-        (isinstance(n.func, ast.Name) and n.func.id == "declare")
-        or (isinstance(n.func, ast.Attribute) and n.func.attr == "declare"))]
+    return [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call)
+        and (
+            (isinstance(n.func, ast.Name) and n.func.id == "declare")
+            or (isinstance(n.func, ast.Attribute) and n.func.attr == "declare")
+        )
+    ]
 
 
 def conventions_of_file(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -450,32 +514,38 @@ def conventions_of_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     return conv
 
 
-_SHAPES = re.compile(r"\b(\w+)(?: = \w+\([^)]*\))?(?: \(updated\))?(?::| has) shape "
-                     r"\(([\d, ]*)\), expected \(([\d, ]*)\)")
+_SHAPES = re.compile(
+    r"\b(\w+)(?: = \w+\([^)]*\))?(?: \(updated\))?(?::| has) shape "
+    r"\(([\d, ]*)\), expected \(([\d, ]*)\)"
+)
 
 
 def _port_shape(name: str, shape: tuple[int, ...], conv: Mapping[str, Any]) -> tuple[int, ...]:
-    if len(shape) == 2 and ((name in _SAMPLES and conv.get("layout") == "columns")
-                            or (name in _WEIGHTS and conv.get("weights") == "out_in")):
+    if len(shape) == 2 and (
+        (name in _SAMPLES and conv.get("layout") == "columns")
+        or (name in _WEIGHTS and conv.get("weights") == "out_in")
+    ):
         return shape[::-1]
     if len(shape) == 1 and name in _BIASES:
-        return {"column": (shape[0], 1), "row": (1, shape[0])}.get(
-            str(conv.get("biases")), shape)
+        return {"column": (shape[0], 1), "row": (1, shape[0])}.get(str(conv.get("biases")), shape)
     return shape
 
 
 def in_port_terms(message: str, conv: Mapping[str, Any]) -> str:
     """*message* with each wrong shape also said in the port's declared layout:
     ``db2: shape (), expected (3,)`` gains ``(in your layout: shape (), expected (3, 1))``."""
+
     def note(m: re.Match[str]) -> str:
         name = m.group(1)
-        got, exp = (tuple(int(x) for x in g.split(",") if x.strip())
-                    for g in (m.group(2), m.group(3)))
+        got, exp = (
+            tuple(int(x) for x in g.split(",") if x.strip()) for g in (m.group(2), m.group(3))
+        )
         mine = _port_shape(name, exp, conv)
         theirs = _port_shape(name, got, conv) if len(got) == len(exp) else got
         if mine == exp:
             return m.group(0)
         return f"{m.group(0)} (in your layout: shape {theirs}, expected {mine})"
+
     return _SHAPES.sub(note, message) if conv else message
 
 
@@ -518,15 +588,17 @@ def origins_of_file(path: str | os.PathLike[str]) -> dict[str, str]:
                             in_cls[item.name] = f"{rel}:{item.lineno}"
     out: dict[str, str] = {}
     for kw in calls[0].keywords:
-        if kw.arg not in SIGNATURES or not isinstance(kw.value, ast.Constant) or not \
-                isinstance(kw.value.value, str):
+        if (
+            kw.arg not in SIGNATURES
+            or not isinstance(kw.value, ast.Constant)
+            or not isinstance(kw.value.value, str)
+        ):
             continue
         if kw.value.value.strip() == "new" and cls:
             where = [in_cls["__init__"]] if "__init__" in in_cls else []
             out[kw.arg] = f"new {cls}" + (f" ({where[0]})" if where else "")
             continue
-        spec = kw.value.value.rpartition("->")[0] if "->" in kw.value.value else \
-            kw.value.value
+        spec = kw.value.value.rpartition("->")[0] if "->" in kw.value.value else kw.value.value
         try:
             last = ast.parse(spec.strip(), mode="exec").body[-1]
         except (SyntaxError, IndexError):

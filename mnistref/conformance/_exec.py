@@ -136,8 +136,10 @@ def _decode_at(tokens: Sequence[str], i: int, depth: int = 0) -> tuple[Any, int]
     start = i + 2 + ndim
     size = int(np.prod(shape, dtype=np.int64))
     if start + size > len(tokens):
-        raise ProtocolError(f"{head} {ndim} {' '.join(map(str, shape))} needs {size} values, "
-                            f"the line has {len(tokens) - start}")
+        raise ProtocolError(
+            f"{head} {ndim} {' '.join(map(str, shape))} needs {size} values, "
+            f"the line has {len(tokens) - start}"
+        )
     raw = tokens[start : start + size]
     try:
         if head in ("i64", "bool"):
@@ -197,8 +199,9 @@ def _answer(line: str) -> Any:
         # "Eq. (13): ..." (semantics.md's form of an error) files it under that equation,
         # as a Python port's line that raised does.
         blame = _BLAME.match(text)
-        raise _port_error("error", text, f"answered error: {text}",
-                          int(blame.group(1)) if blame else None)
+        raise _port_error(
+            "error", text, f"answered error: {text}", int(blame.group(1)) if blame else None
+        )
     raise ProtocolError("an answer starts with 'ok' or 'error'")
 
 
@@ -245,7 +248,10 @@ class Program:
         """Start the program and read its hello line; raise TargetError if that fails."""
         try:
             self.proc = subprocess.Popen(
-                self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                self.argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 env={**os.environ, _isolate._ENV: "1"},
             )
         except OSError as e:
@@ -270,18 +276,24 @@ class Program:
         words = hello.split()
         if len(words) < 2 or words[0] != _HELLO:
             self.kill()
-            raise TargetError(f"{self.shown} did not start with the protocol's hello line "
-                              f"('{_HELLO} {VERSION} FUNCTION ...', spec/protocol.md); its "
-                              f"first line was {hello[:80]!r}")
+            raise TargetError(
+                f"{self.shown} did not start with the protocol's hello line "
+                f"('{_HELLO} {VERSION} FUNCTION ...', spec/protocol.md); its "
+                f"first line was {hello[:80]!r}"
+            )
         if words[1] != str(VERSION):
             self.kill()
-            raise TargetError(f"{self.shown} speaks protocol version {words[1][:20]!r}; this "
-                              f"runner speaks version {VERSION}")
+            raise TargetError(
+                f"{self.shown} speaks protocol version {words[1][:20]!r}; this "
+                f"runner speaks version {VERSION}"
+            )
         unknown = [w for w in words[2:] if w not in FUNCTIONS]
         if unknown:
             self.kill()
-            raise TargetError(f"{self.shown} names functions the interface does not have: "
-                              f"{', '.join(unknown)} (it has {', '.join(FUNCTIONS)})")
+            raise TargetError(
+                f"{self.shown} names functions the interface does not have: "
+                f"{', '.join(unknown)} (it has {', '.join(FUNCTIONS)})"
+            )
         self.provided = [f for f in FUNCTIONS if f in words[2:]]
 
     def kill(self) -> None:
@@ -309,8 +321,9 @@ class Program:
                 proc.wait(timeout=2)
         self.kill()
 
-    def call(self, name: str, args: list[Any], kwargs: dict[str, Any],
-             originals: Sequence[Any] | None) -> Any:
+    def call(
+        self, name: str, args: list[Any], kwargs: dict[str, Any], originals: Sequence[Any] | None
+    ) -> Any:
         """Send one request; return the answer's value, raise the port's error (a
         PortError) or a NoReturnError for a crash, a hang or a protocol violation."""
         if name in self.dead:
@@ -335,14 +348,16 @@ class Program:
             return _answer(line)
         except KeyboardInterrupt:
             self.kill()
-            raise KeyboardInterrupt(f"interrupted while calling {_isolate._call_text(name)} "
-                                    f"of {self.shown}") from None
+            raise KeyboardInterrupt(
+                f"interrupted while calling {_isolate._call_text(name)} of {self.shown}"
+            ) from None
         except ProtocolError as e:
             self.kill()  # the stream cannot be trusted past a bad answer
             line = e.line or line
             shown = line[:60] + ("..." if len(line) > 60 else "")
-            failure = _failure(f"answered outside the protocol: {e} (the answer began {shown!r}; "
-                               "spec/protocol.md)")
+            failure = _failure(
+                f"answered outside the protocol: {e} (the answer began {shown!r}; spec/protocol.md)"
+            )
             self.dead[name] = str(failure)
             raise failure from None
         except NoReturnError as e:
@@ -373,8 +388,10 @@ class Program:
                     wait = limit - (time.monotonic() - start)
                     if wait <= 0:
                         self.kill()
-                        raise _failure(f"did not return within {limit:g} s (the time limit, "
-                                       "--timeout); its process was ended")
+                        raise _failure(
+                            f"did not return within {limit:g} s (the time limit, "
+                            "--timeout); its process was ended"
+                        )
                 for key, _ in self.sel.select(wait):
                     if key.data == "in":
                         try:
@@ -455,5 +472,3 @@ def load(command: str | Sequence[str], *, timeout: float | None) -> tuple[Target
     program = Program(_argv(command), timeout)
     program.start()
     return Target(program), program.label  # type: ignore[arg-type]
-
-

@@ -39,10 +39,13 @@ if TYPE_CHECKING:
 __all__ = ["equation_mathml", "render"]
 
 # Row 0 is the paper's data preparation, not a numbered equation: its formula here.
-_ONE_HOT_LATEX = (r"\mathbf{Y}_{ij} = \begin{cases} 1 & j = y_i \\ 0 & \text{otherwise} "
-                  r"\end{cases}, \qquad \mathbf{Y} \in \{0, 1\}^{m \times K}")
-_ONE_HOT_PLAIN = ("Y_ij = 1 if j = y_i else 0: Y is (m, K), K columns whatever labels the "
-                  "batch holds")
+_ONE_HOT_LATEX = (
+    r"\mathbf{Y}_{ij} = \begin{cases} 1 & j = y_i \\ 0 & \text{otherwise} "
+    r"\end{cases}, \qquad \mathbf{Y} \in \{0, 1\}^{m \times K}"
+)
+_ONE_HOT_PLAIN = (
+    "Y_ij = 1 if j = y_i else 0: Y is (m, K), K columns whatever labels the batch holds"
+)
 
 _STATUS_LABEL = {"pass": "PASS", "fail": "FAIL", "error": "ERROR", "skip": "SKIP"}
 
@@ -63,16 +66,19 @@ def equation_mathml(n: int) -> str:
     # MathML Core (what Chromium renders) ignores mathvariant="bold": \mathbf{dW} would
     # come out italic, so bold letters are spelled with Unicode's mathematical bold ones,
     # as latex2mathml does itself for a single \mathbf letter.
-    mathml = re.sub(r'<mi mathvariant="bold">([^<]*)</mi>',
-                    lambda m: "<mi>" + "".join(map(_bold, html.unescape(m[1]))) + "</mi>",
-                    mathml)
+    mathml = re.sub(
+        r'<mi mathvariant="bold">([^<]*)</mi>',
+        lambda m: "<mi>" + "".join(map(_bold, html.unescape(m[1]))) + "</mi>",
+        mathml,
+    )
     # \operatorname{softmax} as a name (upright, no operator spacing before its bracket);
     # x ~ N as a relation, with its spacing.
     mathml = re.sub(r"<mo>([A-Za-z]{2,})</mo>", r"<mi>\1</mi>", mathml)
     mathml = mathml.replace("<mi>&#x0007E;</mi>", "<mo>&#x0223C;</mo>")
     # HTML parsers know <math> without the XML namespace; the label is for screen readers.
     return mathml.replace(' xmlns="http://www.w3.org/1998/Math/MathML"', "", 1).replace(
-        "<math ", f'<math class="eq" aria-label="{_e(_plain(n))}" ', 1)
+        "<math ", f'<math class="eq" aria-label="{_e(_plain(n))}" ', 1
+    )
 
 
 def _bold(ch: str) -> str:
@@ -104,8 +110,11 @@ def _defs_of(target: str) -> dict[str, str]:
         tree = ast.parse(path.read_bytes(), filename=str(path))
     except (OSError, SyntaxError, ValueError):
         return {}
-    return {node.name: f"{node.name} ({path.name}:{node.lineno})" for node in tree.body
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)}
+    return {
+        node.name: f"{node.name} ({path.name}:{node.lineno})"
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
 
 
 _PORT = re.compile(r"^(?P<name>.*?) \((?P<where>[^()]*:\d+)\)$")
@@ -118,7 +127,7 @@ def _port_html(port: str, function: str = "") -> str:
     if not m:
         return f"<code>{_e(port)}</code>"
     where = f'<span class="where">{_e(m["where"])}</span>'
-    return where if m["name"] == function else f'<code>{_e(m["name"])}</code> {where}'
+    return where if m["name"] == function else f"<code>{_e(m['name'])}</code> {where}"
 
 
 def _who(r: Result, yours: str) -> str:
@@ -142,7 +151,8 @@ def _num(x: float | None, fmt: str) -> str:
 _WHERE = re.compile(
     r"^(?P<where>case '[^']*' shrinks to .*):$"  # a random case shrunk: the rest below
     r"|^(?P<case>(?:row \d+ of )?(?:golden )?case '[^']*'(?: \([^()]*\))?"
-    r"(?: alone \([^()]*\))?):(?: (?P<what>.*))?$")
+    r"(?: alone \([^()]*\))?):(?: (?P<what>.*))?$"
+)
 
 
 class _Parts:
@@ -167,8 +177,9 @@ class _Parts:
             i += 1
             if s.startswith("inputs (") and s.endswith("):"):
                 block = []
-                while i < len(lines) and (not lines[i].strip() or
-                                          len(lines[i]) - len(lines[i].lstrip(" ")) > indent):
+                while i < len(lines) and (
+                    not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip(" ")) > indent
+                ):
                     block.append(lines[i])
                     i += 1
                 cut = min((len(b) - len(b.lstrip(" ")) for b in block if b.strip()), default=0)
@@ -184,7 +195,7 @@ class _Parts:
                     self.problems.append(lines[i][4:])
                     i += 1
             elif line.startswith("contract (strict): "):
-                self.strict.append(line[len("contract (strict): "):])
+                self.strict.append(line[len("contract (strict): ") :])
             else:
                 self.what.append(line[2:] if line.startswith("  ") else line)
 
@@ -312,8 +323,7 @@ footer { margin-top: 40px; color: var(--muted); font-size: 0.85rem;
 def _label(r: Result) -> str:
     """The row's status as a label: the word carries it, the colour repeats it."""
     if r.status == "pass" and r.contract:
-        return ('<span class="label noted" title="the values pass; contract findings">'
-                'PASS*</span>')
+        return '<span class="label noted" title="the values pass; contract findings">PASS*</span>'
     text = _STATUS_LABEL.get(r.status, r.status.upper())
     if r.status in ("fail", "error"):
         return f'<a class="label {r.status}" href="#{_row_id(r)}">{_e(text)}</a>'
@@ -350,17 +360,25 @@ def _yours(r: Result, defs: dict[str, str]) -> str:
 
 def _table(report: Report, defs: dict[str, str]) -> list[str]:
     with_port = any(_yours(r, defs) for r in report.results)
-    head = ["eq", "function"] + (["your code"] if with_port else []) + [
-        "status", "err/tol", "max rel err", "title", "held to"]
-    out = ['<table class="rows">', "<thead><tr>" + "".join(
-        f'<th scope="col">{h}</th>' for h in head) + "</tr></thead>", "<tbody>"]
+    head = (
+        ["eq", "function"]
+        + (["your code"] if with_port else [])
+        + ["status", "err/tol", "max rel err", "title", "held to"]
+    )
+    out = [
+        '<table class="rows">',
+        "<thead><tr>" + "".join(f'<th scope="col">{h}</th>' for h in head) + "</tr></thead>",
+        "<tbody>",
+    ]
     prev = None
     for r in report.results:
         cls = [r.status] + (["eqstart"] if prev is not None and r.equation != prev else [])
         prev = r.equation
         yours = _yours(r, defs)
-        cells = [f'<td class="n">{_e("data" if r.equation == 0 else f"({r.equation})")}</td>',
-                 f'<td class="fn"><code>{_e(r.function)}</code></td>']
+        cells = [
+            f'<td class="n">{_e("data" if r.equation == 0 else f"({r.equation})")}</td>',
+            f'<td class="fn"><code>{_e(r.function)}</code></td>',
+        ]
         if with_port:
             cells.append(f'<td class="port">{_port_html(yours, r.function) if yours else ""}</td>')
         cells += [
@@ -376,8 +394,7 @@ def _table(report: Report, defs: dict[str, str]) -> list[str]:
 
 
 def _facts(rows: Iterable[tuple[str, str]], cls: str) -> str:
-    return (f'<dl class="{cls}">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
-            + "</dl>")
+    return f'<dl class="{cls}">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows) + "</dl>"
 
 
 def _value(x: float, dtype: str) -> str:
@@ -388,9 +405,11 @@ def _value(x: float, dtype: str) -> str:
 def _failure(r: Result, yours: str, dtype: str) -> list[str]:
     parts = _Parts(r.message)
     status = _STATUS_LABEL.get(r.status, r.status.upper())
-    out = [f'<article class="row {_e(r.status)}" id="{_row_id(r)}">',
-           f'<h4><span class="label {_e(r.status)}">{_e(status)}</span> '
-           f"<span>{_who(r, yours)}</span></h4>"]
+    out = [
+        f'<article class="row {_e(r.status)}" id="{_row_id(r)}">',
+        f'<h4><span class="label {_e(r.status)}">{_e(status)}</span> '
+        f"<span>{_who(r, yours)}</span></h4>",
+    ]
     kv: list[tuple[str, str]] = []
     if yours:
         kv.append(("your code", _port_html(yours)))
@@ -419,8 +438,9 @@ def _failure(r: Result, yours: str, dtype: str) -> list[str]:
         out.append(f'<pre class="inputs">{_e(block)}</pre>')
     if parts.problems:
         out.append('<p class="caption">Every problem of this row (one case each)</p>')
-        out.append('<ul class="problems">' + "".join(
-            f"<li>{_e(p)}</li>" for p in parts.problems) + "</ul>")
+        out.append(
+            '<ul class="problems">' + "".join(f"<li>{_e(p)}</li>" for p in parts.problems) + "</ul>"
+        )
     if parts.cases:
         out.append(f'<p class="cases">{_e(parts.cases)}</p>')
     out += _contract(r, strict=bool(parts.strict))
@@ -431,11 +451,14 @@ def _failure(r: Result, yours: str, dtype: str) -> list[str]:
 def _contract(r: Result, strict: bool = False) -> list[str]:
     if not r.contract:
         return []
-    head = ("Contract findings (they fail this row: --strict)" if strict else
-            "Contract findings: the values are right, the interface is not followed")
+    head = (
+        "Contract findings (they fail this row: --strict)"
+        if strict
+        else "Contract findings: the values are right, the interface is not followed"
+    )
     return [f'<p class="caption">{head}</p>'] + [
-        f'<p class="callout contract"><b>[{_e(f.kind)}]</b>{_e(f.message)}</p>'
-        for f in r.contract]
+        f'<p class="callout contract"><b>[{_e(f.kind)}]</b>{_e(f.message)}</p>' for f in r.contract
+    ]
 
 
 def _equation_header(n: int, title: str) -> list[str]:
@@ -468,8 +491,7 @@ def render(report: Report) -> str:
     noted = [r for r in report.results if r.contract and r.status not in ("fail", "error")]
     # The text report's closing block: coverage, then the verdict line.
     closing = report.format().split("\n\n")[-1].splitlines()
-    verdict_line = next((ln for ln in reversed(closing)
-                         if ln.startswith(("PASSED", "FAILED"))), "")
+    verdict_line = next((ln for ln in reversed(closing) if ln.startswith(("PASSED", "FAILED"))), "")
     verdict_line = re.sub(r"^(?:PASSED, PARTIAL|PASSED|FAILED): ", "", verdict_line)
     verdict_line = verdict_line[:1].upper() + verdict_line[1:]
     coverage = [ln for ln in closing if not ln.startswith(("PASSED", "FAILED"))]
@@ -480,8 +502,10 @@ def render(report: Report) -> str:
     if report.first_failure is not None:
         r0 = next(r for r in failures if r.equation == report.first_failure)
         yours = _yours(r0, defs)
-        first = (f'<a href="#{_row_id(r0)}">{_e(_eq_label(r0.equation))} {_e(r0.title)}</a>'
-                 f": {_who(r0, yours)}")
+        first = (
+            f'<a href="#{_row_id(r0)}">{_e(_eq_label(r0.equation))} {_e(r0.title)}</a>'
+            f": {_who(r0, yours)}"
+        )
     u, _ = bounds.units(np.dtype(report.dtype))
     facts = [
         ("target", f"<code>{_e(report.target)}</code>"),
@@ -489,10 +513,16 @@ def render(report: Report) -> str:
         ("seed", _e(report.seed)),
         ("first failure", first or "none"),
         ("coverage", "<br>".join(_e(c) for c in coverage)),
-        ("contract findings", _e(report.contract_findings)
-         + (" (--strict: they fail their rows)" if report.strict else "")),
-        ("cases", f"{report.n_golden} golden, {report.n_random} random (shrunk on failure), "
-                  f"{CHAIN_STEPS} training steps chained through the port's own outputs"),
+        (
+            "contract findings",
+            _e(report.contract_findings)
+            + (" (--strict: they fail their rows)" if report.strict else ""),
+        ),
+        (
+            "cases",
+            f"{report.n_golden} golden, {report.n_random} random (shrunk on failure), "
+            f"{CHAIN_STEPS} training steps chained through the port's own outputs",
+        ),
     ]
     if report.required:
         facts.append(("required", _e(", ".join(report.required))))
@@ -504,7 +534,7 @@ def render(report: Report) -> str:
         '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         # No script, no fetch: a page that is mailed or opened offline renders the same.
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "style-src 'unsafe-inline'\">",
         f"<title>{_e(big)}: {_e(name)} — mnistref conformance</title>",
         f"<style>{_CSS}</style>",
@@ -524,9 +554,11 @@ def render(report: Report) -> str:
         *_table(report, defs),
     ]
     if failures:
-        out += ["<h2>Failures, in dependency order</h2>",
-                '<p class="sub">The first one is where to look first: a later equation '
-                "may fail only because it is computed from an earlier one.</p>"]
+        out += [
+            "<h2>Failures, in dependency order</h2>",
+            '<p class="sub">The first one is where to look first: a later equation '
+            "may fail only because it is computed from an earlier one.</p>",
+        ]
         for n, rows in _by_equation(failures).items():
             out.append(f'<section class="eq" id="eq-{n}">')
             out += _equation_header(n, rows[0].title)
@@ -535,16 +567,22 @@ def render(report: Report) -> str:
             out.append("</section>")
     if noted:
         out.append("<h2>Contract findings beside a pass</h2>")
-        out.append('<p class="sub">The values are right, the interface is not followed'
-                   + ("" if report.strict else " (--strict makes these fail)") + ".</p>")
+        out.append(
+            '<p class="sub">The values are right, the interface is not followed'
+            + ("" if report.strict else " (--strict makes these fail)")
+            + ".</p>"
+        )
         for n, rows in _by_equation(noted).items():
             out.append(f'<section class="eq" id="eq-{n}-contract">')
             out += _equation_header(n, rows[0].title)
             for r in rows:
                 yours = _yours(r, defs)
-                out += [f'<article class="row noted" id="{_row_id(r)}">',
-                        f"<h4>{_label(r)} <span>{_who(r, yours)}</span></h4>",
-                        *_contract(r), "</article>"]
+                out += [
+                    f'<article class="row noted" id="{_row_id(r)}">',
+                    f"<h4>{_label(r)} <span>{_who(r, yours)}</span></h4>",
+                    *_contract(r),
+                    "</article>",
+                ]
             out.append("</section>")
     out += [
         f"<footer>mnistref {_e(__version__)} conformance runner. The same port, dtype and "

@@ -76,8 +76,17 @@ EQUATIONS_OF: dict[str, tuple[int, ...]] = {
 
 
 # Order of rows within one equation: the composite the porter most likely has first.
-_ROW_ORDER = ("init", "init_W1_b1", "init_W2_b2", "forward", "grads", "update", "one_hot",
-              "predict", *SIMPLE_FUNCTIONS)
+_ROW_ORDER = (
+    "init",
+    "init_W1_b1",
+    "init_W2_b2",
+    "forward",
+    "grads",
+    "update",
+    "one_hot",
+    "predict",
+    *SIMPLE_FUNCTIONS,
+)
 
 
 _INPUTS_OF = {

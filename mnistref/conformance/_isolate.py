@@ -89,9 +89,13 @@ _ENV = "MNISTREF_CONFORMANCE_WORKER"
 
 # How each function is called, for messages ("grads(params, X, Y, cache) did not ...").
 _ARGS = {
-    "init": "seed, n_in, n_hidden, n_out", "init_W1_b1": "seed, n_in, n_hidden",
-    "init_W2_b2": "seed, n_hidden, n_out", "forward": "params, X",
-    "grads": "params, X, Y, cache", "update": "params, grads, lr", "one_hot": "y, K",
+    "init": "seed, n_in, n_hidden, n_out",
+    "init_W1_b1": "seed, n_in, n_hidden",
+    "init_W2_b2": "seed, n_hidden, n_out",
+    "forward": "params, X",
+    "grads": "params, X, Y, cache",
+    "update": "params, grads, lr",
+    "one_hot": "y, K",
     "predict": "params, X",
 }
 
@@ -182,8 +186,10 @@ def _stand_in(type_name: str, error: tuple[str, str] | None, arrayish: bool) -> 
     """
     key = (type_name, error, arrayish)
     if key not in _STAND_INS:
-        ns: dict[str, Any] = {"__module__": __name__,
-                              "__repr__": lambda self: f"<{type_name} of the port>"}
+        ns: dict[str, Any] = {
+            "__module__": __name__,
+            "__repr__": lambda self: f"<{type_name} of the port>",
+        }
         if arrayish:  # a tensor: the runner's "returned one array" applies
             ns["detach"] = lambda self: self
         if error is not None:
@@ -197,21 +203,27 @@ def _stand_in(type_name: str, error: tuple[str, str] | None, arrayish: bool) -> 
     return _STAND_INS[key]()
 
 
-def _namedtuple(module: str, qualname: str, fields: tuple[str, ...], items: tuple[Any, ...],
-                ) -> Any:
+def _namedtuple(
+    module: str,
+    qualname: str,
+    fields: tuple[str, ...],
+    items: tuple[Any, ...],
+) -> Any:
     """The namedtuple *module.qualname* with *items*: the class itself where the runner
     has it (``mnistref.network.Params``), else a namedtuple of the same name and fields."""
     owner: Any = sys.modules.get(module)
     for part in qualname.split("."):
         owner = getattr(owner, part, None)
-    if isinstance(owner, type) and issubclass(owner, tuple) and getattr(
-            owner, "_fields", None) == fields:
+    if (
+        isinstance(owner, type)
+        and issubclass(owner, tuple)
+        and getattr(owner, "_fields", None) == fields
+    ):
         return owner(*items)
     key = (module, qualname, fields)
     if key not in _TUPLES:
         name = qualname.rsplit(".", 1)[-1]
-        _TUPLES[key] = collections.namedtuple(
-            name if name.isidentifier() else "PortTuple", fields)
+        _TUPLES[key] = collections.namedtuple(name if name.isidentifier() else "PortTuple", fields)
     return _TUPLES[key](*items)
 
 
@@ -232,8 +244,9 @@ class Proxy:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.worker.call(self.name, list(args), kwargs, None)
 
-    def call(self, args: Sequence[Any], kwargs: Mapping[str, Any] | None,
-             originals: Sequence[Any]) -> Any:
+    def call(
+        self, args: Sequence[Any], kwargs: Mapping[str, Any] | None, originals: Sequence[Any]
+    ) -> Any:
         """Call with *args*, copies of *originals*: an original that is a result of an
         earlier call goes back to the port as the port's own object."""
         return self.worker.call(self.name, list(args), dict(kwargs or {}), originals)
@@ -293,8 +306,7 @@ def _module_source(module: Any) -> str | None:
     if "." in name or hasattr(module, "__path__"):
         return name  # part of a package: its relative imports need its name
     spec = importlib.machinery.PathFinder.find_spec(name, sys.path)
-    if spec is not None and spec.origin and os.path.realpath(spec.origin) == os.path.realpath(
-            file):
+    if spec is not None and spec.origin and os.path.realpath(spec.origin) == os.path.realpath(file):
         return name
     return file if file.endswith(".py") else None
 
@@ -344,8 +356,10 @@ def _worker_env() -> dict[str, str]:
         where = jax.config.jax_compilation_cache_dir  # type: ignore[union-attr]
         if where and "JAX_COMPILATION_CACHE_DIR" not in env:
             env["JAX_COMPILATION_CACHE_DIR"] = str(where)
-            env.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", str(
-                jax.config.jax_persistent_cache_min_compile_time_secs))  # type: ignore[union-attr]
+            env.setdefault(
+                "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS",
+                str(jax.config.jax_persistent_cache_min_compile_time_secs),  # type: ignore[union-attr]
+            )
     return env
 
 
@@ -383,14 +397,19 @@ class Worker:
         """Start the worker and import the target; raise TargetError if that fails."""
         req_r, req_w = os.pipe()
         rep_r, rep_w = os.pipe()
-        boot = ("import sys; sys.path.insert(0, sys.argv[1]); "
-                "from mnistref.conformance._worker import _main; _main()")
+        boot = (
+            "import sys; sys.path.insert(0, sys.argv[1]); "
+            "from mnistref.conformance._worker import _main; _main()"
+        )
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-u", "-c", boot, root, str(req_r), str(rep_w)],
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                pass_fds=(req_r, rep_w), env=_worker_env(),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                pass_fds=(req_r, rep_w),
+                env=_worker_env(),
             )
         finally:
             os.close(req_r)
@@ -444,8 +463,9 @@ class Worker:
 
     # -- one call --------------------------------------------------------------
 
-    def call(self, name: str, args: list[Any], kwargs: dict[str, Any],
-             originals: Sequence[Any] | None) -> Any:
+    def call(
+        self, name: str, args: list[Any], kwargs: dict[str, Any], originals: Sequence[Any] | None
+    ) -> Any:
         """Run *name* in the worker; return its result, or raise the port's exception
         (a :class:`PortError`), or a :class:`NoReturnError` for a hang or a crash."""
         if name in self.dead:
@@ -470,7 +490,8 @@ class Worker:
         except KeyboardInterrupt:
             self.kill()
             raise KeyboardInterrupt(
-                f"interrupted while calling {_call_text(name)} of {self.shown}") from None
+                f"interrupted while calling {_call_text(name)} of {self.shown}"
+            ) from None
         except NoReturnError as e:
             self.dead[name] = str(e)
             raise
@@ -479,8 +500,10 @@ class Worker:
         if reply[0] == "raised":
             raise _port_error(*reply[1:])
         if reply[0] == "internal":
-            raise RuntimeError(f"mnistref's worker process failed on a result of {name} "
-                               f"(a bug of mnistref, not of the port):\n{reply[1]}")
+            raise RuntimeError(
+                f"mnistref's worker process failed on a result of {name} "
+                f"(a bug of mnistref, not of the port):\n{reply[1]}"
+            )
         _, out, mutated, keys = reply
         for pos, value in mutated or ():
             # The port wrote into this argument: so does the runner's copy, for _call
@@ -519,8 +542,10 @@ class Worker:
                 wait = limit - (time.monotonic() - start)
                 if wait <= 0:
                     self.kill()
-                    raise _failure(f"did not return within {limit:g} s (the time limit, "
-                                   "--timeout); its process was ended")
+                    raise _failure(
+                        f"did not return within {limit:g} s (the time limit, "
+                        "--timeout); its process was ended"
+                    )
             for key, _ in self.sel.select(wait):
                 if key.data != "reply":
                     self._read_stream(key.fd)

@@ -158,8 +158,13 @@ class Report:
     @property
     def provided(self) -> list[str]:
         """The functions of :data:`FUNCTIONS` the target provides, in the table's order."""
-        return list(dict.fromkeys(r.function for r in self.results
-                                  if not (r.status == "skip" and r.message == "not provided")))
+        return list(
+            dict.fromkeys(
+                r.function
+                for r in self.results
+                if not (r.status == "skip" and r.message == "not provided")
+            )
+        )
 
     @property
     def complete(self) -> bool:
@@ -260,17 +265,24 @@ class Report:
             lines += ["", "Failures, in dependency order:"]
             for r in failures:
                 lines.append("")
-                lines.append(f"{r.status.upper()} {_eq_label(r.equation)} {r.title}: "
-                             f"{r.function}" + (f" = your {r.port}" if r.port else ""))
+                lines.append(
+                    f"{r.status.upper()} {_eq_label(r.equation)} {r.title}: "
+                    f"{r.function}" + (f" = your {r.port}" if r.port else "")
+                )
                 lines.extend("    " + ln for ln in r.message.splitlines())
         noted = [r for r in self.results if r.contract and r.status not in ("fail", "error")]
         if noted:
-            lines += ["", "Contract findings: the values are right, the interface is not "
-                          "followed" + ("" if self.strict else " (--strict makes these fail)")
-                      + ":"]
+            lines += [
+                "",
+                "Contract findings: the values are right, the interface is not "
+                "followed" + ("" if self.strict else " (--strict makes these fail)") + ":",
+            ]
             for r in noted:
-                lines.append(f"  {_eq_label(r.equation)} {r.function}"
-                             + (f" = your {r.port}" if r.port else "") + ":")
+                lines.append(
+                    f"  {_eq_label(r.equation)} {r.function}"
+                    + (f" = your {r.port}" if r.port else "")
+                    + ":"
+                )
                 lines.extend(f"    [{f.kind}] {f.message}" for f in r.contract)
         lines.append("")
         lines.extend(self._coverage())
@@ -280,8 +292,10 @@ class Report:
             if absent:
                 lines.append(f"FAILED: required but not provided: {', '.join(absent)}.")
             for r in unjudged:
-                lines.append(f"FAILED: required but not checked: {r.function} eq. "
-                             f"({r.equation}): {r.message}.")
+                lines.append(
+                    f"FAILED: required but not checked: {r.function} eq. "
+                    f"({r.equation}): {r.message}."
+                )
         if failures:
             first = next(r for r in failures if r.equation == self.first_failure)
             lines.append(
@@ -293,13 +307,20 @@ class Report:
         elif not self.checked:
             lines.append("FAILED: no row could be checked.")
         elif self.passed and self.complete:
-            lines.append(f"PASSED: all {len(self.results)} checks pass" + (
-                f", with {self.contract_findings} contract finding"
-                f"{'' if self.contract_findings == 1 else 's'} (PASS*)."
-                if self.contract_findings else "."))
+            lines.append(
+                f"PASSED: all {len(self.results)} checks pass"
+                + (
+                    f", with {self.contract_findings} contract finding"
+                    f"{'' if self.contract_findings == 1 else 's'} (PASS*)."
+                    if self.contract_findings
+                    else "."
+                )
+            )
         elif self.passed:
-            lines.append(f"PASSED, PARTIAL: every check of the provided functions passes "
-                         f"({len(self.checked)} of {len(self.results)} rows checked).")
+            lines.append(
+                f"PASSED, PARTIAL: every check of the provided functions passes "
+                f"({len(self.checked)} of {len(self.results)} rows checked)."
+            )
         return "\n".join(lines)
 
     def _coverage(self) -> list[str]:
@@ -312,11 +333,14 @@ class Report:
             f"{len(FUNCTIONS)} functions provided; {len(self.skipped)} rows skipped."
         ]
         if self.unchecked_equations:
-            lines.append("Equations no provided function checks: "
-                         f"{_ranges(self.unchecked_equations)}.")
+            lines.append(
+                f"Equations no provided function checks: {_ranges(self.unchecked_equations)}."
+            )
         if not self.required:
-            lines.append("A skipped row is not a pass: --require NAMES (or --require-all) "
-                         "makes missing functions fail.")
+            lines.append(
+                "A skipped row is not a pass: --require NAMES (or --require-all) "
+                "makes missing functions fail."
+            )
         return lines
 
 

@@ -37,11 +37,19 @@ N_RANDOM = 25
 """Random cases per run (each function sees every one)."""
 
 
-def check(target: ModuleType | str | os.PathLike[str] | Any = None, *,
-          command: str | Sequence[str] | None = None, dtype: str = "float64",
-          seed: int = 0, n_random: int = N_RANDOM, require: Sequence[str] | str = (),
-          require_all: bool = False, strict: bool = False,
-          timeout: float | None = _isolate.DEFAULT_TIMEOUT, isolate: bool = True) -> Report:
+def check(
+    target: ModuleType | str | os.PathLike[str] | Any = None,
+    *,
+    command: str | Sequence[str] | None = None,
+    dtype: str = "float64",
+    seed: int = 0,
+    n_random: int = N_RANDOM,
+    require: Sequence[str] | str = (),
+    require_all: bool = False,
+    strict: bool = False,
+    timeout: float | None = _isolate.DEFAULT_TIMEOUT,
+    isolate: bool = True,
+) -> Report:
     """Check every function *target* provides; return the :class:`Report`.
 
     By default the verdict is on what the target provides: a port of a single
@@ -100,14 +108,16 @@ def check(target: ModuleType | str | os.PathLike[str] | Any = None, *,
     for name, value in (("seed", seed), ("n_random", n_random)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
             raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(
-            timeout, (int, float)) or not timeout > 0):
-        raise ValueError(f"timeout must be a positive number of seconds or None, got "
-                         f"{timeout!r}")
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0
+    ):
+        raise ValueError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
     if (target is None) == (command is None):
-        raise ValueError("give either a target (a module, module name or .py path) or a "
-                         "command (a program speaking spec/protocol.md), not "
-                         f"{'both' if command is not None else 'neither'}")
+        raise ValueError(
+            "give either a target (a module, module name or .py path) or a "
+            "command (a program speaking spec/protocol.md), not "
+            f"{'both' if command is not None else 'neither'}"
+        )
     required = FUNCTIONS if require_all else _required(require)
     dt = np.dtype(str(dtype))
     if command is not None:
@@ -115,13 +125,18 @@ def check(target: ModuleType | str | os.PathLike[str] | Any = None, *,
         module, label = _exec.load(command, timeout=timeout)
     else:
         # In a worker process, the target cannot end, hang or crash the runner (_isolate).
-        module, label = (_isolate.load(target, timeout=timeout)
-                         if isolate and _isolate.isolable(target) else _load_target(target))
+        module, label = (
+            _isolate.load(target, timeout=timeout)
+            if isolate and _isolate.isolable(target)
+            else _load_target(target)
+        )
     module = _declared(module)  # a declaration imported in process (see _declare)
     where = getattr(module, "__file__", None)
     pinned = linecache.cache.get(where, ()) if isinstance(where, str) else ()
-    if isinstance(where, str) and where.endswith(".py") and not (
-        len(pinned) == 4 and pinned[1] is None
+    if (
+        isinstance(where, str)
+        and where.endswith(".py")
+        and not (len(pinned) == 4 and pinned[1] is None)
     ):
         # A module imported before (or by name): its lines as of now, for the whole run.
         with contextlib.suppress(OSError):
@@ -129,8 +144,9 @@ def check(target: ModuleType | str | os.PathLike[str] | Any = None, *,
     fns = {f: getattr(module, f) for f in FUNCTIONS if callable(getattr(module, f, None))}
     if not fns:
         _isolate.close(module)
-        raise TargetError(f"{label} provides none of the functions the runner checks: "
-                          f"{', '.join(FUNCTIONS)}")
+        raise TargetError(
+            f"{label} provides none of the functions the runner checks: {', '.join(FUNCTIONS)}"
+        )
     golden = generate(str(dt), every_case=True)
     stored = set(generate(str(dt)))
     specs = random_specs(seed, n_random)
@@ -165,8 +181,19 @@ def check(target: ModuleType | str | os.PathLike[str] | Any = None, *,
             if fname not in fns:
                 results.append(Result(n, fname, "skip", message="not provided"))
                 continue
-            results.append(_summarise(n, fname, fns[fname], rows.get((n, fname), []), specs,
-                                      dt, golden, stored, strict))
+            results.append(
+                _summarise(
+                    n,
+                    fname,
+                    fns[fname],
+                    rows.get((n, fname), []),
+                    specs,
+                    dt,
+                    golden,
+                    stored,
+                    strict,
+                )
+            )
     results.sort(key=lambda r: (r.equation, _ROW_ORDER.index(r.function)))
     origins, conventions = _declaration(target, module)
     for r in results:
@@ -188,26 +215,48 @@ def _required(require: Sequence[str] | str) -> tuple[str, ...]:
     if unknown:
         close = {n: f for n in unknown for f in FUNCTIONS if f.lower() == n.lower()}
         hint = "".join(f" ({n!r}: did you mean {f!r}?)" for n, f in close.items())
-        raise ValueError(f"require: the runner checks no function {', '.join(map(repr, unknown))}"
-                         f"{hint}; it checks {', '.join(FUNCTIONS)}")
+        raise ValueError(
+            f"require: the runner checks no function {', '.join(map(repr, unknown))}"
+            f"{hint}; it checks {', '.join(FUNCTIONS)}"
+        )
     return tuple(f for f in FUNCTIONS if f in names)
 
 
 def _row_case(c: Case, i: int, dt: np.dtype[Any]) -> Case:
     """Row *i* of case *c* as a case of its own (m = 1), computed by the reference."""
-    return complete(c["X"][i : i + 1], c["y"][i : i + 1], c["W1"], c["b1"], c["W2"], c["b2"],
-                    float(c["lr"]), str(dt))
+    return complete(
+        c["X"][i : i + 1],
+        c["y"][i : i + 1],
+        c["W1"],
+        c["b1"],
+        c["W2"],
+        c["b2"],
+        float(c["lr"]),
+        str(dt),
+    )
 
 
-def _summarise(n: int, fname: str, fn: Callable[..., Any], outcomes: list[tuple[str, Outcome]],
-               specs: list[Spec], dt: np.dtype[Any], golden: Mapping[str, Case],
-               stored: set[str], strict: bool = False) -> Result:
+def _summarise(
+    n: int,
+    fname: str,
+    fn: Callable[..., Any],
+    outcomes: list[tuple[str, Outcome]],
+    specs: list[Spec],
+    dt: np.dtype[Any],
+    golden: Mapping[str, Case],
+    stored: set[str],
+    strict: bool = False,
+) -> Result:
     if not outcomes:
-        why = ("no case could be judged (where the function raised, it did so in the code "
-               "of another equation, before or instead of this one's)")
+        why = (
+            "no case could be judged (where the function raised, it did so in the code "
+            "of another equation, before or instead of this one's)"
+        )
         if fname == "grads":
-            why = ("grads returns no dZ2, dA1, dZ1; they are read off db2 and db1 at m = 1 when "
-                   "dW2 and dW1 are consistent with them, which no case allowed")
+            why = (
+                "grads returns no dZ2, dA1, dZ1; they are read off db2 and db1 at m = 1 when "
+                "dW2 and dW1 are consistent with them, which no case allowed"
+            )
         return Result(n, fname, "skip", message=why)
     rels = [o.max_rel for _, o in outcomes if o.max_rel is not None]
     max_rel = max(rels) if rels else None
@@ -219,11 +268,26 @@ def _summarise(n: int, fname: str, fn: Callable[..., Any], outcomes: list[tuple[
     if not bad:
         if strict and found:
             problems = [f"contract (strict): [{f.kind}] {f.message}" for f in found]
-            return Result(n, fname, "fail", max_rel, message="\n".join(problems),
-                          cases_checked=len(outcomes), max_error_ratio=ratio, contract=found,
-                          problems=problems)
-        return Result(n, fname, "pass", max_rel, cases_checked=len(outcomes),
-                      max_error_ratio=ratio, contract=found)
+            return Result(
+                n,
+                fname,
+                "fail",
+                max_rel,
+                message="\n".join(problems),
+                cases_checked=len(outcomes),
+                max_error_ratio=ratio,
+                contract=found,
+                problems=problems,
+            )
+        return Result(
+            n,
+            fname,
+            "pass",
+            max_rel,
+            cases_checked=len(outcomes),
+            max_error_ratio=ratio,
+            contract=found,
+        )
     status = "error" if any(o.status == "error" for _, o in bad) else "fail"
     # Report the first failing golden case (reproducible from spec/vectors), else a
     # random case shrunk to a small input.
@@ -239,8 +303,11 @@ def _summarise(n: int, fname: str, fn: Callable[..., Any], outcomes: list[tuple[
         c = small.build(str(dt))
         again = next(x for k, x in _check_case(fname, fn, c, dt) if k == n)
         inputs = {a: _arg(c, a) for a in _INPUTS_OF[fname]}
-        lines = [f"case {case!r} shrinks to {small.describe()}:", f"  {again.message}",
-                 "  inputs (" + str(dt) + "):"]
+        lines = [
+            f"case {case!r} shrinks to {small.describe()}:",
+            f"  {again.message}",
+            "  inputs (" + str(dt) + "):",
+        ]
         lines += ["    " + ln for ln in show(inputs).splitlines()]
         o = again if again.status != "pass" else o
     elif case in stored:
@@ -270,10 +337,21 @@ def _summarise(n: int, fname: str, fn: Callable[..., Any], outcomes: list[tuple[
     if strict and found:
         lines += [f"contract (strict): [{f.kind}] {f.message}" for f in found]
     return Result(
-        n, fname, status, max_rel, list(o.index) if o.index is not None else None,
-        "\n".join(lines), case, o.expected, o.got, o.tolerance,
-        cases_checked=len(outcomes), cases_failed=len(names), max_error_ratio=ratio,
-        contract=found, problems=problems,
+        n,
+        fname,
+        status,
+        max_rel,
+        list(o.index) if o.index is not None else None,
+        "\n".join(lines),
+        case,
+        o.expected,
+        o.got,
+        o.tolerance,
+        cases_checked=len(outcomes),
+        cases_failed=len(names),
+        max_error_ratio=ratio,
+        contract=found,
+        problems=problems,
     )
 
 
@@ -297,8 +375,10 @@ def _problems(bad: Sequence[tuple[str, Outcome]], first: str) -> list[str]:
         head = o.message.splitlines()[0] if o.message else o.status
         key = o.status + ":" + _NUMBER.sub("#", head)
         groups.setdefault(key, (c, o))
-    return [f"{o.status} in case {c!r}: "
-            f"{(o.message.splitlines() or [o.status])[0]}" for c, o in groups.values()]
+    return [
+        f"{o.status} in case {c!r}: {(o.message.splitlines() or [o.status])[0]}"
+        for c, o in groups.values()
+    ]
 
 
 def _fails(n: int, fname: str, fn: Callable[..., Any], spec: Spec, dt: np.dtype[Any]) -> bool:

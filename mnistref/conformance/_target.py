@@ -24,8 +24,7 @@ def _load_target(target: Any, source: bytes | None = None) -> tuple[Any, str]:
     if text.endswith(".py") or os.sep in text or Path(text).is_file():
         path = Path(text).resolve()
         if path.is_dir():
-            raise TargetError(f"{text} is a directory: give a .py file, or a package's "
-                              "module name")
+            raise TargetError(f"{text} is a directory: give a .py file, or a package's module name")
         if not path.is_file():
             raise TargetError(f"no such file: {text}")
         name = f"_mnistref_target_{path.stem}"
@@ -55,8 +54,9 @@ def _load_target(target: Any, source: bytes | None = None) -> tuple[Any, str]:
         return _declared(importlib.import_module(text)), text
     except ModuleNotFoundError as e:
         if e.name and text.startswith(e.name):
-            raise TargetError(f"no module named {text!r} (give a module name or a path to a "
-                              ".py file)") from e
+            raise TargetError(
+                f"no module named {text!r} (give a module name or a path to a .py file)"
+            ) from e
         raise TargetError(f"importing {text} raised {_one_line(e)}") from e
     except (Exception, SystemExit) as e:
         raise TargetError(f"importing {text} raised {_one_line(e)}") from e

@@ -32,9 +32,11 @@ class _StandIn:
     """Pickles as :func:`_stand_in` of the object it replaces."""
 
     def __init__(self, x: Any, error: BaseException | None) -> None:
-        self.args = (type(x).__name__,
-                     None if error is None else (type(error).__name__, str(error)),
-                     hasattr(x, "detach"))
+        self.args = (
+            type(x).__name__,
+            None if error is None else (type(error).__name__, str(error)),
+            hasattr(x, "detach"),
+        )
 
     def __reduce__(self) -> tuple[Any, ...]:
         return _stand_in, self.args
@@ -69,8 +71,9 @@ def _encode(x: Any, to_numpy: Callable[[Any], Any], depth: int = 0) -> Any:
     if isinstance(x, tuple):
         items = tuple(_encode(i, to_numpy, depth + 1) for i in x)
         if hasattr(x, "_fields"):
-            return type(x)(*items) if type(x).__module__.startswith("mnistref.") else _Tuple(
-                x, items)
+            return (
+                type(x)(*items) if type(x).__module__.startswith("mnistref.") else _Tuple(x, items)
+            )
         return items
     if isinstance(x, list):
         return [_encode(i, to_numpy, depth + 1) for i in x]
@@ -121,8 +124,11 @@ def _main() -> None:
 
     def receive() -> Any:
         head = _read_exactly(req, 8)
-        return None if head is None else pickle.loads(
-            _read_exactly(req, int.from_bytes(head, "little")) or b"")
+        return (
+            None
+            if head is None
+            else pickle.loads(_read_exactly(req, int.from_bytes(head, "little")) or b"")
+        )
 
     def send(message: Any) -> None:
         sys.stdout.flush()
@@ -132,8 +138,9 @@ def _main() -> None:
         except Exception as e:
             if message[0] != "ok":
                 raise
-            data = pickle.dumps(("ok", _StandIn(message[1], e), message[2], []),
-                                protocol=pickle.HIGHEST_PROTOCOL)
+            data = pickle.dumps(
+                ("ok", _StandIn(message[1], e), message[2], []), protocol=pickle.HIGHEST_PROTOCOL
+            )
         rep.write(len(data).to_bytes(8, "little"))
         rep.write(data)
         rep.flush()
@@ -160,9 +167,12 @@ def _main() -> None:
         for i, a in enumerate(args):
             if isinstance(a, _Ref):
                 args[i] = results[a.handle] if a.whole else results[a.handle][a.key]
-        before = {i: (a.copy() if isinstance(a, np.ndarray) else tuple(x.copy() for x in a))
-                  for i, a in enumerate(args) if isinstance(a, np.ndarray) or (
-                      isinstance(a, tuple) and a and all(isinstance(x, np.ndarray) for x in a))}
+        before = {
+            i: (a.copy() if isinstance(a, np.ndarray) else tuple(x.copy() for x in a))
+            for i, a in enumerate(args)
+            if isinstance(a, np.ndarray)
+            or (isinstance(a, tuple) and a and all(isinstance(x, np.ndarray) for x in a))
+        }
         try:
             with warnings.catch_warnings():
                 # As in process: a NaN or infinity is reported with the equation instead.

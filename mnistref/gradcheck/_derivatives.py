@@ -130,9 +130,7 @@ def _point(P: Params, X: Array, Y: Array, cache: network.Cache, dt: np.dtype[Any
     )
 
 
-def numerical_gradient(
-    params: Params, X: Array, Y: Array, *, method: str = "complex"
-) -> Params:
+def numerical_gradient(params: Params, X: Array, Y: Array, *, method: str = "complex") -> Params:
     r"""Numerical derivatives of eq. (9) with respect to every parameter, in float64.
 
     One forward pass of the reference per coordinate (two for ``"central"``), so

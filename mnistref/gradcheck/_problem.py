@@ -92,9 +92,7 @@ def make_problem(
     return params, X, Y
 
 
-def _pixels_and_labels(
-    rng: np.random.Generator, m: int, D: int, K: int
-) -> tuple[Array, Array]:
+def _pixels_and_labels(rng: np.random.Generator, m: int, D: int, K: int) -> tuple[Array, Array]:
     """Pixel-like X (see :func:`make_problem`) and uniform one-hot labels Y."""
     X = rng.random((m, D))
     X[rng.random(X.shape) < 0.4] = 0.0
@@ -194,8 +192,13 @@ def load_point(path: str | os.PathLike[str]) -> tuple[Params, Array, Array]:
             except (OSError, EOFError, zipfile.BadZipFile) as exc:
                 raise fail(f"cannot read {key}: {' '.join(str(exc).split())}") from None
 
-    expect = {"W1": (2, "(D, H)"), "b1": (1, "(H,)"), "W2": (2, "(H, K)"), "b2": (1, "(K,)"),
-              "X": (2, "(m, D)")}
+    expect = {
+        "W1": (2, "(D, H)"),
+        "b1": (1, "(H,)"),
+        "W2": (2, "(H, K)"),
+        "b2": (1, "(K,)"),
+        "X": (2, "(m, D)"),
+    }
     for key, (ndim, shape) in expect.items():
         a = arrays[key]
         if a.dtype.kind in "iub":

@@ -193,9 +193,11 @@ class GradcheckReport:
             "shape": dict(zip(("D", "H", "K", "m"), self.shape, strict=True)),
             "seed": self.seed,
             "error_measure": (
-                "max_V |<g, V> - dL/dV| / |S|_2" if self.method == "directional"
+                "max_V |<g, V> - dL/dV| / |S|_2"
+                if self.method == "directional"
                 else "max_k |g_k - n_k| / S_k"
-            ) + ", S_k = the gradient's sum with every term in absolute value",
+            )
+            + ", S_k = the gradient's sum with every term in absolute value",
             "rows": [r.to_dict() for r in self.rows],
             "notes": list(self.notes),
             "errors": list(self.errors),

@@ -95,8 +95,19 @@ def _check_dtype(
         problem = _output_problem(g_list[j], shape, dt, name)
         if problem:
             report.rows.append(
-                GradcheckRow(name, PARAM_EQUATIONS[name], dtype, method, 0, math.inf, (),
-                             math.nan, _reason(method, pt, dtype), "fail", problem)
+                GradcheckRow(
+                    name,
+                    PARAM_EQUATIONS[name],
+                    dtype,
+                    method,
+                    0,
+                    math.inf,
+                    (),
+                    math.nan,
+                    _reason(method, pt, dtype),
+                    "fail",
+                    problem,
+                )
             )
             continue
         g_j = np.asarray(g_list[j]).astype(np.float64)
@@ -172,8 +183,23 @@ def _coordinate_row(
     kinks_checked = int(exact.sum())
     shift = pt.kink_shift[j] if j < 2 else None
     shift_mag = pt.kink_shift_mag[j] if j < 2 else None
-    return _row(name, dtype, method, g, n, S, tol_abs, tol_rel, skip, kinks_checked,
-                kinks_complex, exact, pt, shift, shift_mag)
+    return _row(
+        name,
+        dtype,
+        method,
+        g,
+        n,
+        S,
+        tol_abs,
+        tol_rel,
+        skip,
+        kinks_checked,
+        kinks_complex,
+        exact,
+        pt,
+        shift,
+        shift_mag,
+    )
 
 
 def _row(
@@ -349,9 +375,23 @@ def _directional_row(
     S_dir = np.full(directions, S_norm)
     with np.errstate(over="ignore"):
         tol_rel = tol_abs / max(S_norm, pt.floor)
-    row = _row(name, dtype, "directional", g_dir, n_dir, S_dir, tol_abs, tol_rel,
-               np.zeros(directions, dtype=bool), int(exact.sum()), 0, exact, pt,
-               shift_dir if j < 2 else None, shift_mag_dir if j < 2 else None)
+    row = _row(
+        name,
+        dtype,
+        "directional",
+        g_dir,
+        n_dir,
+        S_dir,
+        tol_abs,
+        tol_rel,
+        np.zeros(directions, dtype=bool),
+        int(exact.sum()),
+        0,
+        exact,
+        pt,
+        shift_dir if j < 2 else None,
+        shift_mag_dir if j < 2 else None,
+    )
     if n_near:
         row = dataclasses.replace(row, kinks_skipped=n_near)
     return row

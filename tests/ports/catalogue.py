@@ -81,7 +81,8 @@ class Bug:
 BUGS: tuple[Bug, ...] = (
     # -- eq. (1)-(2): initialization ---------------------------------------------------
     Bug(
-        "init_std_0_01", 1,
+        "init_std_0_01",
+        1,
         "N(0, 0.01) read as std 0.01",
         "The paper's N(0, 0.01) gives the variance; tutorials' `randn(...) * 0.01` reads it "
         "as the standard deviation, so W1 is ten times too small.",
@@ -89,7 +90,8 @@ BUGS: tuple[Bug, ...] = (
         "W1 = gen.normal(0.0, 0.01, size=(n_in, n_hidden))",
     ),
     Bug(
-        "init_W1_out_in_layout", 1,
+        "init_W1_out_in_layout",
+        1,
         "W1 drawn in PyTorch's (out, in) layout",
         "torch.nn.Linear stores weights as (out, in); a port that copies that layout "
         "makes W1 (H, D) where the paper's X W1 needs (D, H).",
@@ -97,7 +99,8 @@ BUGS: tuple[Bug, ...] = (
         "size=(n_hidden, n_in)",
     ),
     Bug(
-        "init_b2_random", 2,
+        "init_b2_random",
+        2,
         "b2 drawn like a weight instead of zeros",
         "Eq. (2) sets b2 = 0; initialising every parameter with the same helper draws b2 "
         "from N(0, 0.01) too.",
@@ -106,7 +109,8 @@ BUGS: tuple[Bug, ...] = (
     ),
     # -- eq. (3)-(4): activations ---------------------------------------------------------
     Bug(
-        "relu_in_place", 5,
+        "relu_in_place",
+        5,
         "ReLU written into its argument",
         "`np.maximum(Z, 0, out=Z)` saves an allocation but overwrites the caller's Z: "
         "forward's Z1 then loses its negative entries.",
@@ -115,7 +119,8 @@ BUGS: tuple[Bug, ...] = (
         contract=3,
     ),
     Bug(
-        "softmax_axis0", 4,
+        "softmax_axis0",
+        4,
         "softmax normalised down the columns",
         "Code written for samples in columns (X of shape (D, m)) sums over axis 0; in the "
         "paper's row layout that mixes samples.",
@@ -123,14 +128,16 @@ BUGS: tuple[Bug, ...] = (
         "return E / E.sum(axis=0, keepdims=True)",
     ),
     Bug(
-        "softmax_whole_batch", 4,
+        "softmax_whole_batch",
+        4,
         "softmax normalised over the whole batch",
         "`E / np.sum(E)` without an axis: the probabilities of all m rows together sum to 1.",
         "return E / E.sum(axis=-1, keepdims=True)",
         "return E / np.sum(E)",
     ),
     Bug(
-        "softmax_no_keepdims", 4,
+        "softmax_no_keepdims",
+        4,
         "row sums without keepdims",
         "`E.sum(axis=-1)` has shape (m,), which broadcasts against (m, K) along the wrong "
         "axis: an error when m != K, silently wrong when m == K, right for one row.",
@@ -138,7 +145,8 @@ BUGS: tuple[Bug, ...] = (
         "return E / E.sum(axis=-1)",
     ),
     Bug(
-        "softmax_no_max_shift", 4,
+        "softmax_no_max_shift",
+        4,
         "softmax without the max-shift",
         "`exp(Z) / sum(exp(Z))` overflows to inf/inf = NaN once a logit passes about 709 "
         "(88 in float32); exact otherwise.",
@@ -146,7 +154,8 @@ BUGS: tuple[Bug, ...] = (
         "E = np.exp(Z)",
     ),
     Bug(
-        "softmax_eps_denominator", 4,
+        "softmax_eps_denominator",
+        4,
         "an epsilon added to the softmax denominator",
         "`E / (sum + 1e-8)` guards a division that the max-shift already makes safe (the "
         "sum is at least 1); rows then sum to 1 - 1e-8.",
@@ -155,7 +164,8 @@ BUGS: tuple[Bug, ...] = (
     ),
     # -- eq. (5)-(8): forward -------------------------------------------------------------
     Bug(
-        "Z1_no_bias", 5,
+        "Z1_no_bias",
+        5,
         "b1 dropped from eq. (5)",
         "Invisible while b1 is still the zero vector of eq. (1): only a check with non-zero "
         "biases (after a training step) sees it.",
@@ -164,7 +174,8 @@ BUGS: tuple[Bug, ...] = (
         lint="RUF059",
     ),
     Bug(
-        "Z2_no_bias", 7,
+        "Z2_no_bias",
+        7,
         "b2 dropped from eq. (7)",
         "As Z1_no_bias, for the output layer.",
         "Z2 = A1 @ W2 + b2",
@@ -172,7 +183,8 @@ BUGS: tuple[Bug, ...] = (
         lint="RUF059",
     ),
     Bug(
-        "Z2_from_Z1", 7,
+        "Z2_from_Z1",
+        7,
         "the hidden activation skipped",
         "Z2 computed from the pre-activation Z1 instead of A1 = ReLU(Z1): the network "
         "becomes linear.",
@@ -181,7 +193,8 @@ BUGS: tuple[Bug, ...] = (
     ),
     # -- eq. (9): loss ----------------------------------------------------------------------
     Bug(
-        "loss_clip_1e_7", 9,
+        "loss_clip_1e_7",
+        9,
         "probabilities clipped to [1e-7, 1 - 1e-7]",
         "Keras-style `np.clip(A2, 1e-7, 1 - 1e-7)`: wrong for every true-class probability "
         "above 1 - 1e-7 (confident rows) or below 1e-7 (the loss is capped at 16.1).",
@@ -189,22 +202,24 @@ BUGS: tuple[Bug, ...] = (
         "np.log(np.clip(A2, 1e-7, 1 - 1e-7))",
     ),
     Bug(
-        "loss_log_eps", 9,
+        "loss_log_eps",
+        9,
         "an epsilon added inside the log",
         "`log(A2 + 1e-8)`: off by about 1e-8 / p per sample, and capped at 18.4.",
         "np.log(np.maximum(A2, np.finfo(A2.dtype).tiny))",
         "np.log(A2 + 1e-8)",
     ),
     Bug(
-        "loss_mean_over_all_entries", 9,
+        "loss_mean_over_all_entries",
+        9,
         "loss averaged over m * K entries",
-        "`-np.mean(Y * np.log(A2))` divides by m * K instead of m: the loss is K times too "
-        "small.",
+        "`-np.mean(Y * np.log(A2))` divides by m * K instead of m: the loss is K times too small.",
         "return -np.sum(Y * np.log(np.maximum(A2, np.finfo(A2.dtype).tiny))) / A2.shape[0]",
         "return -np.mean(Y * np.log(np.maximum(A2, np.finfo(A2.dtype).tiny)))",
     ),
     Bug(
-        "loss_no_1_over_m", 9,
+        "loss_no_1_over_m",
+        9,
         "loss summed, not averaged",
         "The 1/m of eq. (9) dropped: the loss grows with the batch size.",
         "return -np.sum(Y * np.log(np.maximum(A2, np.finfo(A2.dtype).tiny))) / A2.shape[0]",
@@ -212,7 +227,8 @@ BUGS: tuple[Bug, ...] = (
     ),
     # -- eq. (10)-(16): gradients --------------------------------------------------------
     Bug(
-        "dZ2_sign", 10,
+        "dZ2_sign",
+        10,
         "dZ2 = Y - A2",
         "The sign of eq. (10) flipped (the gradient of the log-likelihood, not of the "
         "loss): training then climbs the loss.",
@@ -220,14 +236,16 @@ BUGS: tuple[Bug, ...] = (
         "return Y - A2",
     ),
     Bug(
-        "dW2_no_1_over_m", 11,
+        "dW2_no_1_over_m",
+        11,
         "1/m missing from eq. (11)",
         "`A1.T @ dZ2` without the average: dW2 is m times too large.",
         "return A1.T @ dZ2 / A1.shape[0]",
         "return A1.T @ dZ2",
     ),
     Bug(
-        "dW2_from_Z1", 11,
+        "dW2_from_Z1",
+        11,
         "dW2 from the pre-activation",
         "The cache unpacked into the wrong name: eq. (11) gets Z1 instead of A1. Only the "
         "composite grads() is wrong; the per-equation dW2() is right.",
@@ -236,14 +254,16 @@ BUGS: tuple[Bug, ...] = (
         lint="RUF059",
     ),
     Bug(
-        "db2_no_1_over_m", 12,
+        "db2_no_1_over_m",
+        12,
         "1/m missing from eq. (12)",
         "The bias gradient summed over the batch, not averaged.",
         "return np.sum(dZ2, axis=0) / dZ2.shape[0]",
         "return np.sum(dZ2, axis=0)",
     ),
     Bug(
-        "db2_keepdims", None,
+        "db2_keepdims",
+        None,
         "db2 of shape (1, K)",
         "`sum(axis=0, keepdims=True)`, as in column-layout code: db2 is (1, K), and "
         "b2 - lr * db2 silently turns b2 into a (1, K) matrix.",
@@ -252,14 +272,16 @@ BUGS: tuple[Bug, ...] = (
         contract=12,
     ),
     Bug(
-        "dA1_W2_not_transposed", 13,
+        "dA1_W2_not_transposed",
+        13,
         "W2 not transposed in eq. (13)",
         "`dZ2 @ W2` where eq. (13) has W2^T: a shape error unless H == K.",
         "return dZ2 @ W2.T",
         "return dZ2 @ W2",
     ),
     Bug(
-        "relu_prime_at_zero_is_one", 14,
+        "relu_prime_at_zero_is_one",
+        14,
         "ReLU'(0) = 1",
         "`Z >= 0` instead of `Z > 0`: differs only where Z1 is exactly 0 (dead units, "
         "zero-padded or all-zero MNIST pixels with b1 = 0).",
@@ -267,14 +289,16 @@ BUGS: tuple[Bug, ...] = (
         "return (Z >= 0).astype(Z.dtype)",
     ),
     Bug(
-        "dZ1_times_relu", 14,
+        "dZ1_times_relu",
+        14,
         "ReLU instead of ReLU' in eq. (14)",
         "`dA1 * relu(Z1)`: the activation where its derivative belongs.",
         "return dA1 * relu_prime(Z1)",
         "return dA1 * relu(Z1)",
     ),
     Bug(
-        "dZ1_from_A1", None,
+        "dZ1_from_A1",
+        None,
         "negative control: ReLU' taken at A1 instead of Z1 (equivalent)",
         "A1 > 0 exactly where Z1 > 0, so ReLU'(A1) = ReLU'(Z1) and this port is correct: "
         "the runner must pass it.",
@@ -283,21 +307,24 @@ BUGS: tuple[Bug, ...] = (
         lint="RUF059",
     ),
     Bug(
-        "dW1_no_1_over_m", 15,
+        "dW1_no_1_over_m",
+        15,
         "1/m missing from eq. (15)",
         "`X.T @ dZ1` without the average: dW1 is m times too large.",
         "return X.T @ dZ1 / X.shape[0]",
         "return X.T @ dZ1",
     ),
     Bug(
-        "dW1_transposed", 15,
+        "dW1_transposed",
+        15,
         "dW1 of shape (H, D)",
         "`dZ1.T @ X`: the transpose of eq. (15), PyTorch's (out, in) gradient layout.",
         "return X.T @ dZ1 / X.shape[0]",
         "return dZ1.T @ X / X.shape[0]",
     ),
     Bug(
-        "dW1_in_float32", 15,
+        "dW1_in_float32",
+        15,
         "dW1 computed in float32 inside a float64 port",
         "A float32 copy of the data (MNIST loaded as float32) multiplied into the "
         "gradient, then cast back: the dtype is right, the precision is float32's.",
@@ -305,14 +332,16 @@ BUGS: tuple[Bug, ...] = (
         "return (X.astype(np.float32).T @ dZ1.astype(np.float32)).astype(X.dtype) / X.shape[0]",
     ),
     Bug(
-        "db1_wrong_axis", 16,
+        "db1_wrong_axis",
+        16,
         "db1 summed over the hidden units",
         "`sum(axis=1)` sums each sample's row: db1 has shape (m,) instead of (H,).",
         "return np.sum(dZ1, axis=0) / dZ1.shape[0]",
         "return np.sum(dZ1, axis=1) / dZ1.shape[0]",
     ),
     Bug(
-        "db1_no_1_over_m", 16,
+        "db1_no_1_over_m",
+        16,
         "1/m missing from eq. (16)",
         "The bias gradient summed over the batch, not averaged.",
         "return np.sum(dZ1, axis=0) / dZ1.shape[0]",
@@ -320,14 +349,16 @@ BUGS: tuple[Bug, ...] = (
     ),
     # -- eq. (17)-(20): update ------------------------------------------------------------
     Bug(
-        "update_W1_sign", 17,
+        "update_W1_sign",
+        17,
         "W1 moved up the gradient",
         "`W1 + lr * dW1`: gradient ascent on the first layer.",
         "W1 = W1 - lr * g_W1",
         "W1 = W1 + lr * g_W1",
     ),
     Bug(
-        "update_grads_order", 18,
+        "update_grads_order",
+        18,
         "gradients unpacked as (dW1, dW2, db1, db2)",
         "grads() returns (dW1, db1, dW2, db2); unpacked in the order of the paper's "
         "equations, W1 still gets dW1 but b1 gets dW2 (a broadcasting error) and W2 gets db1.",
@@ -335,7 +366,8 @@ BUGS: tuple[Bug, ...] = (
         "g_W1, g_W2, g_b1, g_b2 = grads",
     ),
     Bug(
-        "update_in_place", None,
+        "update_in_place",
+        None,
         "W1 updated in place",
         "`W1 -= lr * dW1` returns the right values but overwrites the caller's W1, so the "
         "parameters before the step are lost.",
@@ -344,7 +376,8 @@ BUGS: tuple[Bug, ...] = (
         contract=17,
     ),
     Bug(
-        "update_b2_sign", 20,
+        "update_b2_sign",
+        20,
         "b2 moved up the gradient",
         "`b2 + lr * db2`: only the last update has its sign flipped.",
         "b2 = b2 - lr * g_b2",
@@ -352,14 +385,16 @@ BUGS: tuple[Bug, ...] = (
     ),
     # -- eq. (21) and the helpers around it -----------------------------------------------
     Bug(
-        "accuracy_fraction", 21,
+        "accuracy_fraction",
+        21,
         "accuracy as a fraction",
         "`mean(y_true == y_pred)` without the x 100 of eq. (21): 0.97 where 97 is expected.",
         "return 100.0 * float(np.mean(y_true == y_pred))",
         "return float(np.mean(y_true == y_pred))",
     ),
     Bug(
-        "predict_argmax_axis0", 21,
+        "predict_argmax_axis0",
+        21,
         "predictions taken down the columns",
         "`argmax(axis=0)` gives the most likely sample for each class, shape (K,), not the "
         "class of each sample.",
@@ -367,7 +402,8 @@ BUGS: tuple[Bug, ...] = (
         "return np.argmax(A2, axis=0)",
     ),
     Bug(
-        "one_hot_off_by_one", 0,
+        "one_hot_off_by_one",
+        0,
         "labels one-hot encoded one place over",
         "`np.eye(K)[y - 1]`, as for labels numbered from 1: class 0 lands in column K - 1.",
         "return np.eye(K, dtype=dtype)[y]",
@@ -462,8 +498,11 @@ def verdict_of(bug: Bug, report: Any, strict: Any = None) -> tuple[bool, int | N
     if bug.contract is not None:
         assert strict is not None
         want = min(e for e in (bug.first_failure, bug.contract) if e is not None)
-        ok = ok and bug.contract in contract_rows(report) and (
-            not strict.passed and strict.first_failure == want)
+        ok = (
+            ok
+            and bug.contract in contract_rows(report)
+            and (not strict.passed and strict.first_failure == want)
+        )
         return ok, strict.first_failure if not strict.passed else None
     return ok, None if report.passed else report.first_failure
 
@@ -488,8 +527,13 @@ def score(dtype: str = "float64") -> tuple[int, int, int, int]:
             controls_ok += report.passed
             expected, got = None, report.first_failure
         else:
-            ok, got = verdict_of(bug, report, check(str(bug.path), dtype=dtype, strict=True)
-                                 if bug.contract is not None else None)
+            ok, got = verdict_of(
+                bug,
+                report,
+                check(str(bug.path), dtype=dtype, strict=True)
+                if bug.contract is not None
+                else None,
+            )
             caught += got is not None
             right += ok
             expected = bug.first_failure if bug.first_failure is not None else bug.contract

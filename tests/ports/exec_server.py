@@ -56,11 +56,40 @@ def main() -> None:
     assert spec is not None and spec.loader is not None
     port = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(port)
-    names = [n for n in ("init", "init_W1_b1", "init_W2_b2", "relu", "softmax", "Z1", "A1",
-                         "Z2", "A2", "loss", "dZ2", "dW2", "db2", "dA1", "dZ1", "relu_prime",
-                         "dW1", "db1", "update_W1", "update_b1", "update_W2", "update_b2",
-                         "accuracy", "forward", "grads", "update", "one_hot", "predict")
-             if callable(getattr(port, n, None))]
+    names = [
+        n
+        for n in (
+            "init",
+            "init_W1_b1",
+            "init_W2_b2",
+            "relu",
+            "softmax",
+            "Z1",
+            "A1",
+            "Z2",
+            "A2",
+            "loss",
+            "dZ2",
+            "dW2",
+            "db2",
+            "dA1",
+            "dZ1",
+            "relu_prime",
+            "dW1",
+            "db1",
+            "update_W1",
+            "update_b1",
+            "update_W2",
+            "update_b2",
+            "accuracy",
+            "forward",
+            "grads",
+            "update",
+            "one_hot",
+            "predict",
+        )
+        if callable(getattr(port, n, None))
+    ]
     print("mnistref-exec 1", *names, flush=True)
     for line in sys.stdin:
         tokens = line.split()

@@ -129,9 +129,7 @@ def grads(
     return dW1(X, e1), db1(e1), dW2(A1, e2), db2(e2)
 
 
-def update(
-    params: tuple[Array, ...], grads: tuple[Array, ...], lr: float
-) -> tuple[Array, ...]:
+def update(params: tuple[Array, ...], grads: tuple[Array, ...], lr: float) -> tuple[Array, ...]:
     """Eq. (17)-(20)."""
     return tuple(np.subtract(p, lr * g, dtype=p.dtype) for p, g in zip(params, grads, strict=True))
 

@@ -114,9 +114,7 @@ def grads(
     return dW1(X, g_Z1), db1(g_Z1), dW2(A1, g_Z2), db2(g_Z2)
 
 
-def update(
-    params: tuple[Array, ...], grads: tuple[Array, ...], lr: float
-) -> tuple[Array, ...]:
+def update(params: tuple[Array, ...], grads: tuple[Array, ...], lr: float) -> tuple[Array, ...]:
     """Eq. (17)-(20): new arrays."""
     return tuple(p - lr * g for p, g in zip(params, grads, strict=True))
 
