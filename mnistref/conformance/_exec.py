@@ -21,7 +21,6 @@ import os
 import re
 import selectors
 import shlex
-import signal
 import subprocess
 import sys
 import time
@@ -223,12 +222,6 @@ def _argv(command: str | Sequence[str]) -> list[str]:
     return argv
 
 
-def _reap(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(Exception):
-        proc.kill()
-        proc.wait(timeout=5)
-
-
 class Program:
     """The port's process, and one exchange per call (the :class:`_isolate.Worker`
     interface that :class:`_isolate.Proxy` and :class:`_isolate.Target` use)."""
@@ -256,7 +249,7 @@ class Program:
             )
         except OSError as e:
             raise TargetError(f"cannot run {self.shown}: {e.strerror or e}") from None
-        weakref.finalize(self, _reap, self.proc)
+        weakref.finalize(self, _isolate._reap, self.proc)
         assert self.proc.stdin and self.proc.stdout and self.proc.stderr
         for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             os.set_blocking(f.fileno(), False)
@@ -423,22 +416,10 @@ class Program:
                     self.sel.unregister(fd_in)
 
     def _ended(self) -> NoReturnError:
-        proc = self.proc
-        assert proc is not None
-        try:
-            code: int | None = proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            code = None
+        """The program ended during a call: how (exit code or signal)."""
+        assert self.proc is not None
+        how = _isolate.how_it_ended(self.proc, "closed its standard output")
         self.kill()
-        if code is None:
-            how = "closed its standard output"
-        elif code < 0:
-            try:
-                how = f"signal {signal.Signals(-code).name}"
-            except ValueError:
-                how = f"signal {-code}"
-        else:
-            how = f"exit code {code}"
         return _failure(f"ended the port's process ({how})")
 
     def _read_stderr(self, proc: subprocess.Popen[bytes] | None = None) -> bool:

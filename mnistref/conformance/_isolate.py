@@ -363,6 +363,21 @@ def _worker_env() -> dict[str, str]:
     return env
 
 
+def how_it_ended(proc: subprocess.Popen[bytes], still_running: str) -> str:
+    """How the port's process *proc* ended, ``"exit code 1"`` or ``"signal SIGSEGV"``,
+    waiting up to 5 s for it; *still_running* if it has not ended by then."""
+    try:
+        code = proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        return still_running
+    if code < 0:
+        try:
+            return f"signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit code {code}"
+
+
 def _reap(proc: subprocess.Popen[bytes]) -> None:
     """End a worker its runner forgot (an exception in the runner, the runner's exit)."""
     with contextlib.suppress(Exception):
@@ -561,22 +576,9 @@ class Worker:
 
     def _ended(self, what: str) -> NoReturnError:
         """The worker ended during a call: how (exit code or signal)."""
-        proc = self.proc
-        assert proc is not None
-        try:
-            code = proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            code = None
+        assert self.proc is not None
+        how = how_it_ended(self.proc, "closed its pipe to the runner")
         self.kill()
-        if code is None:
-            how = "closed its pipe to the runner"
-        elif code < 0:
-            try:
-                how = f"signal {signal.Signals(-code).name}"
-            except ValueError:
-                how = f"signal {-code}"
-        else:
-            how = f"exit code {code}"
         return _failure(f"ended the port's process ({how})")
 
     def _read_stream(self, fd: int) -> bool:
