@@ -84,9 +84,14 @@ def rescue_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def train_args(data_dir: Path, out: Path, *extra: str) -> list[str]:
+    # A fixed BLAS thread count: runs compared bit for bit must not differ in the count
+    # the default policy would time (it changes a product's last bits; seen on a loaded
+    # machine, where two runs timed different counts).
+    threads = () if "--threads" in extra else ("--threads", "1")
     return [
         "train", "--data-dir", str(data_dir), "--no-verify", "--out", str(out),
-        "--epochs", "2", "--batch-size", "50", "--lr", "0.1", "--no-plots", "-q", *extra,
+        "--epochs", "2", "--batch-size", "50", "--lr", "0.1", "--no-plots", "-q",
+        *threads, *extra,
     ]  # fmt: skip
 
 

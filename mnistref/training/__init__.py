@@ -296,7 +296,30 @@ def fit(
     # overhead of step(); it must compute each step bit for bit as step() would.
     whole_epochs = bool(getattr(type(engine), "PER_STEP_LR", False)) and n_steps > 1
 
-    def record(epoch: int, i: int, alpha: float, value: float, size: int) -> None:
+    def runs(epoch: int, stop_requested: Callable[[], bool]) -> Iterator[tuple[int, list[float]]]:
+        """The rest of *epoch* as engine calls: (first step, the loss of each step taken).
+
+        One call for the whole epoch when the engine offers it and the epoch starts
+        fresh, else one step() per step (a run resumed mid-epoch).  A stop request
+        is honoured before each call, so a snapshot holds whole steps only.
+        """
+        order = None if bs == m else np.random.default_rng([int(seed), epoch]).permutation(m)
+        first = state.step
+        rates = [rate(lr, epoch * n_steps + i, T) for i in range(n_steps)]
+        for i in range(first, n_steps):
+            if stop_requested():
+                raise TrainingInterrupted(_snapshot(engine, state))
+            try:
+                if whole_epochs and first == 0:
+                    yield 0, engine.epoch(X, y, bs, np.array(rates), order).tolist()
+                    return
+                idx = slice(None) if order is None else order[i * bs : (i + 1) * bs]
+                yield i, [engine.step(X[idx], y[idx], rates[i])]
+            except ValueError as e:
+                raise _engine_error(e, engine, epoch, i, n_steps, rates[i], state) from None
+
+    def record(epoch: int, i: int, value: float) -> None:
+        alpha = rate(lr, epoch * n_steps + i, T)
         if not math.isfinite(value):
             raise _diverged(epoch, i, n_steps, alpha, state, f"the loss is {value}")
         if state.first_loss is None:
@@ -310,38 +333,16 @@ def fit(
                 state,
                 f"the loss rose to {value:.4g} from {state.first_loss:.4g} at the first step",
             )
-        state.loss_sum += value * size
+        state.loss_sum += value * min(bs, m - i * bs)
         state.step = i + 1
         if on_step is not None:
             on_step(epoch, i)
 
     with _sigint_deferred(handle_sigint) as stop_requested:
         for epoch in range(state.epoch, epochs):
-            order = None if bs == m else np.random.default_rng([int(seed), epoch]).permutation(m)
-            if whole_epochs and state.step == 0:
-                if stop_requested():
-                    raise TrainingInterrupted(_snapshot(engine, state))
-                rates = [rate(lr, epoch * n_steps + i, T) for i in range(n_steps)]
-                try:
-                    losses = engine.epoch(X, y, bs, np.array(rates), order)
-                except ValueError as e:
-                    raise _engine_error(e, engine, epoch, 0, n_steps, rates[0], state) from None
-                for i, value in enumerate(losses):
-                    record(epoch, i, rates[i], float(value), min(bs, m - i * bs))
-            for i in range(state.step, n_steps):
-                if stop_requested():
-                    raise TrainingInterrupted(_snapshot(engine, state))
-                if order is None:
-                    Xb, yb = X, y
-                else:
-                    idx = order[i * bs : (i + 1) * bs]
-                    Xb, yb = X[idx], y[idx]
-                alpha = rate(lr, epoch * n_steps + i, T)
-                try:
-                    value = engine.step(Xb, yb, alpha)
-                except ValueError as e:
-                    raise _engine_error(e, engine, epoch, i, n_steps, alpha, state) from None
-                record(epoch, i, alpha, value, len(yb))
+            for first, losses in runs(epoch, stop_requested):
+                for i, value in enumerate(losses, start=first):
+                    record(epoch, i, value)
             epoch_loss = state.loss_sum / m
             if not _finite(engine.params):
                 raise _diverged(epoch, n_steps - 1, n_steps, lr, state, "a parameter is not finite")
