@@ -24,7 +24,7 @@ What makes it fast, against a typical NumPy training step:
   few real steps of the batch size it is given at each candidate thread count
   (1 and 2 on 2 cores), interleaved, and runs on the faster; it keeps timing its
   steps and decides again when they slow down (another process took a core) or
-  every :data:`RECHECK_SECONDS`.  Every decision is kept in
+  every few seconds (:mod:`mnistref.threadpolicy`).  Every decision is kept in
   :attr:`Engine.decisions`.  A fixed *threads* runs every product on that many
   threads and never times anything: the way to bit-identical reruns;
 * **no per-step checks inside an epoch**: :meth:`Engine.epoch` checks its inputs
@@ -42,15 +42,15 @@ None the count is the machine's choice, recorded in :attr:`Engine.decisions`
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
-from mnistref import _checks, blas
+from mnistref import _checks, blas, threadpolicy
 from mnistref.network import Params
+from mnistref.threadpolicy import TIMING_ROWS, WINDOW_SECONDS, ThreadPolicy
 
 Array = NDArray[Any]
 
@@ -67,62 +67,6 @@ A chunk holds a (rows, H) slice of Z1 (256 KiB in float32 at H = 128), its
 float64 too, and large enough that the ~20 NumPy calls per chunk are a small
 share of its time.
 """
-
-
-CALIBRATION_ROUNDS = 3
-"""Interleaved rounds of the thread-count timing; each candidate's median is compared.
-
-Three rounds, each timing every candidate once in turn, let one round disturbed
-by another process be outvoted.
-"""
-
-CALIBRATION_MIN_SECONDS = 0.002
-"""Each candidate's sample in a round runs whole steps until it has taken this long.
-
-A step on 64 rows takes about 0.4 ms on the machines measured: 5 steps a sample,
-so a timing of 2 candidates x 3 rounds costs about 30 steps, 3% of one MNIST
-epoch at batch 64; a full-batch step (60000 rows, ~100 ms) is timed once a round.
-"""
-
-SLOWDOWN = 1.6
-"""Steps this many times slower than the decision's own timing trigger a new decision.
-
-A core taken by another process makes a 2-thread product wait for it (measured:
-up to 84x slower); a shared machine's ordinary noise stays well below 1.6x.
-"""
-
-WINDOW_SECONDS = 0.02
-"""Steps are checked against the decision in windows of at least this long (at
-least one step): a collapse costs at most a window before it is noticed."""
-
-DROP_FACTOR = 3.0
-"""A candidate this many times slower than the fastest after one probe step is not
-timed further (its probe is its record)."""
-
-BUDGET = 0.03
-"""Decisions after the first are made only while timing, with one more decision as
-costly as the last, stays below this share of the time spent in steps: on a machine
-whose load keeps changing, the timing cannot take over the run.  A collapse (steps
-80x slower) earns its new decision within a few steps.  Measured before this rule
-counted the next decision, at load average 6: 0.7-2.4 s of timing in 20-29 s of
-training."""
-
-MAX_DECISION_SECONDS = 0.1
-"""After the probes and one round, no further round starts once a decision has taken
-this long: on a loaded machine (measured: load average 6 on 2 cores) three rounds
-at a slowed-down count cost up to 0.5 s a decision."""
-
-TIMING_ROWS = 4096
-"""A batch above this many rows is timed on its first rows (whole chunks).
-
-Both large products keep sizes where the thread count's effect is that of the
-full batch (a (4096, 784) @ (784, 128) product is 0.8 GFLOP), and a timing of a
-60000-row step costs about 6 steps of 4096 rows instead of 6 full steps.
-"""
-
-RECHECK_SECONDS = 3.0
-"""A decision older than this (in the engine's time) is made again: a core another
-process held may be free now.  At 3 s the re-timing costs about 1% of the time."""
 
 
 class Engine:
@@ -190,14 +134,8 @@ class Engine:
         self._threads_now = 0  # the BLAS thread count last set, during a call
         self._b2_column = self._params.b2[:, None]  # a view: b2 is updated in place
         self._batch_rows = 0  # rows the gathered-batch buffers hold
-        self._chosen: dict[int, int] = {}  # rows -> threads decided (threads=None)
-        self._expected: dict[int, float] = {}  # rows -> seconds per step when decided
-        self._clock = 0.0  # seconds spent in steps since the last decision
-        self._slow = False  # steps since the last decision ran SLOWDOWN times slower
-        self._timing_s = 0.0  # seconds spent timing thread counts
-        self._last_cost = 0.0  # seconds the last decision took
-        self._steps_s = 0.0  # seconds spent in the steps watched
-        self.decisions: list[dict[str, Any]] = []
+        self._policy = ThreadPolicy(self.threads)
+        self.decisions = self._policy.decisions
         """Every thread decision (threads=None): rows, threads, why, and the
         seconds per step of each candidate (median over rounds) and of the timing."""
         self._alloc_chunk()
@@ -235,26 +173,7 @@ class Engine:
 
     # -- threads ------------------------------------------------------------
 
-    @staticmethod
-    def candidates() -> list[int]:
-        """The thread counts the default policy times: 1, 2 and all usable CPUs.
-
-        A limit the user set for the BLAS (``OPENBLAS_NUM_THREADS``,
-        ``OMP_NUM_THREADS``, ...) caps them: the default never runs more threads
-        than asked for.
-        """
-        cap = blas.cpu_count()
-        for var in (
-            "OPENBLAS_NUM_THREADS",
-            "GOTO_NUM_THREADS",
-            "MKL_NUM_THREADS",
-            "OMP_NUM_THREADS",
-        ):
-            try:
-                cap = min(cap, max(1, int(os.environ.get(var, "").split(",")[0])))
-            except ValueError:
-                continue
-        return sorted({1, min(2, cap), cap})
+    candidates = staticmethod(threadpolicy.candidates)
 
     def thread_plan(self, m: int) -> dict[str, int]:
         """The BLAS threads each product of a step on *m* rows runs on.
@@ -263,114 +182,41 @@ class Engine:
         chunked products of eq. 7, 11 and 13).  With *threads* None, the count
         decided for *m* rows, or 1 before any decision.
         """
-        n = self.threads if self.threads is not None else self._chosen.get(m, 1)
-        return {"X@W1": n, "X.T@dZ1": n, "K=10": n}
+        return self._policy.plan(m)
 
     def thread_record(self) -> dict[str, Any]:
         """What the thread policy did, JSON-able: for metrics.json and the bench report."""
-        if self.threads is not None:
-            return {"policy": "fixed", "threads": self.threads}
-        return {
-            "policy": "auto (timed per batch size, candidates "
-            + ", ".join(map(str, self.candidates()))
-            + ")",
-            "threads": {str(m): n for m, n in self._chosen.items()},
-            "timing_s": round(sum(d["cost_s"] for d in self.decisions), 4),
-            "decisions": self.decisions,
-        }
-
-    def _decide(self, X: Array, flat: Array, why: str) -> None:
-        """Time steps on (X, flat) at each candidate count; keep the fastest for X's rows.
-
-        The steps run with learning rate 0 and the parameters are put back
-        bit for bit afterwards, so a decision changes nothing but the timing.
-        A batch above :data:`TIMING_ROWS` rows is timed on its first rows.
-        """
-        t_start = time.perf_counter()
-        m = X.shape[0]
-        if m > TIMING_ROWS:
-            # Whole chunks, so the label indices of the long batch still fit.
-            r = self.chunk_rows * max(1, TIMING_ROWS // self.chunk_rows)
-            X, flat = X[:r], flat[:r]
-        saved = [p.copy() for p in self._params]
-        ptrue = self._ptrue[: X.shape[0]]
-        samples: dict[int, list[float]] = {n: [] for n in self.candidates()}
-        reps: dict[int, int] = {}
-
-        def run(n: int, k: int) -> float:
-            plan = {"X@W1": n, "X.T@dZ1": n, "K=10": n}
-            t = time.perf_counter()
-            for _ in range(k):
-                self._step(X, flat, 0.0, plan, ptrue)
-            return (time.perf_counter() - t) / k
-
-        for n in samples:  # warm-up: the threads wake, the buffers are touched
-            warm = run(n, 1)
-            probes = [v[0] for v in samples.values() if v]
-            if probes and warm > 2 * DROP_FACTOR * min(probes):
-                # Even allowing for waking threads, far slower than a count already
-                # probed (a busy core): the warm-up is its probe; no second slow step.
-                samples[n].append(warm)
-            else:
-                samples[n].append(run(n, 1))
-            reps[n] = max(1, int(CALIBRATION_MIN_SECONDS / max(samples[n][0], 1e-9)))
-        # A count DROP_FACTOR times slower than the best is out after one sample: with
-        # a core held by another process a 2-thread step can take 80x as long, and
-        # more rounds of it would cost more than the whole decision is worth.
-        fastest = min(v[0] for v in samples.values())
-        close = [n for n, v in samples.items() if v[0] <= DROP_FACTOR * fastest]
-        rounds = 0 if len(close) < 2 else CALIBRATION_ROUNDS if min(reps.values()) > 1 else 1
-        for _ in range(rounds):
-            if time.perf_counter() - t_start > MAX_DECISION_SECONDS and len(samples[close[0]]) > 1:
-                break  # a loaded machine: what was timed so far decides
-            for n in close:
-                samples[n].append(run(n, reps[n]))
-        for v in samples.values():
-            if len(v) > 1:
-                v.pop(0)  # the single-step probe, when rounds followed it
-        for mine, old in zip(self._params, saved, strict=True):
-            np.copyto(mine, old)
-        per_step = {n: sorted(v)[len(v) // 2] for n, v in samples.items()}
-        best = min(per_step, key=lambda n: per_step[n])
-        self._chosen[m] = best
-        self._clock = 0.0
-        self._slow = False
-        cost = time.perf_counter() - t_start
-        self._timing_s += cost
-        self._last_cost = cost
-        self._expected[m] = per_step[best] * m / X.shape[0]
-        self.decisions.append(
-            {
-                "rows": m,
-                "timed_rows": X.shape[0],
-                "threads": best,
-                "why": why,
-                "ms_per_step": {str(n): round(1e3 * v, 4) for n, v in per_step.items()},
-                "cost_s": round(cost, 4),
-            }
-        )
+        return self._policy.record()
 
     def _plan_for(self, X: Array, flat: Array) -> dict[str, int]:
-        """The plan for a step on X (auto: decide first if *m* rows have no fresh decision)."""
-        m = X.shape[0]
-        if self.threads is None:
-            if m not in self._chosen:
-                self._decide(X, flat, "first step of this size")
-            elif self._timing_s + self._last_cost > BUDGET * self._steps_s:
-                pass  # another timing would exceed its share of the time; the decision stands
-            elif self._slow:
-                self._decide(X, flat, f"steps slowed down over {SLOWDOWN:g}x")
-            elif self._clock > RECHECK_SECONDS:
-                self._decide(X, flat, f"recheck after {RECHECK_SECONDS:g} s")
-        return self.thread_plan(m)
+        """The plan for a step on X (auto: time the candidates first when a decision is due).
 
-    def _watch(self, m: int, seconds: float, steps: int) -> None:
-        """Count *steps* of *m* rows that took *seconds*; too slow: decide again next time."""
-        self._clock += seconds
-        self._steps_s += seconds
-        expected = self._expected.get(m)
-        if expected is not None and seconds > SLOWDOWN * expected * steps:
-            self._slow = True
+        The timing steps run with learning rate 0 and the parameters are put back
+        bit for bit afterwards, so a decision changes nothing but the timing.  A
+        batch above :data:`~mnistref.threadpolicy.TIMING_ROWS` rows is timed on its
+        first rows.
+        """
+        m = X.shape[0]
+        why = self._policy.due(m)
+        if why is not None:
+            if m > TIMING_ROWS:
+                # Whole chunks, so the label indices of the long batch still fit.
+                r = self.chunk_rows * max(1, TIMING_ROWS // self.chunk_rows)
+                X, flat = X[:r], flat[:r]
+            saved = [p.copy() for p in self._params]
+            ptrue = self._ptrue[: X.shape[0]]
+
+            def run(n: int, k: int) -> float:
+                plan = {"X@W1": n, "X.T@dZ1": n, "K=10": n}
+                t = time.perf_counter()
+                for _ in range(k):
+                    self._step(X, flat, 0.0, plan, ptrue)
+                return (time.perf_counter() - t) / k
+
+            self._policy.decide(m, X.shape[0], run, why)
+            for mine, old in zip(self._params, saved, strict=True):
+                np.copyto(mine, old)
+        return self._policy.plan(m)
 
     # -- the step -----------------------------------------------------------
 
@@ -523,7 +369,7 @@ class Engine:
                 t = time.perf_counter()
                 self._step(X, flat, lr, plan, ptrue)
                 if self.threads is None:
-                    self._watch(m, time.perf_counter() - t, 1)
+                    self._policy.watch(m, time.perf_counter() - t, 1)
                 self._log_p(ptrue)
         finally:
             self._threads(old)
@@ -638,7 +484,7 @@ class Engine:
                         in_window += 1
                         now = time.perf_counter()
                         if now - t_window >= WINDOW_SECONDS:
-                            self._watch(bs, now - t_window, in_window)
+                            self._policy.watch(bs, now - t_window, in_window)
                             in_window = 0
                 self._log_p(ptrue)
         finally:

@@ -283,20 +283,20 @@ def test_auto_threads_decides_per_batch_size_and_changes_nothing() -> None:
 def test_auto_threads_decides_again_when_steps_slow_down(monkeypatch) -> None:
     """A decision whose steps run SLOWDOWN times slower than timed is made again
     (another process took a core), and one older than RECHECK_SECONDS too."""
-    from mnistref import engine as engine_module
+    from mnistref import threadpolicy
 
-    monkeypatch.setattr(engine_module, "BUDGET", float("inf"))  # the budget is tested below
+    monkeypatch.setattr(threadpolicy, "BUDGET", float("inf"))  # the budget is tested below
     X, y = mnist_like(64, 2, np.float32)
     eng = Engine(mnistref.init(0))
     eng.step(X, y, 0.1)
     assert len(eng.decisions) == 1
-    eng._expected[64] = 1e-9  # every real step is now far slower than the decision's timing
+    eng._policy.expected[64] = 1e-9  # every real step is now far slower than the decision's timing
     eng.step(X, y, 0.1)
     eng.step(X, y, 0.1)
     assert [d["why"].split()[0] for d in eng.decisions] == ["first", "steps"]
-    monkeypatch.setattr(engine_module, "SLOWDOWN", float("inf"))  # only the age counts now
-    monkeypatch.setattr(engine_module, "RECHECK_SECONDS", 0.0)
-    eng._slow = False
+    monkeypatch.setattr(threadpolicy, "SLOWDOWN", float("inf"))  # only the age counts now
+    monkeypatch.setattr(threadpolicy, "RECHECK_SECONDS", 0.0)
+    eng._policy.slow = False
     eng.step(X, y, 0.1)
     eng.step(X, y, 0.1)
     assert eng.decisions[-1]["why"].startswith("recheck")
@@ -430,13 +430,13 @@ def test_eq8_predict_matches_reference(dtype: Any) -> None:
 
 def test_auto_threads_timing_stays_within_its_budget(monkeypatch) -> None:
     """Once timing has cost BUDGET of the time in steps, slow steps change nothing."""
-    from mnistref import engine as engine_module
+    from mnistref import threadpolicy
 
-    monkeypatch.setattr(engine_module, "BUDGET", 0.0)
+    monkeypatch.setattr(threadpolicy, "BUDGET", 0.0)
     X, y = mnist_like(64, 2, np.float32)
     eng = Engine(mnistref.init(0))
     eng.step(X, y, 0.1)
-    eng._expected[64] = 1e-9
+    eng._policy.expected[64] = 1e-9
     for _ in range(3):
         eng.step(X, y, 0.1)
     assert len(eng.decisions) == 1 and eng.thread_record()["timing_s"] > 0
