@@ -38,8 +38,7 @@ from training_helpers import interrupting_engine
 import mnistref
 from mnistref import _safeio, data, model, plots, training
 from mnistref.cli import main
-from mnistref.commands import _common
-from mnistref.commands import train as train_cmd
+from mnistref.commands import _common, _run_files
 from mnistref.engine import Engine
 
 # ---------------------------------------------------------------------------
@@ -883,7 +882,7 @@ def test_arbitrary_training_states_are_valid_or_a_value_error(state: dict[str, A
     )
 )  # fmt: skip
 def test_arbitrary_checkpoint_settings_are_accepted_only_whole(settings_: dict[str, Any]) -> None:
-    problem = train_cmd._check_settings(settings_, "checkpoint c")
+    problem = _run_files.check_settings(settings_, "checkpoint c")
     if problem is None:
         assert set(settings_) == {"recipe", "seed", "epochs", "lr", "batch_size", "schedule",
                                   "init_std", "log_every"}  # fmt: skip

@@ -38,23 +38,27 @@ a directory); 130 interrupted (checkpoint saved).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 from pathlib import Path
 from typing import Any
 
 from mnistref.commands._common import add_data_arguments
+from mnistref.commands._run_files import (
+    CHECKPOINT_FILE,
+    MODEL_FILE,
+    OVERRIDES,
+    describe,
+    err,
+    finish,
+    given_batch,
+    load_checkpoint,
+    quote,
+    save_checkpoint,
+)
 
 NAME = "train"
 HELP = "train the network on MNIST, report the test accuracy, save the model and pictures"
 ORDER = 60
-
-MODEL_FILE = "model.npz"
-CHECKPOINT_FILE = "checkpoint.npz"
-METRICS_FILE = "metrics.json"
-
-# Settings a flag can override; None means "the recipe's".
-_OVERRIDES = ("epochs", "lr", "batch_size", "schedule", "init_std", "log_every")
 
 
 def _batch_size(text: str) -> int | None:
@@ -182,11 +186,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", "-q", action="store_true", help="print only the result")
 
 
-def _err(msg: str, code: int = 1) -> int:
-    print(f"mnistref train: {msg}", file=sys.stderr)
-    return code
-
-
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
@@ -221,10 +220,10 @@ def run(args: argparse.Namespace) -> int:
 
     out: Path = args.out
     if args.resume and args.force:
-        return _err("--resume continues the run in --out and --force discards it: choose one")
+        return err("--resume continues the run in --out and --force discards it: choose one")
     if args.threads is not None and args.threads > (cores := usable_cores()):
         # Measured: 3 threads on 2 cores took 25 times as long as 2, and 16 never finished.
-        return _err(
+        return err(
             f"--threads {args.threads} is more than the {cores} CPU cores this process may "
             f"use; BLAS threads beyond the cores wait on each other and slow training many "
             f"times over: use at most --threads {cores}",
@@ -233,85 +232,14 @@ def run(args: argparse.Namespace) -> int:
     # Before any work, and leaving no trace.
     blocked = out_dir_problem(out)
     if blocked is not None:
-        return _err(f"--out {out}: {blocked}; name a directory", code=2)
+        return err(f"--out {out}: {blocked}; name a directory", code=2)
     try:
         with locked_out_dir(out, NAME):
             return _run_locked(args, out)
     except OutDirBusyError as e:
-        return _err(str(e))
+        return err(str(e))
     except OSError as e:
-        return _err(f"--out {out}: cannot be used ({e.strerror or e}); name a directory", code=2)
-
-
-def _check_settings(settings: Any, where: str) -> str | None:
-    """Why the ``settings`` of a checkpoint are not ones this command makes, or None."""
-    from mnistref.training import RECIPES, SCHEDULES
-
-    if not isinstance(settings, dict):
-        return f"{where}: settings must be a JSON object, got {type(settings).__name__}"
-
-    def count(v: Any, least: int = 1) -> bool:
-        return isinstance(v, int) and not isinstance(v, bool) and v >= least
-
-    def number(v: Any) -> bool:
-        return isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < float("inf")
-
-    checks: dict[str, tuple[Any, str]] = {
-        "recipe": (lambda v: v in RECIPES, f"one of {', '.join(sorted(RECIPES))}"),
-        "seed": (lambda v: count(v, 0), "an integer >= 0"),
-        "epochs": (count, "an integer >= 1"),
-        "lr": (number, "a finite number > 0"),
-        "batch_size": (lambda v: v is None or count(v), "null (full batch) or an integer >= 1"),
-        "schedule": (lambda v: v in SCHEDULES, f"one of {', '.join(sorted(SCHEDULES))}"),
-        "init_std": (lambda v: v == "he" or number(v), "a number > 0 or 'he'"),
-        "log_every": (count, "an integer >= 1"),
-    }
-    for key, (ok, expected) in checks.items():
-        if key not in settings:
-            return f"{where}: settings.{key} is missing (expected {expected})"
-        try:
-            good = bool(ok(settings[key]))
-        except TypeError:  # an unhashable value tested with `in`
-            good = False
-        if not good:
-            return f"{where}: settings.{key} is {settings[key]!r}, expected {expected}"
-    return None
-
-
-def _load_checkpoint(ckpt_path: Path, args: argparse.Namespace) -> Any:
-    """``(settings, state)`` of the checkpoint, checked whole; or an error line."""
-    from mnistref import model, training
-
-    if not ckpt_path.exists() and not ckpt_path.is_symlink():
-        return f"--resume: there is no interrupted run to continue ({ckpt_path} does not exist)"
-    try:
-        # `train` makes only 128 hidden units and 10 classes: anything else is not its checkpoint.
-        saved_params, meta = model.load_model(ckpt_path, n_hidden=128, n_out=10)
-    except (OSError, ValueError) as e:
-        return f"--resume: {e}"
-    if "training_state" not in meta or "settings" not in meta:
-        return f"--resume: {ckpt_path} is a model file, not a checkpoint of a run"
-    problem = _check_settings(meta["settings"], f"checkpoint {ckpt_path}")
-    if problem is not None:
-        return f"--resume: {problem}"
-    settings = {k: meta["settings"][k] for k in ("recipe", "seed", *_OVERRIDES)}
-    try:
-        state = training.TrainState.from_meta(saved_params, meta["training_state"])
-        if state.epoch > settings["epochs"] or (state.epoch == settings["epochs"] and state.step):
-            raise ValueError(
-                f"epoch {state.epoch}, step {state.step} lies beyond the run's "
-                f"{settings['epochs']} epochs"
-            )
-    except ValueError as e:
-        return f"--resume: checkpoint {ckpt_path}: {e}"
-    for key in (*_OVERRIDES, "seed", "recipe"):
-        given = getattr(args, key, None) if key != "batch_size" else _given_batch(args)
-        if given is not None and given != settings[key]:
-            return (
-                f"--resume continues the saved run, which has {key} {settings[key]!r}; "
-                f"drop the option that asks for {given!r}, or start anew with --force"
-            )
-    return settings, state
+        return err(f"--out {out}: cannot be used ({e.strerror or e}); name a directory", code=2)
 
 
 def _label_problem(y: Any, K: int, what: str) -> str | None:
@@ -343,22 +271,22 @@ def _run_locked(args: argparse.Namespace, out: Path) -> int:
     # Under the lock, so no other run can write them between this check and our write.
     resume_state = None
     if args.resume:
-        loaded = _load_checkpoint(ckpt_path, args)
+        loaded = load_checkpoint(ckpt_path, args)
         if isinstance(loaded, str):
-            return _err(loaded)
+            return err(loaded)
         settings, resume_state = loaded
     else:
         for path, what in ((model_path, "a trained model"), (ckpt_path, "an interrupted run")):
             if (path.exists() or path.is_symlink()) and not args.force:
                 hint = "; continue it with --resume" if path == ckpt_path else ""
-                return _err(
-                    f"{path} already holds {what}{_describe(path)}{hint}; pass --force to "
+                return err(
+                    f"{path} already holds {what}{describe(path)}{hint}; pass --force to "
                     f"replace it, or choose another --out"
                 )
         recipe = training.RECIPES[args.recipe or training.DEFAULT_RECIPE]
         settings = {"recipe": recipe.name, "seed": 0 if args.seed is None else args.seed}
-        for key in _OVERRIDES:
-            given = _given_batch(args) if key == "batch_size" else getattr(args, key)
+        for key in OVERRIDES:
+            given = given_batch(args) if key == "batch_size" else getattr(args, key)
             settings[key] = getattr(recipe, key) if given is None else given
         if "batch_size" in vars(args) and args.batch_size is None:
             settings["batch_size"] = None
@@ -376,14 +304,14 @@ def _run_locked(args: argparse.Namespace, out: Path) -> int:
             args.data_dir, verify=not args.no_verify, progress=None if not quiet else False
         )
     except (data.MNISTUnavailableError, ValueError, OSError) as e:
-        return _err(f"cannot load MNIST: {e}")
+        return err(f"cannot load MNIST: {e}")
     X_train, y_train, X_test, y_test = mnist
     origin = getattr(mnist, "origin", "") or "(origin unknown)"
     t_data = time.perf_counter() - t0
     bs = settings["batch_size"]
     if bs is not None and bs > len(y_train):
         # fit would quietly run full-batch; say so instead of recording a size that never ran.
-        return _err(
+        return err(
             f"--batch-size {bs} is more than the {len(y_train)} training images; "
             f"use --batch-size full for full-batch gradient descent, or at most {len(y_train)}",
             code=2,
@@ -393,14 +321,14 @@ def _run_locked(args: argparse.Namespace, out: Path) -> int:
     for y, what in ((y_train, "training"), (y_test, "test")):
         problem = _label_problem(y, 10, what)
         if problem is not None:
-            return _err(f"cannot use the data from {origin}: {problem}")
+            return err(f"cannot use the data from {origin}: {problem}")
     m = len(y_train)
     n_steps = 1 if bs is None or bs >= m else -(-m // bs)
     if resume_state is not None:
         try:
             training.check_resume(resume_state, settings["epochs"], n_steps)
         except ValueError as e:
-            return _err(f"--resume: checkpoint {ckpt_path}: {e}")
+            return err(f"--resume: checkpoint {ckpt_path}: {e}")
     done_training = resume_state is not None and resume_state.epoch == settings["epochs"]
     say(
         f"mnistref train: recipe {settings['recipe']}, {_plural(settings['epochs'], 'epoch')}, "
@@ -458,20 +386,20 @@ def _run_locked(args: argparse.Namespace, out: Path) -> int:
         if bar is not None:
             bar.close()
         st = stop.state
-        return _save_checkpoint(
+        return save_checkpoint(
             out, settings, st, _stopped_at(st.epoch, st.step, settings["epochs"], n_steps)
         )
     except training.DivergenceError as e:
         if bar is not None:
             bar.close()
-        return _err(
+        return err(
             f"{e.detail.rstrip('.')}.\nThe step size is too large for this network and data: "
             f"rerun with a smaller one, e.g. --lr {_smaller_lr(settings):g}"
         )
     except ValueError as e:
         if bar is not None:
             bar.close()
-        return _err(str(e))
+        return err(str(e))
     if bar is not None:
         bar.close()
     t_train = time.perf_counter() - t0
@@ -480,7 +408,7 @@ def _run_locked(args: argparse.Namespace, out: Path) -> int:
     # model is saved keeps them in a checkpoint, which --resume evaluates and saves.
     saved: list[Path] = []
     try:
-        return _finish(
+        return finish(
             args,
             out,
             settings,
@@ -494,254 +422,19 @@ def _run_locked(args: argparse.Namespace, out: Path) -> int:
         )
     except KeyboardInterrupt:
         if not saved:
-            return _save_checkpoint(
+            return save_checkpoint(
                 out, settings, result.state, "stopped after training, before saving the model"
             )
-        _err(
+        err(
             f"interrupted after {saved[0]} was saved; "
             + (
                 "the pictures were not all drawn"
                 if len(saved) > 1
                 else "metrics.json and the pictures were not written"
             )
-            + f" (mnistref evaluate and visualize {_quote(saved[0])} redo them)"
+            + f" (mnistref evaluate and visualize {quote(saved[0])} redo them)"
         )
         return 130
-
-
-def _finish(
-    args: argparse.Namespace,
-    out: Path,
-    settings: dict[str, Any],
-    result: Any,
-    X_test: Any,
-    y_test: Any,
-    resume_state: Any,
-    origin: str,
-    saved: list[Path],
-    times: dict[str, Any],
-) -> int:
-    """Evaluate, then write the model, metrics.json and the pictures, in that order.
-
-    Each file is written whole or not at all (a temporary file renamed into
-    place).  If the model cannot be written in *out*, it and metrics.json are
-    written to a fresh folder elsewhere (:func:`_rescue`) and the line says where.
-    Paths written are appended to *saved* as they are.
-    """
-    import math
-    import os
-    import platform
-    import time
-
-    import numpy as np
-
-    import mnistref
-    from mnistref import model, plots, training
-
-    quiet = args.quiet
-    model_path = out / MODEL_FILE
-    ckpt_path = out / CHECKPOINT_FILE
-    log_every = settings["log_every"]
-    t0 = time.perf_counter()
-    ev = training.evaluate(result.params, X_test.astype(result.params.W1.dtype, copy=False), y_test)
-    t_eval = time.perf_counter() - t0
-    print(f"Test accuracy: {ev.accuracy:.2f}%  (eq. (21), {len(y_test)} test images)")
-
-    meta = {
-        "settings": settings,
-        "test_accuracy": ev.accuracy,
-        "trained_utc": _now(),
-        "mnistref_version": mnistref.__version__,
-    }
-    from threadpoolctl import threadpool_info
-
-    metrics = {
-        "test_accuracy": ev.accuracy,
-        "test_loss": ev.loss,
-        "train_loss": result.history,
-        "final_train_loss": result.history[-1],
-        "recipe": settings["recipe"],
-        "settings": settings,
-        "seed": settings["seed"],
-        "resumed": resume_state is not None,
-        # The thread count can change a product's last bits: part of what a rerun needs.
-        "blas_threads": "auto (timed per run)" if args.threads is None else args.threads,
-        # Which count the default policy chose, why, and the timings it chose from.
-        "blas_thread_policy": result.threads,
-        "per_class": [
-            {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
-            for row in ev.per_class()
-        ],
-        "confusion_matrix": ev.confusion.tolist(),
-        "data": {
-            "train": int(result.state.config["data"]["m"]),
-            "test": len(y_test),
-            "data_dir": None if args.data_dir is None else str(args.data_dir),
-            "origin": origin,
-            "verified": not args.no_verify,
-        },
-        "time": {
-            "started_utc": times["started"].isoformat(timespec="seconds"),
-            "data_load_s": round(times["data"], 3),
-            "train_s": round(times["train"], 3),
-            "evaluate_s": round(t_eval, 3),
-        },
-        "versions": {
-            "mnistref": mnistref.__version__,
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "threadpoolctl": _version("threadpoolctl"),
-            "tqdm": _version("tqdm"),
-            "matplotlib": _version("matplotlib"),
-            "platform": platform.platform(),
-            "cpu_count": os.cpu_count(),
-        },
-        "blas": threadpool_info(),
-    }
-
-    # The model first: it is what the run was for.
-    try:
-        model.save_model(model_path, result.params, meta)
-    except OSError as e:
-        metrics["time"]["total_s"] = round(time.perf_counter() - times["t_start"], 3)
-        where = _rescue(
-            {
-                MODEL_FILE: lambda p: model.save_model(p, result.params, meta),
-                METRICS_FILE: lambda p: _write_json(p, metrics),
-            }
-        )
-        if where is None:
-            return _err(
-                f"cannot write {model_path} ({e.strerror or e}), nor a copy in "
-                f"{', '.join(str(d) for d in _rescue_dirs())}: the trained model is lost; "
-                "free some space and run again"
-            )
-        return _err(
-            f"cannot write {model_path} ({e.strerror or e}); the trained model and metrics.json "
-            f"are saved in {where} instead: move them where they belong once there is room, "
-            f"e.g. mkdir -p {_quote(out)} && mv {_quote(where)}/* {_quote(out)}/"
-        )
-    saved.append(model_path)
-
-    pictures_note = None
-    pictures_error = None
-    if args.no_plots:
-        # The user's own choice: worth a line in a normal run, not under --quiet.
-        pictures_note = None if quiet else "pictures skipped (--no-plots)"
-    elif not plots.available():
-        pictures_note = (
-            f"no pictures: matplotlib is not installed; get them with: {plots.INSTALL_HINT}"
-        )
-    else:
-        t0 = time.perf_counter()
-        try:
-            saved += plots.write_pictures(
-                out,
-                X=X_test,
-                y_true=y_test,
-                y_pred=ev.y_pred,
-                confusion=ev.confusion,
-                history=result.history,
-                log_every=log_every,
-            )
-        except OSError as e:
-            pictures_error = (
-                f"the pictures cannot be written in {out} ({e.strerror or e}); draw them "
-                f"later with: mnistref visualize {_quote(model_path)}"
-            )
-        metrics["time"]["plots_s"] = round(time.perf_counter() - t0, 3)
-    metrics["time"]["total_s"] = round(time.perf_counter() - times["t_start"], 3)
-    try:
-        _write_json(out / METRICS_FILE, metrics)
-    except OSError as e:
-        where = _rescue({METRICS_FILE: lambda p: _write_json(p, metrics)})
-        kept = (
-            f"it is saved in {where}/{METRICS_FILE} instead: "
-            f"mv {_quote(where)}/{METRICS_FILE} {_quote(out)}/"
-            if where is not None
-            else "and no copy could be written anywhere"
-        )
-        return _err(
-            f"{model_path} is saved, but {out / METRICS_FILE} cannot be written "
-            f"({e.strerror or e}); {kept}"
-        )
-    saved.insert(1, out / METRICS_FILE)
-    with contextlib.suppress(FileNotFoundError):
-        ckpt_path.unlink()
-    if not quiet:
-        print(f"time: {times['train']:.1f} s training, {metrics['time']['total_s']:.1f} s in all")
-        print("wrote: " + ", ".join(str(p) for p in saved))
-    if pictures_error:
-        return _err(f"{model_path} and metrics.json are saved; {pictures_error}")
-    if pictures_note:
-        print(f"mnistref train: {pictures_note}", file=sys.stderr)
-    return 0
-
-
-def _rescue_dirs() -> list[Path]:
-    """Where results that cannot be written in --out go instead, in order of preference."""
-    import tempfile
-
-    dirs = [Path(tempfile.gettempdir()), Path.home(), Path.cwd()]
-    return list(dict.fromkeys(dirs))
-
-
-def _rescue(files: dict[str, Any]) -> Path | None:
-    """Write *files* (name -> writer of a path) into a fresh folder in the first of
-    :func:`_rescue_dirs` that takes them all; return the folder, or None."""
-    import shutil
-    import tempfile
-
-    for base in _rescue_dirs():
-        try:
-            folder = Path(tempfile.mkdtemp(prefix="mnistref-rescued-", dir=base))
-        except OSError:
-            continue
-        try:
-            for name, write in files.items():
-                write(folder / name)
-        except OSError:
-            shutil.rmtree(folder, ignore_errors=True)
-            continue
-        return folder
-    return None
-
-
-def _save_checkpoint(out: Path, settings: dict[str, Any], st: Any, stopped: str) -> int:
-    """Save the state of an interrupted run in --out (or, failing that, elsewhere); 130."""
-    from mnistref import model
-
-    ckpt_path = out / CHECKPOINT_FILE
-    meta = {"settings": settings, "training_state": st.to_meta(), "saved_utc": _now()}
-    resume = f"mnistref train --out {_quote(out)} --resume"
-    try:
-        model.save_model(ckpt_path, st.params, meta)
-    except OSError as e:
-        where = _rescue({CHECKPOINT_FILE: lambda p: model.save_model(p, st.params, meta)})
-        if where is None:
-            _err(
-                f"{stopped}; the checkpoint cannot be saved in {out} ({e.strerror or e}) "
-                "nor anywhere else: the run is lost"
-            )
-            return 130
-        _err(
-            f"{stopped}; the checkpoint cannot be saved in {out} ({e.strerror or e}), so it "
-            f"is in {where / CHECKPOINT_FILE}. Continue with: "
-            f"mkdir -p {_quote(out)} && mv {_quote(where / CHECKPOINT_FILE)} {_quote(out)}/ "
-            f"&& {resume}"
-        )
-        return 130
-    print(
-        f"\nmnistref train: {stopped}; the parameters and training state are saved in "
-        f"{ckpt_path}.\nContinue with: {resume}",
-        file=sys.stderr,
-    )
-    return 130
-
-
-def _given_batch(args: argparse.Namespace) -> int | None:
-    # --batch-size full parses to None, which must not read as "not given".
-    return args.batch_size if "batch_size" in vars(args) else None
 
 
 def _progress(total: int, quiet: bool, resume_state: Any, n_steps: int) -> Any:
@@ -760,51 +453,3 @@ def _progress(total: int, quiet: bool, resume_state: Any, n_steps: int) -> Any:
         file=sys.stderr,
         disable=None,
     )
-
-
-def _describe(path: Path) -> str:
-    from mnistref import model
-
-    try:
-        _, meta = model.load_model(path)
-    except (OSError, ValueError):
-        return ""
-    s = meta.get("settings", {})
-    parts = [
-        f"recipe {s['recipe']}" if "recipe" in s else "",
-        f"seed {s['seed']}" if "seed" in s else "",
-    ]
-    if "test_accuracy" in meta:
-        parts.append(f"{meta['test_accuracy']:.2f}% test accuracy")
-    parts = [p for p in parts if p]
-    return f" ({', '.join(parts)})" if parts else ""
-
-
-def _version(dist: str) -> str | None:
-    from importlib import metadata
-
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def _now() -> str:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _quote(p: Path) -> str:
-    import shlex
-
-    return shlex.quote(str(p))
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    import json
-
-    from mnistref._safeio import atomic_write
-
-    text = (json.dumps(obj, indent=2, allow_nan=False) + "\n").encode("utf-8")
-    atomic_write(path, lambda f: f.write(text))
