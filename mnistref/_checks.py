@@ -24,6 +24,17 @@ def positive_int(n: Any, what: str) -> int:
     return int(n)
 
 
+def generator(rng: Any, eq: int) -> np.random.Generator:
+    """*rng* itself if a Generator, ``np.random.default_rng(rng)`` if an int seed."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+        return np.random.default_rng(int(rng))
+    raise TypeError(
+        f"Eq. ({eq}): rng must be a numpy.random.Generator or an int seed, got {type(rng).__name__}"
+    )
+
+
 def inexact(x: Any, name: str, eq: int, *, ndim: int, shape: str) -> NDArray[Any]:
     """Return *x* as an array of real or complex floats with *ndim* axes and finite entries.
 

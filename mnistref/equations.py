@@ -49,16 +49,6 @@ def _checked(number: int, *args: Any) -> list[Any]:
 # ---------------------------------------------------------------------------
 
 
-def _rng(rng: np.random.Generator | int, eq: int) -> np.random.Generator:
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
-        return np.random.default_rng(int(rng))
-    raise TypeError(
-        f"Eq. ({eq}): rng must be a numpy.random.Generator or an int seed, got {type(rng).__name__}"
-    )
-
-
 def _normal_layer(
     rng: np.random.Generator | int,
     sizes: dict[str, int],
@@ -74,7 +64,7 @@ def _normal_layer(
     if not (isinstance(std, (int, float, np.floating)) and np.isfinite(std) and std > 0):
         raise ValueError(f"Eq. ({eq}): std must be a finite number > 0, got {std!r}")
     n_in, n_out = (int(n) for n in sizes.values())
-    W, b = ref.init_layer(_rng(rng, eq), n_in, n_out, float(std), dt)
+    W, b = ref.init_layer(_checks.generator(rng, eq), n_in, n_out, float(std), dt)
     return W, b
 
 

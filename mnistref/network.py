@@ -76,7 +76,7 @@ def init(
     n_hidden: int = 128,
     n_out: int = 10,
     *,
-    std: float = 0.1,
+    std: float | tuple[float, float] = 0.1,
     dtype: DTypeLike = np.float64,
 ) -> Params:
     r"""Eq. (1)-(2): a freshly initialised network.
@@ -89,17 +89,19 @@ def init(
         Source of randomness; an int is a seed for ``np.random.default_rng``.
     n_in, n_hidden, n_out : int
         D, H and K.
-    std : float
+    std : float or (float, float)
         Weight standard deviation; 0.1 reads the paper's N(0, 0.01) as variance 0.01.
+        A pair gives W1 and W2 one each (He init: ``training.he_std`` of each fan-in).
     dtype : float32 or float64
 
     Returns
     -------
     Params
     """
-    gen = eq._rng(rng, 1)
-    W1, b1 = eq.init_W1_b1(gen, n_in, n_hidden, std=std, dtype=dtype)
-    W2, b2 = eq.init_W2_b2(gen, n_hidden, n_out, std=std, dtype=dtype)
+    std1, std2 = std if isinstance(std, tuple) else (std, std)
+    gen = _checks.generator(rng, 1)
+    W1, b1 = eq.init_W1_b1(gen, n_in, n_hidden, std=std1, dtype=dtype)
+    W2, b2 = eq.init_W2_b2(gen, n_hidden, n_out, std=std2, dtype=dtype)
     return Params(W1, b1, W2, b2)
 
 

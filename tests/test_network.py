@@ -198,6 +198,16 @@ def test_eq1_eq2_init_draws_W1_then_W2_from_one_generator(dtype: Any) -> None:
     assert [a.shape for a in full] == [(784, 128), (128,), (128, 10), (10,)]
 
 
+def test_eq1_eq2_init_with_a_std_per_layer_draws_the_same_normals() -> None:
+    # The pair scales the one generator's draws: W1 with the first std, W2 the second.
+    one = init(3, 6, 5, 4, std=1.0)
+    pair = init(3, 6, 5, 4, std=(0.5, 0.25))
+    np.testing.assert_array_equal(pair.W1, 0.5 * one.W1)
+    np.testing.assert_array_equal(pair.W2, 0.25 * one.W2)
+    with pytest.raises(ValueError, match=r"Eq\. \(2\): std must be a finite number > 0"):
+        init(3, 6, 5, 4, std=(0.5, -1.0))
+
+
 def test_predict_is_argmax_of_A2_with_ties_to_the_lowest_index() -> None:
     params = Params(
         np.eye(2), np.zeros(2), np.array([[1.0, 1.0, 0.0], [0.0, 0.0, 2.0]]), np.zeros(3)

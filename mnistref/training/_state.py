@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
-from mnistref import equations as eq
+from mnistref import network
 from mnistref.network import Params
 
 # ---------------------------------------------------------------------------
@@ -60,11 +60,7 @@ def init_params(
         raise ValueError(f"init_std must be a positive number or 'he', got {init_std!r}")
     else:
         std1 = std2 = init_std
-    # W1 before W2 from one generator, as mnistref.init draws them.
-    gen = eq._rng(seed, 1)
-    W1, b1 = eq.init_W1_b1(gen, n_in, n_hidden, std=std1, dtype=dtype)
-    W2, b2 = eq.init_W2_b2(gen, n_hidden, n_out, std=std2, dtype=dtype)
-    return Params(W1, b1, W2, b2)
+    return network.init(seed, n_in, n_hidden, n_out, std=(std1, std2), dtype=dtype)
 
 
 @dataclass
