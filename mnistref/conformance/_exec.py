@@ -30,9 +30,10 @@ from typing import Any
 
 import numpy as np
 
-from mnistref.conformance import _isolate
+from mnistref.conformance import _process
 from mnistref.conformance._interface import FUNCTIONS, TargetError
-from mnistref.conformance._isolate import NoReturnError, Target, _failure, _port_error
+from mnistref.conformance._isolate import Target
+from mnistref.conformance._process import NoReturnError, _failure, _port_error
 
 __all__ = ["VERSION", "decode", "encode", "load"]
 
@@ -245,11 +246,11 @@ class Program:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                env={**os.environ, _isolate._ENV: "1"},
+                env={**os.environ, _process._ENV: "1"},
             )
         except OSError as e:
             raise TargetError(f"cannot run {self.shown}: {e.strerror or e}") from None
-        weakref.finalize(self, _isolate._reap, self.proc)
+        weakref.finalize(self, _process._reap, self.proc)
         assert self.proc.stdin and self.proc.stdout and self.proc.stderr
         for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             os.set_blocking(f.fileno(), False)
@@ -257,7 +258,7 @@ class Program:
         self.sel.register(self.proc.stdout.fileno(), selectors.EVENT_READ, "out")
         self.sel.register(self.proc.stderr.fileno(), selectors.EVENT_READ, "err")
         self.pending.clear()
-        self.decoder = _isolate._decoder()
+        self.decoder = _process._decoder()
         try:
             hello = self._exchange(b"", "starting", _BOOT_TIMEOUT)
         except KeyboardInterrupt:
@@ -342,7 +343,7 @@ class Program:
         except KeyboardInterrupt:
             self.kill()
             raise KeyboardInterrupt(
-                f"interrupted while calling {_isolate._call_text(name)} of {self.shown}"
+                f"interrupted while calling {_process._call_text(name)} of {self.shown}"
             ) from None
         except ProtocolError as e:
             self.kill()  # the stream cannot be trusted past a bad answer
@@ -418,7 +419,7 @@ class Program:
     def _ended(self) -> NoReturnError:
         """The program ended during a call: how (exit code or signal)."""
         assert self.proc is not None
-        how = _isolate.how_it_ended(self.proc, "closed its standard output")
+        how = _process.how_it_ended(self.proc, "closed its standard output")
         self.kill()
         return _failure(f"ended the port's process ({how})")
 
@@ -427,19 +428,7 @@ class Program:
         proc = proc or self.proc
         if proc is None or proc.stderr is None:
             return False
-        try:
-            data = os.read(proc.stderr.fileno(), 1 << 16)
-        except (BlockingIOError, OSError):
-            return False
-        if not data:
-            with contextlib.suppress(KeyError, ValueError):
-                self.sel.unregister(proc.stderr.fileno())
-        text = self.decoder.decode(data, final=not data)
-        if text:
-            with contextlib.suppress(Exception):  # a closed stream must not fail the run
-                sys.stderr.write(text)
-                sys.stderr.flush()
-        return bool(data)
+        return _process.forward(self.sel, proc.stderr.fileno(), self.decoder, sys.stderr)
 
     def _forward_stderr(self) -> None:
         while self._read_stderr():
