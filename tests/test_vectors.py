@@ -22,8 +22,8 @@ import pytest
 
 import mnistref
 from mnistref import vectors
-from mnistref.vectors import _formats
 from mnistref.conformance import _SIMPLE, _arg, _bound_for, _check_predict, _compare
+from mnistref.vectors import _formats
 
 SPEC = Path(__file__).resolve().parent.parent / "spec" / "vectors"
 
