@@ -223,19 +223,20 @@ def _argv(command: str | Sequence[str]) -> list[str]:
     return argv
 
 
-class Program:
+class Program(_process.PortProcess):
     """The port's process, and one exchange per call (the :class:`_isolate.Worker`
     interface that :class:`_isolate.Proxy` and :class:`_isolate.Target` use)."""
 
+    what = "the program"
+    closed = "closed its standard output"
+
     def __init__(self, argv: list[str], timeout: float | None) -> None:
+        super().__init__()
         self.argv = argv
         self.shown = shlex.join(argv)
         self.label = self.shown
         self.timeout = timeout
         self.provided: list[str] = []
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.dead: dict[str, str] = {}
-        self.broken: str | None = None
         self.pending = bytearray()  # what was read of stdout past the last line
 
     def start(self) -> None:
@@ -259,14 +260,8 @@ class Program:
         self.sel.register(self.proc.stderr.fileno(), selectors.EVENT_READ, "err")
         self.pending.clear()
         self.decoder = _process._decoder()
-        try:
+        with self._starting(f"starting {self.shown}", f"{self.shown}, before its hello line: "):
             hello = self._exchange(b"", "starting", _BOOT_TIMEOUT)
-        except KeyboardInterrupt:
-            self.kill()
-            raise KeyboardInterrupt(f"interrupted while starting {self.shown}") from None
-        except NoReturnError as e:
-            self.kill()
-            raise TargetError(f"{self.shown}, before its hello line: {e}") from None
         words = hello.split()
         if len(words) < 2 or words[0] != _HELLO:
             self.kill()
@@ -290,17 +285,11 @@ class Program:
             )
         self.provided = [f for f in FUNCTIONS if f in words[2:]]
 
-    def kill(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        with contextlib.suppress(OSError):
-            proc.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=5)
+    def _drain(self, proc: subprocess.Popen[bytes]) -> None:
         while self._read_stderr(proc):
             pass
-        self.sel.close()
+
+    def _close_pipes(self, proc: subprocess.Popen[bytes]) -> None:
         for f in (proc.stdin, proc.stdout, proc.stderr):
             with contextlib.suppress(OSError):
                 f.close()  # type: ignore[union-attr]
@@ -320,16 +309,7 @@ class Program:
     ) -> Any:
         """Send one request; return the answer's value, raise the port's error (a
         PortError) or a NoReturnError for a crash, a hang or a protocol violation."""
-        if name in self.dead:
-            raise _failure(f"{self.dead[name]} on an earlier call, so it was not called again")
-        if self.broken is not None:
-            raise _failure(self.broken)
-        if self.proc is None:
-            try:
-                self.start()
-            except TargetError as e:
-                self.broken = f"could not be run: the program, started again, failed: {e}"
-                raise _failure(self.broken) from None
+        self._ready(name)
         wire = list(args)
         if name in _DTYPE_LAST:
             wire.append(np.dtype(kwargs.pop("dtype", np.float64)).name)
@@ -377,15 +357,7 @@ class Program:
                     del self.pending[: end + 1]
                     self._forward_stderr()
                     return line.decode("utf-8", errors="replace").rstrip("\r")
-                wait = None
-                if limit is not None:
-                    wait = limit - (time.monotonic() - start)
-                    if wait <= 0:
-                        self.kill()
-                        raise _failure(
-                            f"did not return within {limit:g} s (the time limit, "
-                            "--timeout); its process was ended"
-                        )
+                wait = self._time_left(limit, start)
                 for key, _ in self.sel.select(wait):
                     if key.data == "in":
                         try:
@@ -415,13 +387,6 @@ class Program:
             if todo and self.proc is not None:
                 with contextlib.suppress(KeyError, ValueError):
                     self.sel.unregister(fd_in)
-
-    def _ended(self) -> NoReturnError:
-        """The program ended during a call: how (exit code or signal)."""
-        assert self.proc is not None
-        how = _process.how_it_ended(self.proc, "closed its standard output")
-        self.kill()
-        return _failure(f"ended the port's process ({how})")
 
     def _read_stderr(self, proc: subprocess.Popen[bytes] | None = None) -> bool:
         """Forward what the program wrote to its standard error (True: something came)."""

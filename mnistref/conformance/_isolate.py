@@ -66,14 +66,13 @@ from mnistref.conformance._process import (
     _ENV,
     NoReturnError,
     PortError,
+    PortProcess,
     _call_text,
     _decoder,
-    _failure,
     _port_error,
     _reap,
     describe,
     forward,
-    how_it_ended,
 )
 from mnistref.conformance._wire import _KEEP, _Ref
 
@@ -225,10 +224,11 @@ def _worker_env() -> dict[str, str]:
     return env
 
 
-class Worker:
+class Worker(PortProcess):
     """The child process that imports the target and runs its functions."""
 
     def __init__(self, text: str, shown: str, timeout: float | None) -> None:
+        super().__init__()
         self.text = text
         self.shown = shown
         self.timeout = timeout
@@ -240,9 +240,6 @@ class Worker:
                 self.source = Path(text).read_bytes()
         self.label = text
         self.provided: list[str] = []
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.dead: dict[str, str] = {}  # function -> what became of it
-        self.broken: str | None = None  # the worker cannot be started again
         self.refs: dict[int, tuple[Any, int, Any, bool]] = {}  # id -> (obj, handle, key, whole)
         self.handle = 0
 
@@ -282,39 +279,26 @@ class Worker:
             self.streams[pipe.fileno()] = (name, _decoder())
         self.refs.clear()
         what = f"importing {self.shown}"
-        try:
+        with self._starting(what, f"{what} "):
             # The worker's own start (Python, NumPy, mnistref) is not the port's time.
             self._exchange(None, "starting", _BOOT_TIMEOUT)
             reply = self._exchange((list(sys.path), self.text, self.source), what)
-        except KeyboardInterrupt:
-            self.kill()
-            raise KeyboardInterrupt(f"interrupted while importing {self.shown}") from None
-        except NoReturnError as e:
-            self.kill()
-            raise TargetError(f"{what} {e}") from None
         if reply[0] == "target-error":
             self.kill()
             raise TargetError(reply[1])
         _, self.label, self.provided = reply
 
-    def kill(self) -> None:
-        """End the worker now (it holds no state the runner needs)."""
-        proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        with contextlib.suppress(OSError):
-            proc.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=5)
+    def _drain(self, proc: subprocess.Popen[bytes]) -> None:
         self._pump(0.0)
-        self.sel.close()
+
+    def _close_pipes(self, proc: subprocess.Popen[bytes]) -> None:
         for f in (self.req, proc.stdout, proc.stderr):
             with contextlib.suppress(OSError):
                 f.close()  # type: ignore[union-attr]
         with contextlib.suppress(OSError):
             os.close(self.rep)
 
-    close = kill
+    close = PortProcess.kill
 
     # -- one call --------------------------------------------------------------
 
@@ -323,16 +307,7 @@ class Worker:
     ) -> Any:
         """Run *name* in the worker; return its result, or raise the port's exception
         (a :class:`PortError`), or a :class:`NoReturnError` for a hang or a crash."""
-        if name in self.dead:
-            raise _failure(f"{self.dead[name]} on an earlier call, so it was not called again")
-        if self.broken is not None:
-            raise _failure(self.broken)
-        if self.proc is None:
-            try:
-                self.start()
-            except TargetError as e:
-                self.broken = f"could not be run: the port's process, started again, failed: {e}"
-                raise _failure(self.broken) from None
+        self._ready(name)
         self.handle += 1
         handle = self.handle
         wire = list(args)
@@ -388,38 +363,23 @@ class Worker:
                 self.req.write(data)
                 self.req.flush()
         except (BrokenPipeError, ConnectionResetError):
-            raise self._ended(what) from None
+            raise self._ended() from None
         reply = bytearray()
         size = None
         while size is None or len(reply) < size + 8:
-            wait = None
-            if limit is not None:
-                wait = limit - (time.monotonic() - start)
-                if wait <= 0:
-                    self.kill()
-                    raise _failure(
-                        f"did not return within {limit:g} s (the time limit, "
-                        "--timeout); its process was ended"
-                    )
+            wait = self._time_left(limit, start)
             for key, _ in self.sel.select(wait):
                 if key.data != "reply":
                     self._read_stream(key.fd)
                     continue
                 chunk = os.read(self.rep, 1 << 20)
                 if not chunk:
-                    raise self._ended(what)
+                    raise self._ended()
                 reply += chunk
                 if size is None and len(reply) >= 8:
                     size = int.from_bytes(reply[:8], "little")
         self._pump(0.0)  # what the port printed before returning, in order
         return pickle.loads(reply[8:])
-
-    def _ended(self, what: str) -> NoReturnError:
-        """The worker ended during a call: how (exit code or signal)."""
-        assert self.proc is not None
-        how = how_it_ended(self.proc, "closed its pipe to the runner")
-        self.kill()
-        return _failure(f"ended the port's process ({how})")
 
     def _read_stream(self, fd: int) -> bool:
         name, decoder = self.streams[fd]

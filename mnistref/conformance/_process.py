@@ -10,9 +10,11 @@ import os
 import selectors
 import signal
 import subprocess
+import time
+from collections.abc import Iterator
 from typing import Any, TextIO
 
-from mnistref.conformance._interface import _SIMPLE, _Raised
+from mnistref.conformance._interface import _SIMPLE, TargetError, _Raised
 
 _ENV = "MNISTREF_CONFORMANCE_WORKER"
 """Set in the worker: a port that runs the runner itself does so in process."""
@@ -93,6 +95,101 @@ def describe(e: BaseException) -> str:
 # ---------------------------------------------------------------------------
 # The process: how it ended, what it prints, a forgotten one
 # ---------------------------------------------------------------------------
+
+
+class PortProcess:
+    """The runner's hold on a port's process, a worker (:class:`._isolate.Worker`) or a
+    program (:class:`._exec.Program`): a call that hangs or ends the process is an
+    error of that call, the process is started again for the next one, and a function
+    that failed that way is not called again; a process that cannot be started again
+    is broken.
+
+    A subclass starts the process (``start``, which sets ``proc`` and ``sel``), names
+    it (``what``) and the pipe whose end means the process ended (``closed``), and
+    forwards what is left of its output (``_drain``) and closes its own pipes
+    (``_close_pipes``) when it is ended.
+    """
+
+    what = "the port's process"
+    closed = "closed its pipe to the runner"
+    sel: selectors.BaseSelector
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.dead: dict[str, str] = {}  # function -> what became of it
+        self.broken: str | None = None  # the process cannot be started again
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def _ready(self, name: str) -> None:
+        """Raise the NoReturnError of a call of *name* that is not to be made; start
+        the process again if an earlier call ended it."""
+        if name in self.dead:
+            raise _failure(f"{self.dead[name]} on an earlier call, so it was not called again")
+        if self.broken is not None:
+            raise _failure(self.broken)
+        if self.proc is None:
+            try:
+                self.start()
+            except TargetError as e:
+                self.broken = f"could not be run: {self.what}, started again, failed: {e}"
+                raise _failure(self.broken) from None
+
+    def kill(self) -> None:
+        """End the process now (it holds no state the runner needs)."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        with contextlib.suppress(OSError):
+            proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
+        self._drain(proc)
+        self.sel.close()
+        self._close_pipes(proc)
+
+    def _drain(self, proc: subprocess.Popen[bytes]) -> None:
+        raise NotImplementedError
+
+    def _close_pipes(self, proc: subprocess.Popen[bytes]) -> None:
+        raise NotImplementedError
+
+    @contextlib.contextmanager
+    def _starting(self, doing: str, failed: str) -> Iterator[None]:
+        """Around the exchanges that start the process: Ctrl-C says it was *doing*
+        that, and a start that does not return ends the process and is a TargetError,
+        *failed* followed by what became of it."""
+        try:
+            yield
+        except KeyboardInterrupt:
+            self.kill()
+            raise KeyboardInterrupt(f"interrupted while {doing}") from None
+        except NoReturnError as e:
+            self.kill()
+            raise TargetError(f"{failed}{e}") from None
+
+    def _time_left(self, limit: float | None, start: float) -> float | None:
+        """Seconds the call begun at *start* (``time.monotonic()``) may still take, of
+        *limit* (None: no limit); past it, the process is ended and the call's
+        NoReturnError raised."""
+        if limit is None:
+            return None
+        wait = limit - (time.monotonic() - start)
+        if wait <= 0:
+            self.kill()
+            raise _failure(
+                f"did not return within {limit:g} s (the time limit, "
+                "--timeout); its process was ended"
+            )
+        return wait
+
+    def _ended(self) -> NoReturnError:
+        """The process ended during a call: how (exit code or signal)."""
+        assert self.proc is not None
+        how = how_it_ended(self.proc, self.closed)
+        self.kill()
+        return _failure(f"ended the port's process ({how})")
 
 
 def how_it_ended(proc: subprocess.Popen[bytes], still_running: str) -> str:
