@@ -8,7 +8,7 @@ never modify or copy the caller's arrays beyond ``np.asarray``.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import numpy as np
@@ -211,7 +211,13 @@ def _axis_word(a: NDArray[Any], axis: int) -> str:
     return "rows" if axis % a.ndim == 0 else "columns"
 
 
-def by_shapes(eq: int, inputs: Mapping[str, str], plain: str, args: tuple[Any, ...]) -> list[Any]:
+def by_shapes(
+    eq: int,
+    inputs: Mapping[str, str],
+    plain: str,
+    args: tuple[Any, ...],
+    checked: Collection[int] = (),
+) -> list[Any]:
     """Check *args* of equation *eq* against its stated input shapes; return them as arrays.
 
     Everything is read from the equation's own statement (``inputs``: symbol -> shape
@@ -226,6 +232,10 @@ def by_shapes(eq: int, inputs: Mapping[str, str], plain: str, args: tuple[Any, .
     * ``(m, K) one-hot``: :func:`one_hot_rows`, converted to the first array's dtype;
     * a formula with ``1/m``: the last array has rows (:func:`nonempty_rows`);
     * ``scalar >= 0``: a :func:`learning_rate`, returned as a Python float.
+
+    The arrays at the positions in *checked* have passed :func:`inexact` already, where
+    the caller took them: they are not converted or scanned again, only held to the
+    others (precision, shapes).
     """
     out: list[Any] = list(args)
     names = list(inputs)
@@ -233,7 +243,8 @@ def by_shapes(eq: int, inputs: Mapping[str, str], plain: str, args: tuple[Any, .
     for i, (name, shape) in enumerate(inputs.items()):
         dims = _dims(shape)
         if dims is not None and shape == f"({', '.join(dims)}{',' if len(dims) == 1 else ''})":
-            out[i] = inexact(args[i], name, eq, ndim=len(dims), shape=shape)
+            if i not in checked:
+                out[i] = inexact(args[i], name, eq, ndim=len(dims), shape=shape)
             floats.append(i)
         elif shape in ("any shape", "(m, K) or (K,)"):
             shown = "any" if shape == "any shape" else shape

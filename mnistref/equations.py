@@ -38,10 +38,11 @@ Array = NDArray[Any]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _checked(number: int, *args: Any) -> list[Any]:
-    """*args* of equation *number*, checked against its stated shapes."""
+def _checked(number: int, *args: Any, checked: tuple[int, ...] = ()) -> list[Any]:
+    """*args* of equation *number*, checked against its stated shapes (those at the
+    positions in *checked* already are: :func:`mnistref._checks.by_shapes`)."""
     e = EQUATIONS[number]
-    return _checks.by_shapes(number, e.inputs, e.plain, args)
+    return _checks.by_shapes(number, e.inputs, e.plain, args, checked)
 
 
 # ---------------------------------------------------------------------------

@@ -175,13 +175,16 @@ def grads(params: Params, X: Array, Y: Array, cache: Cache) -> Params:
         raise TypeError(
             f"Eq. (10): cache must be a Cache(Z1, A1, Z2, A2), got {type(cache).__name__}"
         ) from None
+    # X and Z1 are checked here, once, under the names the caller knows (cache.Z1);
+    # _backward_args then only holds them to the other arguments.
     X = _checks.inexact(X, "X", 15, ndim=2, shape="(m, D)")
     W1 = _checks.inexact(W1, "W1", 15, ndim=2, shape="(D, H)")
     # dW1 takes its shape from X: a mismatch would surface only later, in eq. (17).
     _checks.same_axis(15, X, "X", 1, W1, "W1", 0)
     Z1 = _checks.inexact(Z1, "cache.Z1", 14, ndim=2, shape="(m, H)")
     _checks.same_axis(15, X, "X", 0, Z1, "cache.Z1", 0)
-    _, dW2, db2, _, _, dW1, db1 = ref.backward(*_backward_args(W2, X, Y, Z1, A1, A2))
+    args = _backward_args(W2, X, Y, Z1, A1, A2, X_Z1_checked=True)
+    _, dW2, db2, _, _, dW1, db1 = ref.backward(*args)
     return Params(dW1, db1, dW2, db2)
 
 
@@ -195,16 +198,25 @@ def _like(shape: tuple[int, ...], *arrays: Array) -> Array:
 
 
 def _backward_args(
-    W2: Array, X: Array, Y: Array, Z1: Array, A1: Array, A2: Array
+    W2: Array,
+    X: Array,
+    Y: Array,
+    Z1: Array,
+    A1: Array,
+    A2: Array,
+    *,
+    X_Z1_checked: bool = False,
 ) -> tuple[Array, Array, Array, Array, Array, Array]:
-    """The arguments of :func:`backward`, checked as eq. (10)-(16) would check them."""
+    """The arguments of :func:`backward`, checked as eq. (10)-(16) would check them;
+    with *X_Z1_checked*, X and Z1 have been checked on their own (by :func:`grads`) and
+    are only held to the others."""
     A2, Y = eq._checked(10, A2, Y)
     dZ2 = _like(A2.shape, A2)
     A1, _ = eq._checked(11, A1, dZ2)
     _, W2 = eq._checked(13, dZ2, W2)
     dA1 = _like((A2.shape[0], W2.shape[0]), A2, W2)
-    _, Z1 = eq._checked(14, dA1, Z1)
-    X, _ = eq._checked(15, X, _like(Z1.shape, dA1, Z1))
+    _, Z1 = eq._checked(14, dA1, Z1, checked=(1,) if X_Z1_checked else ())
+    X, _ = eq._checked(15, X, _like(Z1.shape, dA1, Z1), checked=(0,) if X_Z1_checked else ())
     return W2, X, Y, Z1, A1, A2
 
 

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from mnistref.conformance import Report, check, declare
-from mnistref.conformance._declare import origins_of_file
+from mnistref.conformance._port_terms import origins_of_file
 
 CORPUS = Path(__file__).parent / "corpus"
 N_RANDOM = 4  # the golden cases carry the verdicts; a few random cases for breadth

@@ -23,6 +23,7 @@ import pytest
 import mnistref
 from mnistref import vectors
 from mnistref.conformance import _SIMPLE, _arg, _bound_for, _check_predict, _compare
+from mnistref.vectors import _formats
 
 SPEC = Path(__file__).resolve().parent.parent / "spec" / "vectors"
 
@@ -135,9 +136,9 @@ def test_committed_files_are_what_the_writer_writes_from_their_own_arrays() -> N
     files: dict[str, bytes] = {}
     for dtype in vectors.DTYPES:
         committed = vectors.load_npz(SPEC / f"{dtype}.npz")
-        files[f"{dtype}.npz"] = vectors._npz_bytes(committed)
-        files[f"{dtype}.json"] = vectors._json_text(dtype, committed).encode("utf-8")
-        files[f"{dtype}.txt"] = vectors._text(dtype, committed).encode("utf-8")
+        files[f"{dtype}.npz"] = _formats._npz_bytes(committed)
+        files[f"{dtype}.json"] = _formats._json_text(dtype, committed).encode("utf-8")
+        files[f"{dtype}.txt"] = _formats._text(dtype, committed).encode("utf-8")
     hashed = dict(files, **{"README.md": (SPEC / "README.md").read_bytes()})
     files["manifest.json"] = (json.dumps(vectors.manifest(hashed), indent=2) + "\n").encode()
     for name, data in files.items():

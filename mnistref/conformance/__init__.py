@@ -36,6 +36,10 @@ the rounding-error bound of every output):
 
 * :mod:`._interface`: the functions checked, their equations and inputs;
 * :mod:`._report`: findings, outcomes, rows and the report (text, JSON, HTML);
+* :mod:`._declare`, :mod:`._port_terms`: a port declared with its own conventions, and
+  the report's view of it (its own functions, shapes in its layout);
+* :mod:`._process`, :mod:`._wire`: what a port's process does as the runner sees it
+  (how a call fails, how the process ended), and the worker's results on the wire;
 * :mod:`._isolate`, :mod:`._exec`: the target in a worker process or another language;
 * :mod:`._calling`: calling the target, and blaming its exceptions on an equation;
 * :mod:`._compare`: comparing an output with the reference's, and hints;

@@ -30,9 +30,10 @@ from typing import Any
 
 import numpy as np
 
-from mnistref.conformance import _isolate
+from mnistref.conformance import _process
 from mnistref.conformance._interface import FUNCTIONS, TargetError
-from mnistref.conformance._isolate import NoReturnError, Target, _failure, _port_error
+from mnistref.conformance._isolate import Target
+from mnistref.conformance._process import NoReturnError, _failure, _port_error
 
 __all__ = ["VERSION", "decode", "encode", "load"]
 
@@ -222,19 +223,20 @@ def _argv(command: str | Sequence[str]) -> list[str]:
     return argv
 
 
-class Program:
+class Program(_process.PortProcess):
     """The port's process, and one exchange per call (the :class:`_isolate.Worker`
     interface that :class:`_isolate.Proxy` and :class:`_isolate.Target` use)."""
 
+    what = "the program"
+    closed = "closed its standard output"
+
     def __init__(self, argv: list[str], timeout: float | None) -> None:
+        super().__init__()
         self.argv = argv
         self.shown = shlex.join(argv)
         self.label = self.shown
         self.timeout = timeout
         self.provided: list[str] = []
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.dead: dict[str, str] = {}
-        self.broken: str | None = None
         self.pending = bytearray()  # what was read of stdout past the last line
 
     def start(self) -> None:
@@ -245,11 +247,11 @@ class Program:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                env={**os.environ, _isolate._ENV: "1"},
+                env={**os.environ, _process._ENV: "1"},
             )
         except OSError as e:
             raise TargetError(f"cannot run {self.shown}: {e.strerror or e}") from None
-        weakref.finalize(self, _isolate._reap, self.proc)
+        weakref.finalize(self, _process._reap, self.proc)
         assert self.proc.stdin and self.proc.stdout and self.proc.stderr
         for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             os.set_blocking(f.fileno(), False)
@@ -257,15 +259,9 @@ class Program:
         self.sel.register(self.proc.stdout.fileno(), selectors.EVENT_READ, "out")
         self.sel.register(self.proc.stderr.fileno(), selectors.EVENT_READ, "err")
         self.pending.clear()
-        self.decoder = _isolate._decoder()
-        try:
+        self.decoder = _process._decoder()
+        with self._starting(f"starting {self.shown}", f"{self.shown}, before its hello line: "):
             hello = self._exchange(b"", "starting", _BOOT_TIMEOUT)
-        except KeyboardInterrupt:
-            self.kill()
-            raise KeyboardInterrupt(f"interrupted while starting {self.shown}") from None
-        except NoReturnError as e:
-            self.kill()
-            raise TargetError(f"{self.shown}, before its hello line: {e}") from None
         words = hello.split()
         if len(words) < 2 or words[0] != _HELLO:
             self.kill()
@@ -289,17 +285,11 @@ class Program:
             )
         self.provided = [f for f in FUNCTIONS if f in words[2:]]
 
-    def kill(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        with contextlib.suppress(OSError):
-            proc.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=5)
+    def _drain(self, proc: subprocess.Popen[bytes]) -> None:
         while self._read_stderr(proc):
             pass
-        self.sel.close()
+
+    def _close_pipes(self, proc: subprocess.Popen[bytes]) -> None:
         for f in (proc.stdin, proc.stdout, proc.stderr):
             with contextlib.suppress(OSError):
                 f.close()  # type: ignore[union-attr]
@@ -319,16 +309,7 @@ class Program:
     ) -> Any:
         """Send one request; return the answer's value, raise the port's error (a
         PortError) or a NoReturnError for a crash, a hang or a protocol violation."""
-        if name in self.dead:
-            raise _failure(f"{self.dead[name]} on an earlier call, so it was not called again")
-        if self.broken is not None:
-            raise _failure(self.broken)
-        if self.proc is None:
-            try:
-                self.start()
-            except TargetError as e:
-                self.broken = f"could not be run: the program, started again, failed: {e}"
-                raise _failure(self.broken) from None
+        self._ready(name)
         wire = list(args)
         if name in _DTYPE_LAST:
             wire.append(np.dtype(kwargs.pop("dtype", np.float64)).name)
@@ -342,7 +323,7 @@ class Program:
         except KeyboardInterrupt:
             self.kill()
             raise KeyboardInterrupt(
-                f"interrupted while calling {_isolate._call_text(name)} of {self.shown}"
+                f"interrupted while calling {_process._call_text(name)} of {self.shown}"
             ) from None
         except ProtocolError as e:
             self.kill()  # the stream cannot be trusted past a bad answer
@@ -376,15 +357,7 @@ class Program:
                     del self.pending[: end + 1]
                     self._forward_stderr()
                     return line.decode("utf-8", errors="replace").rstrip("\r")
-                wait = None
-                if limit is not None:
-                    wait = limit - (time.monotonic() - start)
-                    if wait <= 0:
-                        self.kill()
-                        raise _failure(
-                            f"did not return within {limit:g} s (the time limit, "
-                            "--timeout); its process was ended"
-                        )
+                wait = self._time_left(limit, start)
                 for key, _ in self.sel.select(wait):
                     if key.data == "in":
                         try:
@@ -415,31 +388,12 @@ class Program:
                 with contextlib.suppress(KeyError, ValueError):
                     self.sel.unregister(fd_in)
 
-    def _ended(self) -> NoReturnError:
-        """The program ended during a call: how (exit code or signal)."""
-        assert self.proc is not None
-        how = _isolate.how_it_ended(self.proc, "closed its standard output")
-        self.kill()
-        return _failure(f"ended the port's process ({how})")
-
     def _read_stderr(self, proc: subprocess.Popen[bytes] | None = None) -> bool:
         """Forward what the program wrote to its standard error (True: something came)."""
         proc = proc or self.proc
         if proc is None or proc.stderr is None:
             return False
-        try:
-            data = os.read(proc.stderr.fileno(), 1 << 16)
-        except (BlockingIOError, OSError):
-            return False
-        if not data:
-            with contextlib.suppress(KeyError, ValueError):
-                self.sel.unregister(proc.stderr.fileno())
-        text = self.decoder.decode(data, final=not data)
-        if text:
-            with contextlib.suppress(Exception):  # a closed stream must not fail the run
-                sys.stderr.write(text)
-                sys.stderr.flush()
-        return bool(data)
+        return _process.forward(self.sel, proc.stderr.fileno(), self.decoder, sys.stderr)
 
     def _forward_stderr(self) -> None:
         while self._read_stderr():

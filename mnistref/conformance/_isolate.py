@@ -38,19 +38,18 @@ were patched, ``__main__``) is called in process, as is everything with
 inside a worker (a port that runs the runner itself).
 
 This module is the runner's side; the worker's (its loop, and how it encodes a
-result) is :mod:`mnistref.conformance._worker`, which imports from here and not the
-other way round.
+result) is :mod:`mnistref.conformance._worker`.  What crosses between them is
+:mod:`._wire`'s; how a call fails and how the process ended, :mod:`._process`'s, which
+the exec protocol's programs (:mod:`._exec`) share.
 """
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import importlib.machinery
 import os
 import pickle
 import selectors
-import signal
 import subprocess
 import sys
 import time
@@ -58,11 +57,24 @@ import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
-from mnistref.conformance._interface import _SIMPLE, FUNCTIONS, TargetError, _Raised
+from mnistref.conformance._interface import FUNCTIONS, TargetError
+from mnistref.conformance._process import (
+    _ENV,
+    NoReturnError,
+    PortError,
+    PortProcess,
+    _call_text,
+    _decoder,
+    _port_error,
+    _reap,
+    describe,
+    forward,
+)
+from mnistref.conformance._wire import _KEEP, _Ref
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -77,159 +89,8 @@ __all__ = [
 DEFAULT_TIMEOUT = 60.0
 """Seconds one call of the port may take (the first call of a JAX port compiles)."""
 
-_KEEP = 16
-"""Results the worker keeps for the runner to pass back by reference: the chained
-steps pass back the outputs of the last three calls at most."""
-
 _BOOT_TIMEOUT = 300.0
 """Seconds the worker may take to start, before it imports the target."""
-
-_ENV = "MNISTREF_CONFORMANCE_WORKER"
-"""Set in the worker: a port that runs the runner itself does so in process."""
-
-# How each function is called, for messages ("grads(params, X, Y, cache) did not ...").
-_ARGS = {
-    "init": "seed, n_in, n_hidden, n_out",
-    "init_W1_b1": "seed, n_in, n_hidden",
-    "init_W2_b2": "seed, n_hidden, n_out",
-    "forward": "params, X",
-    "grads": "params, X, Y, cache",
-    "update": "params, grads, lr",
-    "one_hot": "y, K",
-    "predict": "params, X",
-}
-
-
-def _call_text(name: str) -> str:
-    if name in _ARGS:
-        args = _ARGS[name]
-    else:
-        args = ", ".join(_SIMPLE[name][1]) if name in _SIMPLE else "..."
-    return f"{name}({args})"
-
-
-# ---------------------------------------------------------------------------
-# Errors: the port's exception, formatted where it ran; a hang; a crash
-# ---------------------------------------------------------------------------
-
-
-class PortError(Exception):
-    """An exception of the port, raised in the worker and formatted there.
-
-    ``raised`` is the message :func:`mnistref.conformance._raised` made of it in the
-    worker (with the port's line and the equation it blames); the runner uses it as
-    is.  The class is re-created under the name of the port's exception class, so
-    that ``type(e).__name__`` and ``str(e)`` read as they would in process.
-    """
-
-    raised: Any = None
-    brief: str = ""
-
-
-class NoReturnError(PortError):
-    """The call did not return: it outlived the time limit or ended the worker."""
-
-
-_CLASSES: dict[str, type[PortError]] = {}
-
-
-def _error_class(name: str) -> type[PortError]:
-    if name not in _CLASSES:
-        _CLASSES[name] = type(name, (PortError,), {"__module__": __name__})
-    return _CLASSES[name]
-
-
-def _port_error(type_name: str, text: str, raised: str, blame: int | None) -> PortError:
-    e = _error_class(type_name)(text)
-    e.raised = _Raised(raised)
-    e.raised.blame = blame
-    e.brief = f"raised {type_name}: {text}"
-    return e
-
-
-def _failure(what: str) -> NoReturnError:
-    e = NoReturnError(what)
-    e.raised = _Raised(what)
-    e.brief = what
-    return e
-
-
-def describe(e: BaseException) -> str:
-    """``raised Type: message`` for an exception of the port, or what became of the
-    call (``did not return within 60 s``) for a :class:`NoReturnError`."""
-    return e.brief if isinstance(e, PortError) else f"raised {type(e).__name__}: {e}"
-
-
-# ---------------------------------------------------------------------------
-# Results on the wire: NumPy, with the structure kept (encoded in ._worker)
-# ---------------------------------------------------------------------------
-
-
-class _Ref(NamedTuple):
-    """A result of an earlier call, by reference: element *key* of result *handle*."""
-
-    handle: int
-    key: Any = None
-    whole: bool = True
-
-
-_STAND_INS: dict[tuple[str, tuple[str, str] | None, bool], type] = {}
-_TUPLES: dict[tuple[str, str, tuple[str, ...]], type] = {}
-
-
-def _stand_in(type_name: str, error: tuple[str, str] | None, arrayish: bool) -> Any:
-    """A stand-in for a result of type *type_name* that could not come back as NumPy.
-
-    Converting it with ``np.asarray`` raises *error* (type name, message), the error
-    the conversion raised in the worker; without one, it converts to an object array,
-    as the original would have.
-    """
-    key = (type_name, error, arrayish)
-    if key not in _STAND_INS:
-        ns: dict[str, Any] = {
-            "__module__": __name__,
-            "__repr__": lambda self: f"<{type_name} of the port>",
-        }
-        if arrayish:  # a tensor: the runner's "returned one array" applies
-            ns["detach"] = lambda self: self
-        if error is not None:
-            err_type, message = error
-
-            def __array__(self: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N807
-                raise _error_class(err_type)(message)
-
-            ns["__array__"] = __array__
-        _STAND_INS[key] = type(type_name, (), ns)
-    return _STAND_INS[key]()
-
-
-def _namedtuple(
-    module: str,
-    qualname: str,
-    fields: tuple[str, ...],
-    items: tuple[Any, ...],
-) -> Any:
-    """The namedtuple *module.qualname* with *items*: the class itself where the runner
-    has it (``mnistref.network.Params``), else a namedtuple of the same name and fields."""
-    owner: Any = sys.modules.get(module)
-    for part in qualname.split("."):
-        owner = getattr(owner, part, None)
-    if (
-        isinstance(owner, type)
-        and issubclass(owner, tuple)
-        and getattr(owner, "_fields", None) == fields
-    ):
-        return owner(*items)
-    key = (module, qualname, fields)
-    if key not in _TUPLES:
-        name = qualname.rsplit(".", 1)[-1]
-        _TUPLES[key] = collections.namedtuple(name if name.isidentifier() else "PortTuple", fields)
-    return _TUPLES[key](*items)
-
-
-# ---------------------------------------------------------------------------
-# The runner's side
-# ---------------------------------------------------------------------------
 
 
 class Proxy:
@@ -363,32 +224,11 @@ def _worker_env() -> dict[str, str]:
     return env
 
 
-def how_it_ended(proc: subprocess.Popen[bytes], still_running: str) -> str:
-    """How the port's process *proc* ended, ``"exit code 1"`` or ``"signal SIGSEGV"``,
-    waiting up to 5 s for it; *still_running* if it has not ended by then."""
-    try:
-        code = proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        return still_running
-    if code < 0:
-        try:
-            return f"signal {signal.Signals(-code).name}"
-        except ValueError:
-            return f"signal {-code}"
-    return f"exit code {code}"
-
-
-def _reap(proc: subprocess.Popen[bytes]) -> None:
-    """End a worker its runner forgot (an exception in the runner, the runner's exit)."""
-    with contextlib.suppress(Exception):
-        proc.kill()
-        proc.wait(timeout=5)
-
-
-class Worker:
+class Worker(PortProcess):
     """The child process that imports the target and runs its functions."""
 
     def __init__(self, text: str, shown: str, timeout: float | None) -> None:
+        super().__init__()
         self.text = text
         self.shown = shown
         self.timeout = timeout
@@ -400,9 +240,6 @@ class Worker:
                 self.source = Path(text).read_bytes()
         self.label = text
         self.provided: list[str] = []
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.dead: dict[str, str] = {}  # function -> what became of it
-        self.broken: str | None = None  # the worker cannot be started again
         self.refs: dict[int, tuple[Any, int, Any, bool]] = {}  # id -> (obj, handle, key, whole)
         self.handle = 0
 
@@ -442,39 +279,26 @@ class Worker:
             self.streams[pipe.fileno()] = (name, _decoder())
         self.refs.clear()
         what = f"importing {self.shown}"
-        try:
+        with self._starting(what, f"{what} "):
             # The worker's own start (Python, NumPy, mnistref) is not the port's time.
             self._exchange(None, "starting", _BOOT_TIMEOUT)
             reply = self._exchange((list(sys.path), self.text, self.source), what)
-        except KeyboardInterrupt:
-            self.kill()
-            raise KeyboardInterrupt(f"interrupted while importing {self.shown}") from None
-        except NoReturnError as e:
-            self.kill()
-            raise TargetError(f"{what} {e}") from None
         if reply[0] == "target-error":
             self.kill()
             raise TargetError(reply[1])
         _, self.label, self.provided = reply
 
-    def kill(self) -> None:
-        """End the worker now (it holds no state the runner needs)."""
-        proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        with contextlib.suppress(OSError):
-            proc.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=5)
+    def _drain(self, proc: subprocess.Popen[bytes]) -> None:
         self._pump(0.0)
-        self.sel.close()
+
+    def _close_pipes(self, proc: subprocess.Popen[bytes]) -> None:
         for f in (self.req, proc.stdout, proc.stderr):
             with contextlib.suppress(OSError):
                 f.close()  # type: ignore[union-attr]
         with contextlib.suppress(OSError):
             os.close(self.rep)
 
-    close = kill
+    close = PortProcess.kill
 
     # -- one call --------------------------------------------------------------
 
@@ -483,16 +307,7 @@ class Worker:
     ) -> Any:
         """Run *name* in the worker; return its result, or raise the port's exception
         (a :class:`PortError`), or a :class:`NoReturnError` for a hang or a crash."""
-        if name in self.dead:
-            raise _failure(f"{self.dead[name]} on an earlier call, so it was not called again")
-        if self.broken is not None:
-            raise _failure(self.broken)
-        if self.proc is None:
-            try:
-                self.start()
-            except TargetError as e:
-                self.broken = f"could not be run: the port's process, started again, failed: {e}"
-                raise _failure(self.broken) from None
+        self._ready(name)
         self.handle += 1
         handle = self.handle
         wire = list(args)
@@ -548,58 +363,27 @@ class Worker:
                 self.req.write(data)
                 self.req.flush()
         except (BrokenPipeError, ConnectionResetError):
-            raise self._ended(what) from None
+            raise self._ended() from None
         reply = bytearray()
         size = None
         while size is None or len(reply) < size + 8:
-            wait = None
-            if limit is not None:
-                wait = limit - (time.monotonic() - start)
-                if wait <= 0:
-                    self.kill()
-                    raise _failure(
-                        f"did not return within {limit:g} s (the time limit, "
-                        "--timeout); its process was ended"
-                    )
+            wait = self._time_left(limit, start)
             for key, _ in self.sel.select(wait):
                 if key.data != "reply":
                     self._read_stream(key.fd)
                     continue
                 chunk = os.read(self.rep, 1 << 20)
                 if not chunk:
-                    raise self._ended(what)
+                    raise self._ended()
                 reply += chunk
                 if size is None and len(reply) >= 8:
                     size = int.from_bytes(reply[:8], "little")
         self._pump(0.0)  # what the port printed before returning, in order
         return pickle.loads(reply[8:])
 
-    def _ended(self, what: str) -> NoReturnError:
-        """The worker ended during a call: how (exit code or signal)."""
-        assert self.proc is not None
-        how = how_it_ended(self.proc, "closed its pipe to the runner")
-        self.kill()
-        return _failure(f"ended the port's process ({how})")
-
     def _read_stream(self, fd: int) -> bool:
-        try:
-            data = os.read(fd, 1 << 16)
-        except BlockingIOError:
-            return False
-        except OSError:
-            data = b""
         name, decoder = self.streams[fd]
-        if not data:
-            self.sel.unregister(fd)
-            text = decoder.decode(b"", final=True)
-        else:
-            text = decoder.decode(data)
-        if text:
-            stream = sys.stdout if name == "stdout" else sys.stderr
-            with contextlib.suppress(Exception):  # a closed stream must not fail the run
-                stream.write(text)
-                stream.flush()
-        return bool(data)
+        return forward(self.sel, fd, decoder, sys.stdout if name == "stdout" else sys.stderr)
 
     def _pump(self, wait: float) -> None:
         """Forward what the port has printed and not yet forwarded."""
@@ -608,9 +392,3 @@ class Worker:
                 ready = [k for k, _ in self.sel.select(wait) if k.data != "reply"]
                 if not ready or not any(self._read_stream(k.fd) for k in ready):
                     return
-
-
-def _decoder() -> Any:
-    import codecs
-
-    return codecs.getincrementaldecoder("utf-8")(errors="replace")

@@ -19,7 +19,6 @@ from mnistref.conformance._calling import Checks
 from mnistref.conformance._cases import Spec, random_specs, show, shrink
 from mnistref.conformance._chain import _chain
 from mnistref.conformance._checks import _arg, _check_case, _check_grads
-from mnistref.conformance._declare import in_port_terms
 from mnistref.conformance._init_stats import _check_init
 from mnistref.conformance._interface import (
     _INPUTS_OF,
@@ -29,6 +28,7 @@ from mnistref.conformance._interface import (
     INIT_FUNCTIONS,
     TargetError,
 )
+from mnistref.conformance._port_terms import in_port_terms
 from mnistref.conformance._report import Finding, Outcome, Report, Result
 from mnistref.conformance._target import _declaration, _declared, _load_target, _pin_source
 from mnistref.vectors import Case, complete, generate

@@ -11,8 +11,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mnistref.conformance._declare import Port, conventions_of_file, origins_of_file
+from mnistref.conformance._declare import Port
 from mnistref.conformance._interface import TargetError
+from mnistref.conformance._port_terms import conventions_of_file, origins_of_file
 
 
 def _load_target(target: Any, source: bytes | None = None) -> tuple[Any, str]:

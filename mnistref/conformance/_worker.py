@@ -6,7 +6,7 @@ boot string that calls it), imports the target, then answers calls on its pipe u
 the runner closes it.  Each result goes back as NumPy, its structure kept
 (:func:`_encode`); the parts the runner may pass back to the port stay here, to be
 given to the port by reference (:func:`_by_reference`).  The runner's side decodes
-what is sent here with :func:`._isolate._stand_in` and :func:`._isolate._namedtuple`.
+what is sent here with :func:`._wire._stand_in` and :func:`._wire._namedtuple`.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ import numpy as np
 
 from mnistref.conformance._calling import _raised, _to_numpy
 from mnistref.conformance._interface import FUNCTIONS, TargetError
-from mnistref.conformance._isolate import _KEEP, _namedtuple, _Ref, _stand_in
 from mnistref.conformance._target import _load_target
+from mnistref.conformance._wire import _KEEP, _namedtuple, _Ref, _stand_in
 
 
 class _StandIn:
