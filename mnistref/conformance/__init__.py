@@ -52,10 +52,10 @@ the rounding-error bound of every output):
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 # The public names, and the private ones that the tests, the pytest plugin, the vector
 # checker and the gradcheck command import from here (re-exported: noqa F401).
-# The command line lives with the other commands and imports the runner when it runs.
-from mnistref.commands.conformance import add_arguments, main, run  # noqa: F401
 from mnistref.conformance import _bounds, _exec, _isolate  # noqa: F401
 from mnistref.conformance._calling import _raised, _to_numpy  # noqa: F401
 from mnistref.conformance._checks import _arg, _bound_for, _check_predict  # noqa: F401
@@ -85,3 +85,17 @@ from mnistref.conformance._runner import N_RANDOM, _required, check  # noqa: F40
 from mnistref.conformance._target import _load_target, _one_line  # noqa: F401
 
 __all__ = ["FUNCTIONS", "Report", "Result", "TargetError", "check", "declare", "main"]
+
+if TYPE_CHECKING:  # what __getattr__ loads on first use, spelled out for type checkers
+    from mnistref.commands.conformance import add_arguments, main, run  # noqa: F401
+
+
+def __getattr__(name: str) -> Any:
+    # The command line (main, run, add_arguments) lives with the other commands, which
+    # import the runner; it is loaded from there on first use, so that importing the
+    # runner never imports a command.
+    if name in ("add_arguments", "main", "run"):
+        from mnistref.commands import conformance as command
+
+        return getattr(command, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,6 +2,6 @@
 
 import sys
 
-from mnistref.conformance import main
+from mnistref.commands.conformance import main
 
 sys.exit(main())

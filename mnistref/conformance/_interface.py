@@ -5,6 +5,8 @@ The facts every other module of the runner reads; it imports none of them."""
 
 from __future__ import annotations
 
+from mnistref.vectors._cases import EQUATION_IO
+
 
 class TargetError(Exception):
     """The target cannot be checked: no such module or file, or nothing to check."""
@@ -24,28 +26,13 @@ CHAIN_STEPS = 3
 """Training steps chained through the port's own outputs (:mod:`._chain`)."""
 
 
-# function -> (equation, input arrays, output array)
+# function -> (equation, input arrays, output array): the functions of one output,
+# as the golden vectors list them (predict, which may break ties either way, apart).
 _SIMPLE: dict[str, tuple[int, tuple[str, ...], str]] = {
-    "relu": (3, ("Z1",), "A1"),
-    "softmax": (4, ("Z2",), "A2"),
-    "Z1": (5, ("X", "W1", "b1"), "Z1"),
-    "A1": (6, ("Z1",), "A1"),
-    "Z2": (7, ("A1", "W2", "b2"), "Z2"),
-    "A2": (8, ("Z2",), "A2"),
-    "loss": (9, ("Y", "A2"), "L"),
-    "dZ2": (10, ("A2", "Y"), "dZ2"),
-    "dW2": (11, ("A1", "dZ2"), "dW2"),
-    "db2": (12, ("dZ2",), "db2"),
-    "dA1": (13, ("dZ2", "W2"), "dA1"),
-    "dZ1": (14, ("dA1", "Z1"), "dZ1"),
-    "relu_prime": (14, ("Z1",), "relu_prime_Z1"),
-    "dW1": (15, ("X", "dZ1"), "dW1"),
-    "db1": (16, ("dZ1",), "db1"),
-    "update_W1": (17, ("W1", "dW1", "lr"), "W1_new"),
-    "update_b1": (18, ("b1", "db1", "lr"), "b1_new"),
-    "update_W2": (19, ("W2", "dW2", "lr"), "W2_new"),
-    "update_b2": (20, ("b2", "db2", "lr"), "b2_new"),
-    "accuracy": (21, ("y", "y_pred"), "accuracy"),
+    fname: (n, ins, outs[0])
+    for n, rows in EQUATION_IO.items()
+    for fname, ins, outs in rows
+    if fname != "predict"
 }
 
 
