@@ -268,7 +268,7 @@ def describe(prov: dict[str, Any] | None = None) -> str:
     """One line naming the BLAS, e.g. ``openblas 0.3.31 (SkylakeX, pthreads), numpy 2.4.6``.
 
     When the library that serves ``cblas_dgemm`` (``gemm_library``) is not the one
-    threadpoolctl named, or threadpoolctl named none, the line ends with that file.
+    threadpoolctl named, or threadpoolctl named none, the line names that file too.
     """
     p = provenance() if prov is None else prov
     b = p.get("blas") or {}
