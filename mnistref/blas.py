@@ -3,9 +3,10 @@ r"""NumPy's BLAS: where it comes from, how many threads it runs, how fast it mul
 Three jobs, all about the library behind ``np.matmul``:
 
 * **provenance** -- :func:`provenance` names the BLAS that NumPy loaded (via
-  threadpoolctl: internal API, version, kernel architecture, threads), NumPy's
-  version and the environment variables that change OpenBLAS's kernel choice, so
-  every benchmark says what it measured;
+  threadpoolctl: internal API, version, kernel architecture, threads), the file
+  whose ``cblas_dgemm`` NumPy's matmul actually calls (:func:`gemm_library`),
+  NumPy's version and the environment variables that change OpenBLAS's kernel
+  choice, so every benchmark says what it measured;
 * **threads** -- :func:`threads_for` picks a thread count per GEMM size by a
   fixed rule (the benchmarks' suite uses it; the training engine times thread
   counts on the machine instead, :mod:`mnistref.engine`) and
@@ -25,6 +26,8 @@ A GEMM :math:`C = AB` with :math:`A \in \mathbb{R}^{m \times k}`,
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import importlib
 import os
 import statistics
 import time
@@ -107,8 +110,10 @@ _controller: Any = None
 def _numpy_blas() -> Any:
     """threadpoolctl's controller of the BLAS NumPy loaded (cached), or None.
 
-    SciPy may load a second BLAS; the one inside NumPy's own library folder
-    (``numpy.libs``, ``numpy/.dylibs``) is preferred, else the first one found.
+    SciPy may load a second BLAS, and ``LD_PRELOAD`` a third; the one that serves
+    ``cblas_dgemm`` (:func:`gemm_library`) is preferred, then the one inside
+    NumPy's own library folder (``numpy.libs``, ``numpy/.dylibs``), else the
+    first one found.
     """
     global _controller
     if _controller is None:
@@ -116,13 +121,15 @@ def _numpy_blas() -> Any:
 
         np.matmul(np.ones((2, 2)), np.ones((2, 2)))  # make sure NumPy's BLAS is loaded
         libs = ThreadpoolController().select(user_api="blas").lib_controllers
+        gemm = gemm_library()
         numpy_dir = os.path.dirname(os.path.dirname(np.__file__))
+        serving = [c for c in libs if os.path.realpath(c.filepath) == gemm]
         own = [
             c
             for c in libs
             if os.path.realpath(c.filepath).startswith(os.path.join(numpy_dir, "numpy"))
         ]
-        _controller = (own or libs or [False])[0]
+        _controller = (serving or own or libs or [False])[0]
     return _controller or None
 
 
@@ -171,6 +178,52 @@ def limit(n: int | None) -> Iterator[int]:
         set_threads(old)
 
 
+_CBLAS_DGEMM_NAMES = ("cblas_dgemm", "scipy_cblas_dgemm64_", "cblas_dgemm64_", "scipy_cblas_dgemm")
+"""The names NumPy's builds call the double-precision GEMM by: plain CBLAS, and the
+prefixed / ILP64-suffixed names of the scipy-openblas that NumPy's wheels bundle."""
+
+
+class _DlInfo(ctypes.Structure):
+    _fields_ = [
+        ("dli_fname", ctypes.c_char_p),
+        ("dli_fbase", ctypes.c_void_p),
+        ("dli_sname", ctypes.c_char_p),
+        ("dli_saddr", ctypes.c_void_p),
+    ]
+
+
+def gemm_library() -> str | None:
+    """The file (real path) whose ``cblas_dgemm`` NumPy's matmul calls, or None if unknown.
+
+    threadpoolctl names the BLAS libraries that are loaded, not the one that
+    serves NumPy: with ``LD_PRELOAD`` of another BLAS it names both or the wrong
+    one, and a generic ``libblas.so.3`` (Debian's reference BLAS) it does not
+    name at all.  This asks the dynamic linker instead.  The symbol's name is the
+    first of :data:`_CBLAS_DGEMM_NAMES` that NumPy's extension module reaches
+    through its own dependencies; the linker binds it to the global scope's
+    definition if there is one (the program, its libraries, ``LD_PRELOAD``), else
+    to that dependency's; ``dladdr`` names the file that holds it.  Linux / glibc only.
+    """
+    try:
+        ext = importlib.import_module("numpy._core._multiarray_umath").__file__
+        libc = ctypes.CDLL(None)
+        own = ctypes.CDLL(ext, mode=os.RTLD_NOLOAD | os.RTLD_NOW)
+        dladdr = libc.dladdr
+        dladdr.argtypes = [ctypes.c_void_p, ctypes.POINTER(_DlInfo)]
+        dladdr.restype = ctypes.c_int
+    except (ImportError, OSError, AttributeError):  # pragma: no cover - not glibc
+        return None
+    name = next((n for n in _CBLAS_DGEMM_NAMES if hasattr(own, n)), None)
+    if name is None:
+        return None
+    fn = getattr(libc, name, None) or getattr(own, name)
+    info = _DlInfo()
+    addr = ctypes.cast(fn, ctypes.c_void_p).value
+    if not addr or not dladdr(addr, ctypes.byref(info)) or not info.dli_fname:
+        return None  # pragma: no cover - dladdr knows every loaded object
+    return os.path.realpath(os.fsdecode(info.dli_fname))
+
+
 def provenance() -> dict[str, Any]:
     """Everything a benchmark needs to say what it ran on.
 
@@ -179,9 +232,10 @@ def provenance() -> dict[str, Any]:
     dict
         ``numpy`` (version), ``blas`` (threadpoolctl's record: ``internal_api``,
         ``version``, ``architecture``, ``num_threads``, ``threading_layer``,
-        ``filepath``), ``cpus`` (usable CPUs), ``env`` (the BLAS-related
-        environment variables that are set) and ``numpy_blas_config`` (the BLAS
-        NumPy was built against, from ``np.show_config``).
+        ``filepath``), ``gemm_library`` (:func:`gemm_library`), ``cpus`` (usable
+        CPUs), ``env`` (the BLAS-related environment variables that are set) and
+        ``numpy_blas_config`` (the BLAS NumPy was built against, from
+        ``np.show_config``).
     """
     info = blas_info()
     try:
@@ -203,6 +257,7 @@ def provenance() -> dict[str, Any]:
                 "filepath",
             )
         },
+        "gemm_library": gemm_library(),
         "numpy_blas_config": numpy_blas_config,
         "cpus": cpu_count(),
         "env": {k: os.environ[k] for k in _ENV_VARS if k in os.environ},
@@ -210,7 +265,11 @@ def provenance() -> dict[str, Any]:
 
 
 def describe(prov: dict[str, Any] | None = None) -> str:
-    """One line naming the BLAS, e.g. ``openblas 0.3.31 (SkylakeX, pthreads), numpy 2.4.6``."""
+    """One line naming the BLAS, e.g. ``openblas 0.3.31 (SkylakeX, pthreads), numpy 2.4.6``.
+
+    When the library that serves ``cblas_dgemm`` (``gemm_library``) is not the one
+    threadpoolctl named, or threadpoolctl named none, the line names that file too.
+    """
     p = provenance() if prov is None else prov
     b = p.get("blas") or {}
     text = (
@@ -218,6 +277,9 @@ def describe(prov: dict[str, Any] | None = None) -> str:
         f"({b.get('architecture') or '?'}, {b.get('threading_layer') or '?'}), "
         f"numpy {p.get('numpy')}, {p.get('cpus')} CPUs"
     )
+    gemm = p.get("gemm_library")
+    if gemm and (not b.get("filepath") or os.path.realpath(b["filepath"]) != gemm):
+        text += f", cblas_dgemm from {gemm}"
     if p.get("env"):
         text += ", env " + " ".join(f"{k}={v}" for k, v in sorted(p["env"].items()))
     return text

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -77,6 +82,48 @@ def test_provenance_names_numpy_and_its_blas() -> None:
 def test_describe_shows_kernel_environment_variables() -> None:
     p = {"numpy": "9", "blas": {}, "cpus": 2, "env": {"OPENBLAS_CORETYPE": "Haswell"}}
     assert blas.describe(p).endswith("env OPENBLAS_CORETYPE=Haswell")
+
+
+def test_gemm_library_is_the_blas_numpy_loaded() -> None:
+    lib = blas.gemm_library()
+    if lib is None:
+        pytest.skip("no CBLAS GEMM reachable from NumPy's extension (not glibc?)")
+    assert os.path.isfile(lib) and blas.provenance()["gemm_library"] == lib
+    # Where threadpoolctl knows the library, it names the same file.
+    if blas.blas_info().get("filepath"):
+        assert os.path.realpath(blas.blas_info()["filepath"]) == lib
+
+
+def test_gemm_library_follows_ld_preload(tmp_path: Path) -> None:
+    # A library put in front with LD_PRELOAD that defines NumPy's GEMM symbol gets
+    # NumPy's calls, whatever threadpoolctl says: gemm_library must name it.  The
+    # stub is never called (the subprocess only asks where the symbol resolves).
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None or blas.gemm_library() is None:
+        pytest.skip("needs a C compiler and a NumPy with a CBLAS GEMM")
+    src = tmp_path / "stub.c"
+    src.write_text("".join(f"void {n}(void) {{}}\n" for n in blas._CBLAS_DGEMM_NAMES))
+    stub = tmp_path / "libstubblas.so"
+    subprocess.run([cc, "-shared", "-fPIC", "-o", str(stub), str(src)], check=True)
+    code = "from mnistref import blas; print(blas.gemm_library())"
+    env = dict(os.environ, LD_PRELOAD=str(stub), PYTHONPATH=str(Path(blas.__file__).parents[1]))
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == os.path.realpath(stub)
+
+
+def test_describe_names_the_gemm_library_threadpoolctl_missed() -> None:
+    lib = "/usr/lib/x86_64-linux-gnu/blas/libblas.so.3.11.0"
+    p = {"numpy": "9", "blas": {}, "cpus": 2, "env": {}, "gemm_library": lib}
+    assert blas.describe(p) == f"unknown BLAS ? (?, ?), numpy 9, 2 CPUs, cblas_dgemm from {lib}"
+    p["blas"] = {"internal_api": "openblas", "filepath": "/elsewhere/libopenblas.so"}
+    assert blas.describe(p).endswith(f", cblas_dgemm from {lib}")
+    # The same file (or a report from before gemm_library): the line is unchanged.
+    p["blas"] = {"internal_api": "openblas", "filepath": lib}
+    assert "cblas_dgemm" not in blas.describe(p)
+    del p["gemm_library"]
+    assert "cblas_dgemm" not in blas.describe(p)
 
 
 def test_median_time_loops_short_calls() -> None:
