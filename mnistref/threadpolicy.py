@@ -174,15 +174,14 @@ class ThreadPolicy:
         t_start = time.perf_counter()
         samples: dict[int, list[float]] = {n: [] for n in candidates()}
         reps: dict[int, int] = {}
-        for n in samples:  # warm-up: the threads wake, the buffers are touched
-            warm = run(n, 1)
-            probes = [v[0] for v in samples.values() if v]
-            if probes and warm > 2 * DROP_FACTOR * min(probes):
-                # Even allowing for waking threads, far slower than a count already
-                # probed (a busy core): the warm-up is its probe; no second slow step.
-                samples[n].append(warm)
-            else:
-                samples[n].append(run(n, 1))
+        for n in samples:
+            # A warm-up step (the threads wake, the BLAS allocates its buffers for this
+            # count), then the probe.  The warm-up is never the probe: on an idle
+            # machine a first 2-thread step took 5-15 ms against 0.8-2.2 ms for the
+            # steps after it (float64, 64 and 128 rows), and taking it as the probe
+            # ruled out the faster count.
+            run(n, 1)
+            samples[n].append(run(n, 1))
             reps[n] = max(1, int(CALIBRATION_MIN_SECONDS / max(samples[n][0], 1e-9)))
         # A count DROP_FACTOR times slower than the best is out after one sample: with
         # a core held by another process a 2-thread step can take 80x as long, and
