@@ -293,6 +293,11 @@ def _run_locked(args: argparse.Namespace, out: Path) -> int:
 
     quiet = args.quiet
     say = (lambda *a, **k: None) if quiet else print
+    if not args.no_plots:
+        from mnistref import plots
+
+        plots.import_in_background()  # while the data loads
+
     t0 = time.perf_counter()
     try:
         mnist = data.load_mnist(
