@@ -16,13 +16,22 @@ Choose one with the ``HYPOTHESIS_PROFILE`` environment variable:
 
 No profile has a deadline: the machine is shared, and wall-clock time per
 example measures the neighbours, not the code.
+
+It also gives Ctrl-C back its default handler when the suite was started with SIGINT
+ignored (a background job of a shell without job control starts so, and every
+process it starts inherits that): the tests of Ctrl-C, in this process and in the
+command-line processes they start, need it.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 
 from hypothesis import HealthCheck, settings
+
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 settings.register_profile("dev", max_examples=25, deadline=None)
 settings.register_profile(
