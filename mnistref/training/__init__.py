@@ -296,7 +296,9 @@ def fit(
     # overhead of step(); it must compute each step bit for bit as step() would.
     whole_epochs = bool(getattr(type(engine), "PER_STEP_LR", False)) and n_steps > 1
 
-    def runs(epoch: int, stop_requested: Callable[[], bool]) -> Iterator[tuple[int, list[float]]]:
+    def runs(
+        epoch: int, rates: list[float], stop_requested: Callable[[], bool]
+    ) -> Iterator[tuple[int, list[float]]]:
         """The rest of *epoch* as engine calls: (first step, the loss of each step taken).
 
         One call for the whole epoch when the engine offers it and the epoch starts
@@ -305,7 +307,6 @@ def fit(
         """
         order = None if bs == m else np.random.default_rng([int(seed), epoch]).permutation(m)
         first = state.step
-        rates = [rate(lr, epoch * n_steps + i, T) for i in range(n_steps)]
         for i in range(first, n_steps):
             if stop_requested():
                 raise TrainingInterrupted(_snapshot(engine, state))
@@ -318,8 +319,7 @@ def fit(
             except ValueError as e:
                 raise _engine_error(e, engine, epoch, i, n_steps, rates[i], state) from None
 
-    def record(epoch: int, i: int, value: float) -> None:
-        alpha = rate(lr, epoch * n_steps + i, T)
+    def record(epoch: int, i: int, alpha: float, value: float) -> None:
         if not math.isfinite(value):
             raise _diverged(epoch, i, n_steps, alpha, state, f"the loss is {value}")
         if state.first_loss is None:
@@ -340,9 +340,10 @@ def fit(
 
     with _sigint_deferred(handle_sigint) as stop_requested:
         for epoch in range(state.epoch, epochs):
-            for first, losses in runs(epoch, stop_requested):
+            rates = [rate(lr, epoch * n_steps + i, T) for i in range(n_steps)]
+            for first, losses in runs(epoch, rates, stop_requested):
                 for i, value in enumerate(losses, start=first):
-                    record(epoch, i, value)
+                    record(epoch, i, rates[i], value)
             epoch_loss = state.loss_sum / m
             if not _finite(engine.params):
                 raise _diverged(epoch, n_steps - 1, n_steps, lr, state, "a parameter is not finite")
