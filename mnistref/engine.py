@@ -50,7 +50,7 @@ from numpy.typing import DTypeLike, NDArray
 
 from mnistref import _checks, blas, threadpolicy
 from mnistref.network import Params
-from mnistref.threadpolicy import TIMING_ROWS, WINDOW_SECONDS, ThreadPolicy
+from mnistref.threadpolicy import TIMING_ROWS, WINDOW_SECONDS, ThreadPolicy, uniform_plan
 
 Array = NDArray[Any]
 
@@ -207,7 +207,7 @@ class Engine:
             ptrue = self._ptrue[: X.shape[0]]
 
             def run(n: int, k: int) -> float:
-                plan = {"X@W1": n, "X.T@dZ1": n, "K=10": n}
+                plan = uniform_plan(n)
                 t = time.perf_counter()
                 for _ in range(k):
                     self._step(X, flat, 0.0, plan, ptrue)

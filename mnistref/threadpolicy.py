@@ -99,6 +99,12 @@ def candidates() -> list[int]:
     return sorted({1, min(2, cap), cap})
 
 
+def uniform_plan(n: int) -> dict[str, int]:
+    """*n* threads for every product of a step: the two large ones (eq. 5 and 15) and
+    the chunked K = 10 ones (eq. 7, 11 and 13)."""
+    return {"X@W1": n, "X.T@dZ1": n, "K=10": n}
+
+
 StepTimer = Callable[[int, int], float]
 """``run(n, k)``: seconds per step of *k* steps on *n* threads (the engine's steps)."""
 
@@ -127,8 +133,7 @@ class ThreadPolicy:
 
     def plan(self, m: int) -> dict[str, int]:
         """The threads of each product of a step on *m* rows (1 before any decision)."""
-        n = self.threads if self.threads is not None else self.chosen.get(m, 1)
-        return {"X@W1": n, "X.T@dZ1": n, "K=10": n}
+        return uniform_plan(self.threads if self.threads is not None else self.chosen.get(m, 1))
 
     def record(self) -> dict[str, Any]:
         """What the policy did, JSON-able: for metrics.json and the bench report."""
