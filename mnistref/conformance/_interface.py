@@ -5,7 +5,7 @@ The facts every other module of the runner reads; it imports none of them."""
 
 from __future__ import annotations
 
-from mnistref.vectors._cases import EQUATION_IO
+from mnistref.vectors._cases import ONE_OUTPUT
 
 
 class TargetError(Exception):
@@ -26,14 +26,8 @@ CHAIN_STEPS = 3
 """Training steps chained through the port's own outputs (:mod:`._chain`)."""
 
 
-# function -> (equation, input arrays, output array): the functions of one output,
-# as the golden vectors list them (predict, which may break ties either way, apart).
-_SIMPLE: dict[str, tuple[int, tuple[str, ...], str]] = {
-    fname: (n, ins, outs[0])
-    for n, rows in EQUATION_IO.items()
-    for fname, ins, outs in rows
-    if fname != "predict"
-}
+# function -> (equation, input arrays, output array), as the golden vectors list them.
+_SIMPLE: dict[str, tuple[int, tuple[str, ...], str]] = ONE_OUTPUT
 
 
 SIMPLE_FUNCTIONS = tuple(_SIMPLE)

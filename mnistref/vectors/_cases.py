@@ -52,6 +52,16 @@ EQUATION_IO: dict[int, list[tuple[str, tuple[str, ...], tuple[str, ...]]]] = {
 """Equation -> [(function, input arrays, output arrays)]; ``predict`` takes
 ``Params(W1, b1, W2, b2)`` and ``X`` and may break exact ties either way."""
 
+ONE_OUTPUT: dict[str, tuple[int, tuple[str, ...], str]] = {
+    fname: (n, ins, outs[0])
+    for n, rows in EQUATION_IO.items()
+    for fname, ins, outs in rows
+    if fname != "predict"
+}
+"""Function -> (equation, input arrays, output array): the functions of
+:data:`EQUATION_IO` compared entry by entry with one stored output (``predict``,
+which may break ties either way, apart)."""
+
 INPUTS = ("X", "y", "Y", "W1", "b1", "W2", "b2", "lr")
 OUTPUTS = (
     "Z1",

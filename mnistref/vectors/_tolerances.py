@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from mnistref.vectors._cases import EQUATION_IO, OUTPUTS, Array, Case
+from mnistref.vectors._cases import ONE_OUTPUT, OUTPUTS, Array, Case
 
 TOL_DIGITS = 3
 """Significant digits a stored tolerance keeps, rounded up: the stored bound is at
@@ -25,10 +25,7 @@ def tolerances(case: Case, dtype: str | np.dtype[Any]) -> dict[str, Array]:
 
     dt = np.dtype(dtype)
     out = {
-        outs[0]: bounds.for_function(fname, case, dt)[0]
-        for rows in EQUATION_IO.values()
-        for fname, _, outs in rows
-        if fname != "predict"
+        name: bounds.for_function(fname, case, dt)[0] for fname, (_, _, name) in ONE_OUTPUT.items()
     }
     E = bounds.logits_chain(case["X"], case["W1"], case["b1"], case["W2"], case["b2"], dt)
     out["y_pred"] = 2.0 * E.max(axis=1)
