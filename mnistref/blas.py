@@ -192,33 +192,50 @@ class _DlInfo(ctypes.Structure):
     ]
 
 
+def gemm_symbol(precision: str = "d") -> tuple[str, Any] | None:
+    """NumPy's GEMM: its name and the ctypes function NumPy's matmul calls.
+
+    *precision* is ``"d"`` (``cblas_dgemm``) or ``"s"`` (``cblas_sgemm``).  The
+    name is the first of :data:`_CBLAS_DGEMM_NAMES` that NumPy's extension
+    module reaches through its own dependencies; the dynamic linker binds it to
+    the global scope's definition if there is one (the program, its libraries,
+    ``LD_PRELOAD``), else to that dependency's, and so does this.  None when
+    NumPy calls no CBLAS or the platform cannot say (not glibc).
+    """
+    try:
+        ext = importlib.import_module("numpy._core._multiarray_umath").__file__
+        libc = ctypes.CDLL(None)
+        own = ctypes.CDLL(ext, mode=os.RTLD_NOLOAD | os.RTLD_NOW)
+    except (ImportError, OSError, AttributeError):  # pragma: no cover - not glibc
+        return None
+    name = next((n for n in _CBLAS_DGEMM_NAMES if hasattr(own, n)), None)
+    if name is None:
+        return None
+    name = name.replace("dgemm", f"{precision}gemm")
+    fn = getattr(libc, name, None) or getattr(own, name, None)
+    return None if fn is None else (name, fn)
+
+
 def gemm_library() -> str | None:
     """The file (real path) whose ``cblas_dgemm`` NumPy's matmul calls, or None if unknown.
 
     threadpoolctl names the BLAS libraries that are loaded, not the one that
     serves NumPy: with ``LD_PRELOAD`` of another BLAS it names both or the wrong
     one, and a generic ``libblas.so.3`` (Debian's reference BLAS) it does not
-    name at all.  This asks the dynamic linker instead.  The symbol's name is the
-    first of :data:`_CBLAS_DGEMM_NAMES` that NumPy's extension module reaches
-    through its own dependencies; the linker binds it to the global scope's
-    definition if there is one (the program, its libraries, ``LD_PRELOAD``), else
-    to that dependency's; ``dladdr`` names the file that holds it.  Linux / glibc only.
+    name at all.  This asks the dynamic linker instead: ``dladdr`` names the
+    file that holds :func:`gemm_symbol`'s function.  Linux / glibc only.
     """
+    symbol = gemm_symbol()
     try:
-        ext = importlib.import_module("numpy._core._multiarray_umath").__file__
-        libc = ctypes.CDLL(None)
-        own = ctypes.CDLL(ext, mode=os.RTLD_NOLOAD | os.RTLD_NOW)
-        dladdr = libc.dladdr
+        dladdr = ctypes.CDLL(None).dladdr
         dladdr.argtypes = [ctypes.c_void_p, ctypes.POINTER(_DlInfo)]
         dladdr.restype = ctypes.c_int
-    except (ImportError, OSError, AttributeError):  # pragma: no cover - not glibc
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
         return None
-    name = next((n for n in _CBLAS_DGEMM_NAMES if hasattr(own, n)), None)
-    if name is None:
+    if symbol is None:
         return None
-    fn = getattr(libc, name, None) or getattr(own, name)
     info = _DlInfo()
-    addr = ctypes.cast(fn, ctypes.c_void_p).value
+    addr = ctypes.cast(symbol[1], ctypes.c_void_p).value
     if not addr or not dladdr(addr, ctypes.byref(info)) or not info.dli_fname:
         return None  # pragma: no cover - dladdr knows every loaded object
     return os.path.realpath(os.fsdecode(info.dli_fname))

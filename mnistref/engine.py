@@ -20,6 +20,9 @@ What makes it fast, against a typical NumPy training step:
   (m, K) matrix dZ2 once, so the products of eq. (11) and (15) already are the
   update steps :math:`\alpha\,\mathbf{dW}` and no pass over W1-sized arrays
   scales them;
+* **W1 updated inside its GEMM**: eq. (15) and (17) are one CBLAS call with
+  ``beta = 1`` (:mod:`mnistref._cblas`) that subtracts :math:`X^T dZ_1` from W1
+  as it writes it, instead of a product into a buffer and a pass over both;
 * **threads timed, not guessed**: by default (*threads* None) the engine times a
   few real steps of the batch size it is given at each candidate thread count
   (1 and 2 on 2 cores), interleaved, and runs on the faster; it keeps timing its
@@ -48,7 +51,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
-from mnistref import _checks, blas, threadpolicy
+from mnistref import _cblas, _checks, blas, threadpolicy
 from mnistref.network import Params
 from mnistref.threadpolicy import TIMING_ROWS, WINDOW_SECONDS, ThreadPolicy, uniform_plan
 
@@ -134,6 +137,7 @@ class Engine:
         self._threads_now = 0  # the BLAS thread count last set, during a call
         self._b2_column = self._params.b2[:, None]  # a view: b2 is updated in place
         self._batch_rows = 0  # rows the gathered-batch buffers hold
+        self._subtract_at_b = _cblas.subtract_at_b(self.dtype)  # None: no CBLAS to call
         self._policy = ThreadPolicy(self.threads)
         self.decisions = self._policy.decisions
         """Every thread decision (threads=None): rows, threads, why, and the
@@ -315,12 +319,17 @@ class Engine:
                 np.matmul(ones[:n], dZ1c, out=self._db1_part)
                 self._db1 += self._db1_part
 
-        # Eq. (15), times alpha: one large GEMM over the dZ1 that replaced Z1.
+        # Eq. (15) and (17), times alpha: one large GEMM over the dZ1 that replaced
+        # Z1.  With CBLAS at hand and X row-major it subtracts X^T dZ1 from W1 as it
+        # writes (beta = 1), saving a (D, H) buffer's write and a pass over it.
         self._threads(plan["X.T@dZ1"])
-        np.matmul(X.T, Z1, out=self._dW1)
+        if self._subtract_at_b is not None and _cblas.row_major(X):
+            self._subtract_at_b(X, Z1, W1)
+        else:
+            np.matmul(X.T, Z1, out=self._dW1)
+            W1 -= self._dW1
 
-        # Eq. (17)-(20): the steps already carry alpha.
-        W1 -= self._dW1
+        # Eq. (18)-(20): the steps already carry alpha.
         b1 -= self._db1
         W2 -= self._dW2T.T
         b2 -= self._db2

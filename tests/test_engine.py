@@ -453,3 +453,27 @@ def test_auto_threads_never_exceed_a_limit_the_user_set(monkeypatch) -> None:
     assert Engine.candidates() == [1]
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "many")  # not a number: ignored
     assert Engine.candidates() == [1, 2, 4]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("path", ["one GEMM", "no CBLAS", "column-major X"])
+def test_eq15_17_w1_update_each_path_matches_reference(
+    dtype: Any, path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """W1's update is one CBLAS GEMM with beta = 1 where it can be (row-major X), else
+    a product into a buffer and a subtraction: each path is checked against the
+    reference, and the GEMM is seen to be called exactly when it should."""
+    P0 = mnistref.init(7)._replace(b1=np.full(H, 0.03))
+    X, y = mnist_like(150, 3)
+    if path == "column-major X":
+        X = np.asfortranarray(X)
+    eng = Engine(P0, dtype=dtype, chunk_rows=64, threads=1)
+    calls = []
+    fused = eng._subtract_at_b
+    if path == "no CBLAS":
+        eng._subtract_at_b = None
+    elif fused is not None:
+        eng._subtract_at_b = lambda *a: (calls.append(a[0].shape), fused(*a))
+    check_step(eng, X, y, 0.5, path)
+    expected = 1 if path == "one GEMM" and fused is not None else 0
+    assert len(calls) == expected
