@@ -304,3 +304,18 @@ def test_merge_pools_rounds_of_one_build_and_refuses_two() -> None:
     b["provenance"] = {"numpy": "2.0.2", "blas": {"version": "0.3.27"}}
     with pytest.raises(ValueError, match="different builds"):
         bench.merge([a, b])
+
+
+def test_rounds_wait_untimed_after_a_settled_fn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PyTorch's spinning threads must not land in the next measurement: the pause after
+    a settled fn comes after its timing, once per run of it (warm-up and each round)."""
+    from mnistref.bench import _timing
+
+    events: list[str] = []
+    monkeypatch.setattr(_timing.time, "sleep", lambda s: events.append(f"sleep {s}"))
+    torch_like = bench.settled(lambda: events.append("torch"), 0.25)
+    other = lambda: events.append("other")  # noqa: E731
+    t = bench._rounds({"torch": torch_like, "other": other}, repeat=2, min_time=0.0)
+    assert events == ["torch", "sleep 0.25", "other"] + 2 * ["torch", "sleep 0.25", "other"]
+    assert all(len(v) == 2 for v in t.values())
+    assert bench.SETTLE_SECONDS > 0

@@ -54,6 +54,7 @@ from mnistref.bench._timing import (
 from mnistref.bench._workloads import (
     BATCH,
     M_FULL,
+    SETTLE_SECONDS,
     D,
     H,
     K,
@@ -61,6 +62,7 @@ from mnistref.bench._workloads import (
     _Torch,
     _with_threads,
     gemm_shapes,
+    settled,
     step_flops,
     synthetic,
     torch_version,
@@ -76,6 +78,7 @@ __all__ = [
     "M_FULL",
     "NOISE_FLOOR",
     "SCHEMA",
+    "SETTLE_SECONDS",
     "SWEEP_SIZES",
     "TARGETS",
     "D",
@@ -103,6 +106,7 @@ __all__ = [
     "plot_sweep",
     "run",
     "save",
+    "settled",
     "step_flops",
     "sweep",
     "synthetic",
@@ -327,7 +331,7 @@ def _section(
         "numpy step": _with_threads(base_threads, functools.partial(tutorial_step, tut, X, y, lr)),
     }
     if tor is not None:
-        fns["torch step"] = functools.partial(tor.step, lr)
+        fns["torch step"] = settled(functools.partial(tor.step, lr))
     measure("step", f"m={rows}", rows, fns, 1.0, 1.0)
 
     rows_e = max(max(batches), min(rows, epoch_rows))
@@ -342,7 +346,7 @@ def _section(
             ),
         }
         if tor is not None:
-            fns["torch epoch"] = functools.partial(tor.epoch, bs, lr, order)
+            fns["torch epoch"] = settled(functools.partial(tor.epoch, bs, lr, order))
         per_epoch = rows_e / bs
         measure("epoch", f"{rows_e}/{bs}", bs, fns, per_epoch, per_epoch)
     report["engine_threads"][f"{load}/{dt.name}/{label}"] = eng.thread_record()

@@ -22,6 +22,7 @@ from mnistref.bench._workloads import (
     _Torch,
     _with_threads,
     gemm_shapes,
+    settled,
     synthetic,
     torch_version,
     tutorial_step,
@@ -90,7 +91,7 @@ def sweep(
             tut = [p.copy() for p in P0]
             fns["numpy"] = _with_threads(ncpu, functools.partial(tutorial_step, tut, Xm, ym, lr))
             if tv is not None:
-                fns["torch"] = functools.partial(_Torch(P0, Xm, ym, ncpu).step, lr)
+                fns["torch"] = settled(functools.partial(_Torch(P0, Xm, ym, ncpu).step, lr))
             t = _rounds(fns, repeat, min_time)
             floor, _, _ = _floor_rounds(t, gemm_shapes(m), cands, repeat)
             series["floor"].append(statistics.median(floor) / m)

@@ -50,7 +50,9 @@ def _rounds(
     """Per-call times of each fn, *repeat* rounds; each round times every fn once in turn.
 
     Each fn is called once to warm up and to choose how many calls fill
-    *min_time* (sub-millisecond calls are timed in loops).
+    *min_time* (sub-millisecond calls are timed in loops).  A fn with a
+    ``settle_seconds`` attribute (:func:`~mnistref.bench._workloads.settled`) is
+    followed by that long a pause, outside the timing, before the next one.
     """
     number = {}
     for name, fn in fns.items():
@@ -58,6 +60,7 @@ def _rounds(
         fn()
         first = time.perf_counter() - t
         number[name] = max(1, math.ceil(min_time / first)) if first > 0 else 1000
+        _settle(fn)
     out: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeat):
         for name, fn in fns.items():
@@ -65,7 +68,14 @@ def _rounds(
             for _ in range(number[name]):
                 fn()
             out[name].append((time.perf_counter() - t) / number[name])
+            _settle(fn)
     return out
+
+
+def _settle(fn: Callable[[], object]) -> None:
+    pause = getattr(fn, "settle_seconds", 0.0)
+    if pause:
+        time.sleep(pause)
 
 
 def _row(

@@ -161,6 +161,27 @@ class _Torch:
             self._step(self.X[idx], self.y[idx], lr)
 
 
+SETTLE_SECONDS = 0.05
+"""How long ``mnistref bench`` waits, untimed, after each run of PyTorch before it
+times the next thing.
+
+PyTorch's OpenMP threads go on spinning for a while after its work ends, and
+hold the cores the next measurement needs.  Measured on 2 cores: ten 2-thread
+(128, 784) @ (784, 128) float64 GEMMs took 7-21 ms right after a PyTorch epoch and
+4.0-4.5 ms after a 50 ms pause (2 ms: the same as none; 10 ms: one try in six
+still slow), and the engine's thread timing taken in that window chose 1 thread in
+2 tries of 3, making its epoch 1.5x slower.  A user's run has no PyTorch beside
+it, so neither should the next measurement of a round.
+"""
+
+
+def settled(fn: Callable[[], object], seconds: float = SETTLE_SECONDS) -> Callable[[], object]:
+    """*fn*, marked for the bench's rounds to wait *seconds*, untimed, after each run of it."""
+    call = functools.partial(fn)
+    call.settle_seconds = seconds  # type: ignore[attr-defined]
+    return call
+
+
 def torch_version() -> str | None:
     """PyTorch's version if it can be imported, else None."""
     try:
