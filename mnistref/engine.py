@@ -152,11 +152,11 @@ class Engine:
         self._mask = np.empty((c, H), bool)
         self._A2T = np.empty(K * c, dt)  # (K, n) views of its first K * n entries
         self._colmax = np.empty(c, dt)
-        self._ones = np.ones(c, dt)
+        self._ones = np.ones(max(c, K), dt)  # sums as products: over rows, or the K classes
         self._p = np.empty(c, dt)
         self._dW1 = np.empty((D, H), dt)  # holds alpha * dW1 of eq. (15)
-        self._dW2T = np.empty((K, H), dt)  # alpha * dW2^T, eq. (11)
-        self._dW2T_part = np.empty((K, H), dt)
+        self._dW2 = np.empty((H, K), dt)  # alpha * dW2, eq. (11)
+        self._dW2_part = np.empty((H, K), dt)
         self._db1 = np.empty(H, dt)
         self._db1_part = np.empty(H, dt)
         self._db2 = np.empty(K, dt)
@@ -285,7 +285,7 @@ class Engine:
             np.max(A2T, axis=0, out=colmax)
             A2T -= colmax
             np.exp(A2T, out=A2T)
-            np.sum(A2T, axis=0, out=colmax)
+            np.matmul(ones[: self.K], A2T, out=colmax)  # the column sums, 2x np.sum's speed
             A2T /= colmax
             # Eq. (9): the true-class probabilities, gathered; logs taken after the loop.
             flat = flat_all[s:e]
@@ -298,13 +298,13 @@ class Engine:
             A2flat[flat] = pm1
             A2T *= scale
             dZ2T = A2T
-            # Eq. (11)-(12), times alpha, accumulated over chunks (as dW2^T, (K, H)).
+            # Eq. (11)-(12), times alpha, accumulated over chunks.
             if s == 0:
-                np.matmul(dZ2T, A1c, out=self._dW2T)
+                np.matmul(A1c.T, dZ2T.T, out=self._dW2)
                 np.matmul(dZ2T, ones[:n], out=self._db2)
             else:
-                np.matmul(dZ2T, A1c, out=self._dW2T_part)
-                self._dW2T += self._dW2T_part
+                np.matmul(A1c.T, dZ2T.T, out=self._dW2_part)
+                self._dW2 += self._dW2_part
                 np.matmul(dZ2T, ones[:n], out=self._db2_part)
                 self._db2 += self._db2_part
             # Eq. (13)-(14): dZ1 = (dZ2 W2^T) * ReLU'(Z1), written over A1.
@@ -331,7 +331,7 @@ class Engine:
 
         # Eq. (18)-(20): the steps already carry alpha.
         b1 -= self._db1
-        W2 -= self._dW2T.T
+        W2 -= self._dW2
         b2 -= self._db2
 
     def _log_p(self, ptrue: Array) -> None:
