@@ -18,6 +18,7 @@ update on that library.
 from __future__ import annotations
 
 import ctypes
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -49,15 +50,25 @@ def subtract_at_b(dtype: DTypeLike) -> SubtractAtB | None:
     the caller passes *A* (k, m) and *B* (k, n) for which :func:`row_major`
     holds, C-contiguous *C* (m, n), all of *dtype*, with C sharing no memory
     with A or B.  Anything else is undefined behaviour in the library.
+
+    The integer width of the call (32 or 64 bits) is NumPy's own: an ILP64
+    build's names end in ``64_``.  A library whose names are not among
+    :data:`mnistref.blas._CBLAS_DGEMM_NAMES` (Accelerate's, for one) gives None.
     """
     dt = np.dtype(dtype)
     if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise TypeError(f"subtract_at_b: dtype must be float32 or float64, got {dt}")
+    return _subtract_at_b(dt.char)
+
+
+@functools.cache
+def _subtract_at_b(char: str) -> SubtractAtB | None:
+    dt = np.dtype(char)
     symbol = blas.gemm_symbol("s" if dt == np.float32 else "d")
     if symbol is None:
         return None
     name, gemm = symbol
-    index = ctypes.c_int64 if "64" in name else ctypes.c_int  # ILP64 builds suffix "64_"
+    index = ctypes.c_int64 if name.endswith("64_") else ctypes.c_int
     scalar = ctypes.c_float if dt == np.float32 else ctypes.c_double
     pointer = ctypes.c_void_p
     gemm.restype = None

@@ -71,7 +71,11 @@ def test_row_major_accepts_rows_of_contiguous_elements_only() -> None:
 
 def test_subtract_at_b_without_cblas_is_none(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(blas, "gemm_symbol", lambda precision="d": None)
-    assert _cblas.subtract_at_b(np.float32) is None
+    _cblas._subtract_at_b.cache_clear()  # looked up once per dtype, then cached
+    try:
+        assert _cblas.subtract_at_b(np.float32) is None
+    finally:
+        _cblas._subtract_at_b.cache_clear()
 
 
 def test_subtract_at_b_float_dtypes_only() -> None:
