@@ -93,7 +93,7 @@ RECIPES: dict[str, Recipe] = {
     ),
     "fast": Recipe(
         name="fast",
-        epochs=8,
+        epochs=10,
         lr=0.5,
         batch_size=64,
         schedule="cosine",
