@@ -51,31 +51,34 @@ def _rounds(
 
     Each fn is called once to warm up and to choose how many calls fill
     *min_time* (sub-millisecond calls are timed in loops).  A fn with a
-    ``settle_seconds`` attribute (:func:`~mnistref.bench._workloads.settled`) is
-    followed by that long a pause, outside the timing, before the next one.
+    ``settle_seconds`` attribute (:func:`~mnistref.bench._workloads.settled`) gets
+    its pauses before and after each run, outside the timing.
     """
     number = {}
     for name, fn in fns.items():
+        _settle(fn, 0)
         t = time.perf_counter()
         fn()
         first = time.perf_counter() - t
         number[name] = max(1, math.ceil(min_time / first)) if first > 0 else 1000
-        _settle(fn)
+        _settle(fn, 1)
     out: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeat):
         for name, fn in fns.items():
+            _settle(fn, 0)
             t = time.perf_counter()
             for _ in range(number[name]):
                 fn()
             out[name].append((time.perf_counter() - t) / number[name])
-            _settle(fn)
+            _settle(fn, 1)
     return out
 
 
-def _settle(fn: Callable[[], object]) -> None:
-    pause = getattr(fn, "settle_seconds", 0.0)
-    if pause:
-        time.sleep(pause)
+def _settle(fn: Callable[[], object], which: int) -> None:
+    """Sleep *fn*'s ``settle_seconds[which]`` (0: before its run, 1: after), if it has one."""
+    pauses = getattr(fn, "settle_seconds", None)
+    if pauses and pauses[which]:
+        time.sleep(pauses[which])
 
 
 def _row(

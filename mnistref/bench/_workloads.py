@@ -161,24 +161,33 @@ class _Torch:
             self._step(self.X[idx], self.y[idx], lr)
 
 
-SETTLE_SECONDS = 0.05
-"""How long ``mnistref bench`` waits, untimed, after each run of PyTorch before it
-times the next thing.
+SETTLE_SECONDS = (0.25, 0.05)
+"""How long ``mnistref bench`` waits, untimed, before and after each run of PyTorch.
 
-PyTorch's OpenMP threads go on spinning for a while after its work ends, and
-hold the cores the next measurement needs.  Measured on 2 cores: ten 2-thread
-(128, 784) @ (784, 128) float64 GEMMs took 7-21 ms right after a PyTorch epoch and
-4.0-4.5 ms after a 50 ms pause (2 ms: the same as none; 10 ms: one try in six
-still slow), and the engine's thread timing taken in that window chose 1 thread in
-2 tries of 3, making its epoch 1.5x slower.  A user's run has no PyTorch beside
-it, so neither should the next measurement of a round.
+Two thread pools share the cores: OpenBLAS's (the engine, plain NumPy, the floor)
+and PyTorch's OpenMP pool, and each pool's threads go on spinning for a while after
+its work ends, holding the cores the other needs.  Measured on 2 cores:
+
+* *before*: PyTorch's 64-row step took 1.1-6.6 ms right after plain NumPy's 2-thread
+  steps, 1.2-3.9 ms after a 50 ms pause, and 0.59-0.86 ms after 200 or 500 ms, as
+  alone (0.53-0.59 ms): OpenBLAS's idle threads spin for about 0.1-0.2 s;
+* *after*: ten 2-thread (128, 784) @ (784, 128) float64 GEMMs took 7-21 ms right after
+  a PyTorch epoch and 4.0-4.5 ms after a 50 ms pause (2 ms: the same as none; 10 ms:
+  one try in six still slow), and the engine's thread timing taken in that window
+  chose 1 thread in 2 tries of 3, making its epoch 1.5x slower.
+
+A user's run has one library, so each measurement is taken with the other's pool
+quiet.
 """
 
 
-def settled(fn: Callable[[], object], seconds: float = SETTLE_SECONDS) -> Callable[[], object]:
-    """*fn*, marked for the bench's rounds to wait *seconds*, untimed, after each run of it."""
+def settled(
+    fn: Callable[[], object], before: float = SETTLE_SECONDS[0], after: float = SETTLE_SECONDS[1]
+) -> Callable[[], object]:
+    """*fn*, marked for the bench's rounds to wait *before* and *after* seconds, untimed,
+    around each run of it."""
     call = functools.partial(fn)
-    call.settle_seconds = seconds  # type: ignore[attr-defined]
+    call.settle_seconds = (before, after)  # type: ignore[attr-defined]
     return call
 
 
