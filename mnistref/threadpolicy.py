@@ -37,6 +37,16 @@ so a timing of 2 candidates x 3 rounds costs about 30 steps, 3% of one MNIST
 epoch at batch 64; a full-batch step (60000 rows, ~100 ms) is timed once a round.
 """
 
+WARMUP_SECONDS = 0.005
+"""Each candidate count runs whole steps for about this long before its probe.
+
+One warm-up step was not enough after the BLAS's threads had slept (a pause in the
+caller's work): in ``mnistref bench --sweep`` at 64-256 rows in float64, where 2
+threads take 0.6-0.7x the time of 1, the timing chose 1 thread in 13 of 54
+decisions, its 2-thread steps timed at up to 6x their usual time; with 5 ms of
+warm-up steps, in 0 of 18.  It costs about 10 ms a decision at 64 rows.
+"""
+
 SLOWDOWN = 1.6
 """Steps this many times slower than the decision's own timing trigger a new decision.
 
@@ -180,12 +190,14 @@ class ThreadPolicy:
         samples: dict[int, list[float]] = {n: [] for n in candidates()}
         reps: dict[int, int] = {}
         for n in samples:
-            # A warm-up step (the threads wake, the BLAS allocates its buffers for this
+            # Warm-up steps (the threads wake, the BLAS allocates its buffers for this
             # count), then the probe.  The warm-up is never the probe: on an idle
             # machine a first 2-thread step took 5-15 ms against 0.8-2.2 ms for the
             # steps after it (float64, 64 and 128 rows), and taking it as the probe
-            # ruled out the faster count.
-            run(n, 1)
+            # ruled out the faster count; see WARMUP_SECONDS for why one is not enough.
+            first = run(n, 1)
+            if first < WARMUP_SECONDS:
+                run(n, max(1, int(WARMUP_SECONDS / max(first, 1e-9))))
             samples[n].append(run(n, 1))
             reps[n] = max(1, int(CALIBRATION_MIN_SECONDS / max(samples[n][0], 1e-9)))
         # A count DROP_FACTOR times slower than the best is out after one sample: with
