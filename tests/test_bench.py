@@ -316,7 +316,9 @@ def test_rounds_wait_untimed_after_a_settled_fn(monkeypatch: pytest.MonkeyPatch)
     torch_like = bench.settled(lambda: events.append("torch"), 0.25, 0.125)
     other = lambda: events.append("other")  # noqa: E731
     t = bench._rounds({"torch": torch_like, "other": other}, repeat=2, min_time=0.0)
-    one_run = ["sleep 0.25", "torch", "sleep 0.125", "other"]
-    assert events == 3 * one_run  # the warm-up, then two rounds
+    warm_up = ["sleep 0.25", "torch", "torch", "sleep 0.125", "other", "other"]
+    one_round = ["sleep 0.25", "torch", "sleep 0.125", "other"]
+    # Warm-up: an untimed call, then one that sizes the loops; then each round.
+    assert events == warm_up + 2 * one_round
     assert all(len(v) == 2 for v in t.values())
     assert min(bench.SETTLE_SECONDS) > 0

@@ -49,18 +49,23 @@ def _rounds(
 ) -> dict[str, list[float]]:
     """Per-call times of each fn, *repeat* rounds; each round times every fn once in turn.
 
-    Each fn is called once to warm up and to choose how many calls fill
-    *min_time* (sub-millisecond calls are timed in loops).  A fn with a
+    Each fn is called once to warm up, untimed, and once more to choose how
+    many calls fill *min_time* (sub-millisecond calls are timed in loops).  The
+    first call is not the yardstick: it carries one-off costs (the engine's
+    thread timing, 15-30 ms; buffers allocated), and a loop sized by it ran 2
+    calls of a 64-row step where 50 were due, each paying the wake-up of the
+    BLAS threads the previous measurement left asleep.  A fn with a
     ``settle_seconds`` attribute (:func:`~mnistref.bench._workloads.settled`) gets
     its pauses before and after each run, outside the timing.
     """
     number = {}
     for name, fn in fns.items():
         _settle(fn, 0)
+        fn()
         t = time.perf_counter()
         fn()
-        first = time.perf_counter() - t
-        number[name] = max(1, math.ceil(min_time / first)) if first > 0 else 1000
+        second = time.perf_counter() - t
+        number[name] = max(1, math.ceil(min_time / second)) if second > 0 else 1000
         _settle(fn, 1)
     out: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeat):
