@@ -97,6 +97,22 @@ def _figure_class() -> Any:
     return make
 
 
+def plain_log_labels(axis: Any) -> None:
+    """Label a log-scaled matplotlib *axis* with plain numbers (0.05, not 5 x 10^-2).
+
+    The ticks are LogFormatter's; only their text changes: easier to read, and no
+    mathtext to parse (about a third of the loss plot's drawing time).
+    """
+    from matplotlib.ticker import LogFormatter
+
+    class Plain(LogFormatter):
+        def _num_to_string(self, x: float, vmin: float, vmax: float) -> str:
+            return f"{x:g}"
+
+    axis.set_major_formatter(Plain())
+    axis.set_minor_formatter(Plain(minor_thresholds=(2, 0.5)))
+
+
 def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
     """Render *fig* as PNG and write it atomically to *path*."""
     from mnistref._safeio import atomic_write
@@ -266,17 +282,8 @@ def plot_loss(
             label="printed every epoch" if log_every == 1 else f"printed every {log_every} epochs",
         )
     if len(h) and np.all(h > 0):
-        from matplotlib.ticker import LogFormatter
-
-        class Plain(LogFormatter):
-            # Plain numbers (0.05, not 5 x 10^-2) at the ticks LogFormatter labels:
-            # easier to read, and no mathtext to parse (about a third of the drawing).
-            def _num_to_string(self, x: float, vmin: float, vmax: float) -> str:
-                return f"{x:g}"
-
         ax.set_yscale("log")
-        ax.yaxis.set_major_formatter(Plain())
-        ax.yaxis.set_minor_formatter(Plain(minor_thresholds=(2, 0.5)))
+        plain_log_labels(ax.yaxis)
     ax.set_xlabel("epoch")
     ax.set_ylabel("cross-entropy loss, eq. (9)")
     if len(h):

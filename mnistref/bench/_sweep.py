@@ -164,6 +164,7 @@ def plot_sweep(result: dict[str, Any], path: str | os.PathLike[str]) -> Path:
                 ms=3,
                 label=label,
             )
+        plots.plain_log_labels(ax.yaxis)
         ax.set_xlabel("batch size m")
         ax.set_ylabel("microseconds per sample per step")
         ax.set_title(f"{dt}: {blas.describe(result['provenance']).split(', numpy')[0]}", fontsize=9)
