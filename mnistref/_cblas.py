@@ -36,11 +36,12 @@ def row_major(a: NDArray[np.floating]) -> bool:
 
     The rows may be strided (a leading dimension at least the row length), so
     a slice of rows of a C-contiguous array qualifies; a transposed or
-    column-sliced view does not.
+    column-sliced view does not, nor does data not aligned to its dtype (which
+    NumPy itself copies before it calls the BLAS).
     """
     s0, s1 = a.strides
     item = a.itemsize
-    return s1 == item and s0 % item == 0 and s0 >= max(1, a.shape[1]) * item
+    return s1 == item and s0 % item == 0 and s0 >= max(1, a.shape[1]) * item and a.flags.aligned
 
 
 def subtract_at_b(dtype: DTypeLike) -> SubtractAtB | None:

@@ -67,6 +67,8 @@ def test_row_major_accepts_rows_of_contiguous_elements_only() -> None:
     assert not _cblas.row_major(X.T)  # column-major
     assert not _cblas.row_major(X[:, ::2])  # strided columns
     assert not _cblas.row_major(np.asfortranarray(X))
+    unaligned = np.frombuffer(bytearray(8 * 30 + 1), np.float64, 30, offset=1).reshape(6, 5)
+    assert not unaligned.flags.aligned and not _cblas.row_major(unaligned)
 
 
 def test_subtract_at_b_without_cblas_is_none(monkeypatch: pytest.MonkeyPatch) -> None:
