@@ -22,7 +22,9 @@ What makes it fast, against a typical NumPy training step:
   scales them;
 * **W1 updated inside its GEMM**: eq. (15) and (17) are one CBLAS call with
   ``beta = 1`` (:mod:`mnistref._cblas`) that subtracts :math:`X^T dZ_1` from W1
-  as it writes it, instead of a product into a buffer and a pass over both;
+  as it writes it, instead of a product into a buffer and a pass over both (kept
+  for a NumPy without CBLAS and for batches whose rows are not contiguous, such
+  as those of a column-major X);
 * **threads timed, not guessed**: by default (*threads* None) the engine times a
   few real steps of the batch size it is given at each candidate thread count
   (1 and 2 on 2 cores), interleaved, and runs on the faster; it keeps timing its
@@ -147,14 +149,14 @@ class Engine:
     # -- buffers ------------------------------------------------------------
 
     def _alloc_chunk(self) -> None:
-        c, D, H, K, dt = self.chunk_rows, self.D, self.H, self.K, self.dtype
+        c, H, K, dt = self.chunk_rows, self.H, self.K, self.dtype
         self._dA1 = np.empty((c, H), dt)
         self._mask = np.empty((c, H), bool)
         self._A2T = np.empty(K * c, dt)  # (K, n) views of its first K * n entries
         self._colmax = np.empty(c, dt)
         self._ones = np.ones(max(c, K), dt)  # sums as products: over rows, or the K classes
         self._p = np.empty(c, dt)
-        self._dW1 = np.empty((D, H), dt)  # holds alpha * dW1 of eq. (15)
+        self._dW1: Array | None = None  # alpha * dW1 of eq. (15), when not one GEMM
         self._dW2 = np.empty((H, K), dt)  # alpha * dW2, eq. (11)
         self._dW2_part = np.empty((H, K), dt)
         self._db1 = np.empty(H, dt)
@@ -320,12 +322,14 @@ class Engine:
                 self._db1 += self._db1_part
 
         # Eq. (15) and (17), times alpha: one large GEMM over the dZ1 that replaced
-        # Z1.  With CBLAS at hand and X row-major it subtracts X^T dZ1 from W1 as it
-        # writes (beta = 1), saving a (D, H) buffer's write and a pass over it.
+        # Z1.  With CBLAS at hand and X's rows contiguous and aligned it subtracts
+        # X^T dZ1 from W1 as it writes (beta = 1), saving a (D, H) buffer's write and
+        # a pass over it; else the product goes into that buffer first.
         self._threads(plan["X.T@dZ1"])
-        if self._subtract_at_b is not None and _cblas.row_major(X):
-            self._subtract_at_b(X, Z1, W1)
-        else:
+        fused = self._subtract_at_b
+        if fused is None or not _cblas.row_major(X) or not fused(X, Z1, W1):
+            if self._dW1 is None:
+                self._dW1 = np.empty_like(W1)
             np.matmul(X.T, Z1, out=self._dW1)
             W1 -= self._dW1
 
@@ -422,7 +426,11 @@ class Engine:
         Batch i's step is bit-identical to ``step(X[idx], y[idx], lr_i)`` with
         ``idx = order[i * batch_size:(i + 1) * batch_size]`` on the same thread
         count: the same buffers, the same operations (the last, shorter batch
-        runs on the full batches' thread count).
+        runs on the full batches' thread count).  With *order* None, batch i is
+        the view ``X[s:e]`` and its step bit-identical to ``step(X[s:e], ...)``;
+        for a column-major X that view's W1 update takes the two-pass path
+        (module note), so a step on a row-major copy of the same rows agrees with
+        it to rounding only.
 
         Raises
         ------

@@ -477,7 +477,68 @@ def test_eq15_17_w1_update_each_path_matches_reference(
     if path == "no CBLAS":
         eng._subtract_at_b = None
     elif fused is not None:
-        eng._subtract_at_b = lambda *a: (calls.append(a[0].shape), fused(*a))
+        eng._subtract_at_b = lambda *a: (calls.append(a[0].shape), fused(*a))[1]
     check_step(eng, X, y, 0.5, path)
     expected = 1 if path == "one GEMM" and fused is not None else 0
     assert len(calls) == expected
+
+
+@pytest.mark.parametrize("layout", ["row-strided", "column-major"])
+def test_eq15_17_epoch_in_order_is_its_steps_on_the_same_views(
+    layout: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With order=None an epoch steps on views X[s:e]: rows with a leading dimension
+    (one GEMM for W1) or columns (two passes). Either way it is step() on the same
+    view, bit for bit, and the reference's step to its rounding bound."""
+    X, y = mnist_like(300, 6, np.float32)
+    views = {
+        "row-strided": lambda: np.pad(X, ((0, 0), (0, 16)))[:, :D],  # rows D + 16 apart
+        "column-major": lambda: np.asfortranarray(X),
+    }
+    X = views[layout]()
+    P0 = mnistref.init(8)
+    eng = Engine(P0, dtype=np.float32, threads=1, chunk_rows=64)
+    calls = []
+    fused = eng._subtract_at_b
+    if fused is not None:
+        monkeypatch.setattr(eng, "_subtract_at_b", lambda *a: (calls.append(1), fused(*a))[1])
+    got = eng.epoch(X, y, 128, 0.5)
+    steps = Engine(P0, dtype=np.float32, threads=1, chunk_rows=64)
+    want = []
+    for s in range(0, 300, 128):
+        P = steps.params
+        bound = step_bound(P, X[s : s + 128], y[s : s + 128], 0.5, np.float32)
+        want_loss, want_P = reference_step(
+            as_float64(P), X[s : s + 128].astype(np.float64), y[s : s + 128], 0.5
+        )
+        want.append(steps.step(X[s : s + 128], y[s : s + 128], 0.5))  # the view itself
+        assert_step_close(want[-1], steps.params, want_loss, want_P, bound, f"rows {s}")
+    assert got.tolist() == want
+    for p, q in zip(eng.params, steps.params, strict=True):
+        assert np.array_equal(p, q)
+    expected = 3 if layout == "row-strided" and fused is not None else 0
+    assert len(calls) == expected
+
+
+@pytest.mark.parametrize("step_s", [0.001, 0.02], ids=["1ms-steps", "20ms-steps"])
+def test_thread_timing_warms_each_count_up_before_its_probe(
+    step_s: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each count first runs steps for WARMUP_SECONDS (one step, if that is longer),
+    untimed as a sample, then one step that is its probe."""
+    from mnistref import threadpolicy
+
+    monkeypatch.setattr(threadpolicy, "candidates", lambda: [1, 2])
+    calls: list[tuple[int, int]] = []
+
+    def run(n: int, k: int) -> float:
+        calls.append((n, k))
+        return step_s  # seconds per step, as the engine's timer returns
+
+    threadpolicy.ThreadPolicy(None).decide(64, 64, run, "first step of this size")
+    warm_up = threadpolicy.WARMUP_SECONDS
+    more = [int(warm_up / step_s)] if step_s < warm_up else []
+    for n in (1, 2):
+        head = [k for m, k in calls if m == n][: 2 + len(more)]
+        assert head == [1, *more, 1], f"count {n}: warm-up steps, then a one-step probe"
+        assert sum(head[:-1]) * step_s >= warm_up or head[:-1] == [1]
