@@ -111,9 +111,4 @@ def _subtract_at_b(char: str) -> SubtractAtB | None:
 
 def _built_ilp64() -> bool:
     """Whether NumPy's build record says its OpenBLAS uses 64-bit integers."""
-    try:
-        cfg = np.show_config(mode="dicts")
-        text = str(cfg["Build Dependencies"]["blas"].get("openblas configuration", ""))
-    except Exception:  # pragma: no cover - show_config's layout is not a stable API
-        return False
-    return "USE64BITINT" in text
+    return "USE64BITINT" in str(blas.build_config().get("openblas configuration", ""))

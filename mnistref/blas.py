@@ -241,6 +241,14 @@ def gemm_library() -> str | None:
     return os.path.realpath(os.fsdecode(info.dli_fname))
 
 
+def build_config() -> dict[str, Any]:
+    """NumPy's record of the BLAS it was built against (``np.show_config``), or {}."""
+    try:
+        return dict(np.show_config(mode="dicts")["Build Dependencies"]["blas"])
+    except Exception:  # pragma: no cover - show_config's layout is not a stable API
+        return {}
+
+
 def provenance() -> dict[str, Any]:
     """Everything a benchmark needs to say what it ran on.
 
@@ -255,12 +263,8 @@ def provenance() -> dict[str, Any]:
         ``np.show_config``).
     """
     info = blas_info()
-    try:
-        cfg = np.show_config(mode="dicts")
-        build_blas = cfg["Build Dependencies"]["blas"]
-        numpy_blas_config = {k: build_blas.get(k) for k in ("name", "version")}
-    except Exception:  # pragma: no cover - show_config's layout is not a stable API
-        numpy_blas_config = {}
+    build_blas = build_config()
+    numpy_blas_config = {k: build_blas.get(k) for k in ("name", "version")} if build_blas else {}
     return {
         "numpy": np.__version__,
         "blas": {
